@@ -1,0 +1,297 @@
+"""The kit's configuration: one YAML file loaded into frozen, typed dataclasses.
+
+Why dataclasses and a small hand-written validator instead of a schema library: the
+config has a few dozen keys, and the errors must speak the analyst's language (file, key
+path, what is allowed, the closest valid key), which is simplest to guarantee here.
+
+Every section below is one dataclass. Each field's type hint is the contract: the loader
+checks values against it (str, int, float, bool, Path, Literal, list, dict, optional,
+nested sections) and rejects unknown keys. Relative paths resolve from the config file's
+folder's parent when the config lives in ``config/`` (the project root), else from the
+config file's folder, never from the current directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "kit.yml"
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class ConfigError(ValueError):
+    """A config file is wrong: the message names the file, the key and what is allowed."""
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """Who the reports are about."""
+
+    name: str = "Demo Retail"
+    currency: str = "CNY"
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What `kit run` executes and how."""
+
+    month: str = "2026-10"
+    lang: Literal["en", "zh"] = "en"
+    notebooks: list[str] = field(
+        default_factory=lambda: [
+            "01_ingest",
+            "02_tags",
+            "03_segmentation",
+            "04_clv",
+            "05_churn",
+            "06_experiment_readout",
+            "07_overview",
+        ]
+    )
+    kernel_name: str = "python3"
+    timeout_seconds: int = 1800
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    """Folders. Relative paths resolve from the project root (see module docstring)."""
+
+    raw: Path = Path("data/raw/demo")
+    warehouse: Path = Path("data/warehouse")
+    reports: Path = Path("reports")
+    notebooks: Path = Path("notebooks")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One raw source declared for ingest (owned by kit.ingest)."""
+
+    kind: Literal["customers", "orders", "app_users", "events", "surveys", "assignments"]
+    path: str = ""
+    format: Literal["csv", "excel", "parquet", "jsonl", "ibis"] = "csv"
+    encoding: str = "auto"
+    columns: dict[str, str] = field(default_factory=dict)
+    timestamp_format: str | None = None
+    timezone: str | None = None
+    channel: str | None = None
+    url: str | None = None
+    table: str | None = None
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """Identity resolution (owned by kit.ingest)."""
+
+    keys: list[str] = field(default_factory=lambda: ["member_id", "phone", "email", "app_user_id", "shop_user_id"])
+    overshared_threshold: int = 25
+    id_prefix: str = "C"
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """Customer features and tags (owned by kit.features / kit.tags)."""
+
+    tags_file: Path = Path("config/tags.yml")
+    city_tiers: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SegmentationConfig:
+    """Layers and personas (owned by kit.segments / kit.personas)."""
+
+    rfm_scheme: Literal["rfm11", "cn8"] = "rfm11"
+    cn8_break: Literal["mean", "median"] = "mean"
+    value_tier_shares: list[float] = field(default_factory=lambda: [0.5, 0.85])
+    new_days: int = 90
+    active_days: int = 90
+    silent_days: int = 180
+    persona_k_min: int = 3
+    persona_k_max: int = 8
+    persona_sample: int = 20000
+    seed: int = 7
+
+
+@dataclass(frozen=True)
+class CLVConfig:
+    """Lifetime value models (owned by kit.clv)."""
+
+    time_unit: Literal["D", "W"] = "W"
+    horizon_months: int = 12
+    monthly_discount_rate: float = 0.01
+    gross_margin: float = 0.3
+    holdout_months: int = 6
+    models: list[str] = field(default_factory=lambda: ["bgnbd", "paretonbd", "mbgnbd"])
+
+
+@dataclass(frozen=True)
+class ChurnConfig:
+    """Churn early warning (owned by kit.churn)."""
+
+    window_days: int = 90
+    training_snapshots: int = 6
+    seed: int = 7
+
+
+@dataclass(frozen=True)
+class ExperimentsConfig:
+    """Experiment readout (owned by kit.experiments)."""
+
+    catalog: Path = Path("data/raw/demo/experiments.yml")
+    alpha: float = 0.05
+    correction: Literal["holm", "bh"] = "holm"
+    winsorize_quantile: float = 0.99
+    srm_alpha: float = 0.001
+
+
+@dataclass(frozen=True)
+class KitConfig:
+    """The whole configuration; ``source_file`` and ``root`` are filled in by the loader."""
+
+    project: ProjectConfig = field(default_factory=ProjectConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
+    clv: CLVConfig = field(default_factory=CLVConfig)
+    churn: ChurnConfig = field(default_factory=ChurnConfig)
+    experiments: ExperimentsConfig = field(default_factory=ExperimentsConfig)
+    source_file: Path = field(default=DEFAULT_CONFIG, metadata={"internal": True})
+    root: Path = field(default=PROJECT_ROOT, metadata={"internal": True})
+
+    def resolve(self, path: Path | str) -> Path:
+        """An absolute path for a config path: absolute stays, relative joins ``root``."""
+        path = Path(path)
+        return path if path.is_absolute() else (self.root / path).resolve()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> KitConfig:
+    """Read and validate a config file (default ``config/kit.yml``).
+
+    ``overrides`` is a nested dict merged over the file's contents before validation (for
+    example ``{"run": {"month": "2026-09"}}`` from the command line).
+    """
+    file = Path(path).resolve() if path else DEFAULT_CONFIG
+    if not file.is_file():
+        raise ConfigError(f"{file}: config file not found. Pass --config with an existing YAML file.")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping of sections, got {type(data).__name__}.")
+    data = _merge(data, overrides or {})
+    config = _build(KitConfig, data, file, "")
+    root = file.parent.parent if file.parent.name == "config" else file.parent
+    config = dataclasses.replace(config, source_file=file, root=root)
+    if not MONTH_PATTERN.match(config.run.month):
+        raise ConfigError(f"{file}: run.month = {config.run.month!r}: expected YYYY-MM, e.g. 2026-10.")
+    return config
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` with ``extra`` merged in, recursively for nested mappings."""
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _build(cls: type, data: Any, file: Path, where: str) -> Any:
+    """Instantiate dataclass ``cls`` from a mapping, checking keys and value types."""
+    label = where or "the top level"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: {label} must be a mapping, got {type(data).__name__} {data!r}.")
+    hints = typing.get_type_hints(cls)
+    allowed = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    values = {}
+    for key, value in data.items():
+        key_path = f"{where}.{key}" if where else str(key)
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), list(allowed), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{file}: unknown key {key_path!r}.{hint} Allowed here: {', '.join(sorted(allowed))}."
+            )
+        values[key] = _coerce(hints[key], value, file, key_path)
+    missing = [
+        name
+        for name, f in allowed.items()
+        if name not in values
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING  # type: ignore[misc]
+    ]
+    if missing:
+        raise ConfigError(f"{file}: {label} is missing required key(s): {', '.join(missing)}.")
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, file: Path, key_path: str) -> Any:
+    """Check ``value`` against the type ``hint`` and return it in that type."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, file, key_path)
+    if origin is Literal:
+        if value not in args:
+            allowed = ", ".join(repr(a) for a in args)
+            raise ConfigError(f"{file}: {key_path} = {value!r} is not allowed. Allowed values: {allowed}.")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{file}: {key_path} must be a list, got {type(value).__name__} {value!r}.")
+        return [_coerce(args[0], v, file, f"{key_path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{file}: {key_path} must be a mapping, got {type(value).__name__} {value!r}.")
+        return {str(k): _coerce(args[1], v, file, f"{key_path}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, file, key_path)
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{file}: {key_path} must be a path (text), got {value!r}.")
+        return Path(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{file}: {key_path} must be true or false, got {value!r}.")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{file}: {key_path} must be a whole number, got {value!r}.")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{file}: {key_path} must be a number, got {value!r}.")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{file}: {key_path} must be text, got {type(value).__name__} {value!r}.")
+        return value
+    if hint is Any:
+        return value
+    raise TypeError(f"config field {key_path} has an unsupported type hint {hint!r}")

@@ -1,0 +1,89 @@
+"""The canonical warehouse: Parquet tables under ``paths.warehouse``, read through Ibis.
+
+Row-level work (orders, events) goes through Ibis on DuckDB so the same expressions can
+run on another Ibis backend. Customer-grain results come back to pandas once.
+
+Layout (the data contract, also in README.md):
+    <warehouse>/customers.parquet, identities.parquet, orders.parquet, events.parquet,
+    surveys.parquet, assignments.parquet           canonical tables written by ingest
+    <warehouse>/quarantine/<source>.parquet         rejected rows with the reason
+    <warehouse>/snapshots/<YYYY-MM>/*.parquet       profile, segments, clv, churn per month
+    <warehouse>/snapshots/<YYYY-MM>/metrics/*.json  headline figures per notebook
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ibis
+import pandas as pd
+
+from kit.config import KitConfig
+from kit.dates import check_month
+
+TABLES = ("customers", "identities", "orders", "events", "surveys", "assignments")
+
+
+class WarehouseError(FileNotFoundError):
+    """A warehouse table or snapshot is missing: the message says which step produces it."""
+
+
+class Warehouse:
+    """Access to the canonical tables and the monthly snapshots of one project."""
+
+    def __init__(self, root: Path | str, con: ibis.BaseBackend | None = None) -> None:
+        self.root = Path(root)
+        self.con = con if con is not None else ibis.duckdb.connect()
+
+    @classmethod
+    def from_config(cls, config: KitConfig) -> "Warehouse":
+        """The warehouse named by ``paths.warehouse`` in the config."""
+        return cls(config.resolve(config.paths.warehouse))
+
+    def table_path(self, name: str) -> Path:
+        """Where canonical table ``name`` lives."""
+        if name not in TABLES:
+            raise ValueError(f"unknown warehouse table {name!r}; known tables: {', '.join(TABLES)}")
+        return self.root / f"{name}.parquet"
+
+    def table(self, name: str) -> ibis.Table:
+        """Canonical table ``name`` as a lazy Ibis table."""
+        path = self.table_path(name)
+        if not path.exists():
+            raise WarehouseError(
+                f"warehouse table {name!r} not found at {path}. Run the ingest step first "
+                "(kit run --only 01_ingest) or check paths.warehouse in the config."
+            )
+        return self.con.read_parquet(path, table_name=f"wh_{name}")
+
+    def snapshot_dir(self, month: str) -> Path:
+        """The folder holding month ``month``'s snapshot outputs (created if missing)."""
+        folder = self.root / "snapshots" / check_month(month)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def snapshot_path(self, month: str, name: str) -> Path:
+        """Path of snapshot output ``name`` (e.g. ``profile``) for ``month``."""
+        return self.root / "snapshots" / check_month(month) / f"{name}.parquet"
+
+    def has_snapshot(self, month: str, name: str) -> bool:
+        """Whether snapshot output ``name`` exists for ``month``."""
+        return self.snapshot_path(month, name).exists()
+
+    def read_snapshot(self, month: str, name: str) -> pd.DataFrame:
+        """Snapshot output ``name`` for ``month`` as pandas; a clear error when missing."""
+        path = self.snapshot_path(month, name)
+        if not path.exists():
+            raise WarehouseError(
+                f"snapshot {name!r} for {month} not found at {path}. "
+                f"Run the notebook that writes it for {month} first."
+            )
+        return pd.read_parquet(path)
+
+    def write_snapshot(self, month: str, name: str, frame: pd.DataFrame) -> Path:
+        """Write snapshot output ``name`` for ``month`` atomically (temp file, then rename)."""
+        path = self.snapshot_dir(month) / f"{name}.parquet"
+        tmp = path.with_suffix(".parquet.tmp")
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(path)
+        return path
