@@ -1,0 +1,171 @@
+"""``Report``: the one object a notebook uses to show a leadership-grade page.
+
+It carries the run's context (config, month, language, headless flag, warehouse) and
+displays the blocks of ``kit.report.blocks`` in the notebook output, where the runner's
+HTML export picks them up. Interactive widgets go through ``explore`` so that they never
+reach a headless (published) run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from kit.config import KitConfig, load_config
+from kit.dates import check_month
+from kit.report import blocks, theme
+from kit.report.fmt import Formatter
+from kit.report.i18n import t as translate
+from kit.warehouse import Warehouse
+
+# The runner sets this to the staging folder of reports/<month>/ so that files a notebook
+# exports (CSV lists) are published atomically together with the HTML pages.
+OUTPUT_DIR_ENV = "KIT_OUTPUT_DIR"
+
+
+def _display_html(html: str) -> None:
+    """Show HTML in the notebook output (a no-op outside IPython is not needed: tests patch it)."""
+    from IPython.display import HTML, display
+
+    display(HTML(html))
+
+
+def _clean(value: Any) -> Any:
+    """Replace NaN floats by None, recursively (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    """Make numpy / pandas scalars JSON-serialisable."""
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (pd.Timestamp,)):
+        return value.isoformat()
+    raise TypeError(f"metric value {value!r} of type {type(value).__name__} is not JSON-serialisable")
+
+
+class Report:
+    """The page being built by one notebook for one month."""
+
+    def __init__(self, config: KitConfig, month: str, lang: str, headless: bool, notebook: str) -> None:
+        self.config = config
+        self.month = check_month(month)
+        self.lang = lang
+        self.headless = headless
+        self.notebook = notebook
+        self.fmt = Formatter(lang, config.project.currency)
+        self.wh = Warehouse.from_config(config)
+
+    @classmethod
+    def start(
+        cls, config_path: str | Path, month: str, lang: str = "en", headless: bool = False, notebook: str = ""
+    ) -> "Report":
+        """Load the config for this run, apply the chart theme and put the page style in place."""
+        config = load_config(config_path, overrides={"run": {"month": month, "lang": lang}})
+        theme.apply_theme()
+        report = cls(config, month, lang, headless, notebook)
+        _display_html(blocks.style())
+        return report
+
+    # ---------------------------------------------------------------- text
+    def t(self, key: str, **values: object) -> str:
+        """Translated text for ``key`` in this report's language."""
+        return translate(key, self.lang, **values)
+
+    def title(self, text: str, subtitle: str = "") -> None:
+        """The page heading; the subtitle defaults to the project and the month."""
+        if not subtitle:
+            subtitle = self.t("report.subtitle", project=self.config.project.name, month=self.fmt.month(self.month))
+        _display_html(blocks.title(text, subtitle))
+
+    def findings(self, items: list[str]) -> None:
+        """The key-findings box at the top of the page."""
+        _display_html(blocks.findings(self.t("report.key_findings"), items))
+
+    def section(self, title: str, meaning: str = "") -> None:
+        """A section heading and its "what this means" paragraph."""
+        _display_html(blocks.section(title, self.t("report.what_this_means"), meaning))
+
+    def banner(self, text: str, level: str = "info") -> None:
+        """A coloured banner (``danger`` for a red stop sign)."""
+        _display_html(blocks.banner(text, level))
+
+    def kpis(self, cards: list[blocks.Kpi]) -> None:
+        """A row of KPI cards."""
+        _display_html(blocks.kpi_cards(cards))
+
+    def table(
+        self, frame: pd.DataFrame, formats: dict[str, str] | None = None, caption: str = "", max_rows: int = 30
+    ) -> None:
+        """A formatted table (at most ``max_rows`` rows, with a note when more exist)."""
+        more = self.t("report.more_rows", shown=self.fmt.int(min(max_rows, len(frame))), total=self.fmt.int(len(frame)))
+        _display_html(blocks.table(frame, self.fmt, formats, caption, max_rows, more))
+
+    # ---------------------------------------------------------------- charts
+    def figure(
+        self, title: str, xlabel: str = "", ylabel: str = "", size: tuple[float, float] = (8, 4.5)
+    ) -> tuple[plt.Figure, plt.Axes]:
+        """A new titled chart with axis labels (give units in the labels)."""
+        fig, ax = plt.subplots(figsize=size)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        return fig, ax
+
+    def show(self, fig: plt.Figure) -> None:
+        """Display a finished chart once and release it."""
+        from IPython.display import display
+
+        display(fig)
+        plt.close(fig)
+
+    def colors(self, names: list[str], kind: str = "") -> dict[str, str]:
+        """The kit-wide colour of each name (segments, personas, stages, tiers, variants)."""
+        return theme.colors([str(n) for n in names], kind)
+
+    # ---------------------------------------------------------------- interaction and outputs
+    def explore(self, build: Callable[[], Any]) -> Any:
+        """Show an interactive widget built by ``build`` in JupyterLab; nothing when headless."""
+        if self.headless:
+            return None
+        from IPython.display import display
+
+        widget = build()
+        display(widget)
+        return widget
+
+    @property
+    def export_dir(self) -> Path:
+        """Where this run's exported files go (inside the staging folder during ``kit run``)."""
+        staging = os.environ.get(OUTPUT_DIR_ENV)
+        base = Path(staging) if staging else self.config.resolve(self.config.paths.reports) / self.month
+        folder = base / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def save_metrics(self, values: dict[str, Any]) -> Path:
+        """Write this notebook's headline figures for the month (read by the overview)."""
+        if not self.notebook:
+            raise ValueError("Report.start(..., notebook=NAME) is needed to save metrics")
+        folder = self.wh.snapshot_dir(self.month) / "metrics"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.notebook}.json"
+        path.write_text(json.dumps(_clean(values), default=_json_default, ensure_ascii=False, indent=2), encoding="utf-8")
+        return path

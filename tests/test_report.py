@@ -1,0 +1,154 @@
+"""The report shell: formatting, translations, blocks, colours, fonts and the page object."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from kit.report import blocks, theme
+from kit.report.fmt import MISSING, Formatter
+from kit.report.i18n import LANGS, TranslationError, catalogue, check_catalogue, t
+from kit.report.page import OUTPUT_DIR_ENV, Report
+
+
+# ---------------------------------------------------------------- formatting
+@pytest.mark.parametrize(
+    ("lang", "value", "expected"),
+    [("en", 1234567, "1,234,567"), ("zh", 1234567, "123.5万"), ("zh", 99999, "99,999"), ("zh", 3.2e8, "3.2亿")],
+)
+def test_int_format(lang: str, value: float, expected: str) -> None:
+    assert Formatter(lang).int(value) == expected
+
+
+def test_money_pct_and_missing() -> None:
+    en, zh = Formatter("en", "CNY"), Formatter("zh", "CNY")
+    assert en.money(1234.4) == "¥1,234"
+    assert en.money(2_500_000, compact=True) == "¥2.5M"
+    assert en.money(-50) == "-¥50"
+    assert zh.money(2_500_000) == "¥250万"
+    assert en.pct(0.1234) == "12.3%"
+    assert zh.pp(0.012) == "+1.2个百分点"
+    assert en.pp(-0.005) == "-0.5 pp"
+    assert en.change(float("inf")) == MISSING
+    for value in (None, float("nan"), pd.NA, np.nan):
+        assert en.money(value) == MISSING
+        assert zh.pct(value) == MISSING
+    assert Formatter("en", "USD").money(10) == "$10"
+
+
+def test_dates_and_days() -> None:
+    assert Formatter("zh").date("2026-10-31") == "2026年10月31日"
+    assert Formatter("en").month("2026-02") == "February 2026"
+    assert Formatter("en").days(1) == "1 day"
+    assert Formatter("en").days(12) == "12 days"
+    with pytest.raises(ValueError, match="unknown format"):
+        Formatter().apply(1, "percent")
+
+
+# ---------------------------------------------------------------- translations
+def test_every_key_has_every_language() -> None:
+    assert check_catalogue() == []
+    assert len(catalogue()) > 0
+
+
+def test_translation_errors_are_clear() -> None:
+    with pytest.raises(TranslationError, match="no text for key"):
+        t("no.such.key")
+    with pytest.raises(TranslationError, match="unknown language"):
+        t("report.key_findings", "fr")
+    assert t("report.key_findings", "zh") == "关键发现"
+    assert set(LANGS) == {"en", "zh"}
+
+
+# ---------------------------------------------------------------- blocks
+def test_blocks_escape_text_and_format_tables() -> None:
+    html = blocks.findings("Key", ["<script>alert(1)</script>"])
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    frame = pd.DataFrame({"segment": ["A", "B"], "customers": [1200, 5], "share": [0.5, 0.25]})
+    out = blocks.table(frame, Formatter("en"), {"customers": "int", "share": "pct"}, caption="Sizes")
+    assert "1,200" in out and "50.0%" in out and "<caption>Sizes</caption>" in out
+    with pytest.raises(KeyError, match="not in the table"):
+        blocks.table(frame, Formatter(), {"nope": "int"})
+    with pytest.raises(ValueError, match="banner level"):
+        blocks.banner("x", "fatal")
+
+
+def test_table_notes_truncation() -> None:
+    frame = pd.DataFrame({"x": range(50)})
+    out = blocks.table(frame, Formatter(), {"x": "int"}, max_rows=10, more_text="10 of 50")
+    assert out.count("<tr>") == 11 and "10 of 50" in out
+
+
+def test_kpi_cards_and_sparkline() -> None:
+    card = blocks.Kpi("Revenue", "¥1.2M", "+5.0%", good=True, spark=[1, 2, np.nan, 3])
+    html = blocks.kpi_cards([card])
+    assert "kit-good" in html and "<svg" in html and "polyline" in html
+    assert blocks.sparkline([1.0]) == ""
+
+
+# ---------------------------------------------------------------- colours and fonts
+def test_colors_are_stable_and_distinct() -> None:
+    names = ["Bargain hunters", "Loyal big spenders", "Gift buyers", "New app users"]
+    first = theme.colors(names, "persona")
+    again = theme.colors(list(reversed(names)), "persona")
+    assert len(set(first.values())) == len(names)
+    assert first["Champions" if False else "Gift buyers"] in theme.PALETTE
+    seg = theme.colors(["At Risk", "Champions"], "segment")
+    assert seg == theme.colors(["Champions", "At Risk"], "segment")
+    assert theme.colors(["churned"], "stage")["churned"] == theme.STAGE_COLORS["churned"]
+    assert set(again) == set(first)
+
+
+def test_chinese_labels_render_without_missing_glyph_warnings(tmp_path: Path) -> None:
+    theme.apply_theme()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig, ax = plt.subplots()
+        ax.set_title("客户生命周期价值 CLV (¥)")
+        ax.bar(["新客户", "活跃客户", "沉默客户", "流失客户"], [3, 5, 2, 1])
+        ax.set_ylabel("客户数(万)")
+        fig.savefig(tmp_path / "zh.png")
+        plt.close(fig)
+    assert (tmp_path / "zh.png").stat().st_size > 1000
+
+
+# ---------------------------------------------------------------- the page object
+@pytest.fixture()
+def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Report, list[str]]:
+    cfg = tmp_path / "kit.yml"
+    cfg.write_text("paths:\n  warehouse: wh\n  reports: rep\n", encoding="utf-8")
+    shown: list[str] = []
+    monkeypatch.setattr("kit.report.page._display_html", shown.append)
+    monkeypatch.delenv(OUTPUT_DIR_ENV, raising=False)
+    return Report.start(cfg, month="2026-10", lang="zh", headless=True, notebook="99_test"), shown
+
+
+def test_report_start_and_blocks(report: tuple[Report, list[str]]) -> None:
+    rep, shown = report
+    assert "<style>" in shown[0]
+    rep.title("测试")
+    assert "2026年10月" in shown[-1]
+    rep.section("标题", "说明")
+    assert "这意味着" in shown[-1]
+    assert rep.explore(lambda: pytest.fail("widgets must not be built headless")) is None
+
+
+def test_save_metrics_and_export_dir(report: tuple[Report, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rep, _ = report
+    path = rep.save_metrics({"customers": np.int64(5), "rate": np.float64(0.5), "missing": np.nan})
+    assert json.loads(path.read_text(encoding="utf-8")) == {"customers": 5, "rate": 0.5, "missing": None}
+    assert path.parent == tmp_path / "wh" / "snapshots" / "2026-10" / "metrics"
+    assert rep.export_dir == tmp_path / "rep" / "2026-10" / "exports"
+    monkeypatch.setenv(OUTPUT_DIR_ENV, str(tmp_path / "staging"))
+    assert rep.export_dir == tmp_path / "staging" / "exports"
+    with pytest.raises(TypeError, match="not JSON-serialisable"):
+        rep.save_metrics({"bad": object()})
