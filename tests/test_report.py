@@ -152,3 +152,21 @@ def test_save_metrics_and_export_dir(report: tuple[Report, list[str]], tmp_path:
     assert rep.export_dir == tmp_path / "staging" / "exports"
     with pytest.raises(TypeError, match="not JSON-serialisable"):
         rep.save_metrics({"bad": object()})
+
+
+def test_embedded_font_holds_exactly_the_page_glyphs() -> None:
+    import base64
+    import io
+    import re
+
+    from fontTools.ttLib import TTFont
+
+    from kit.report.webfont import embed_font
+
+    page = "<html><head></head><body><h1>客户价值 ¥123.5万 report</h1></body></html>"
+    out = embed_font(page)
+    data = re.search(r"base64,([A-Za-z0-9+/=]+)", out).group(1)
+    cmap = TTFont(io.BytesIO(base64.b64decode(data))).getBestCmap()
+    assert {chr(c) for c in cmap} == set("客户价值万")
+    assert out.index("@font-face") < out.index("</head>")
+    assert embed_font("<p>latin only</p>") == "<p>latin only</p>"

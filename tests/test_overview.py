@@ -1,0 +1,95 @@
+"""Overview KPIs against a brute-force pandas computation on random orders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kit.config import load_config
+from kit.dates import shift_month, snapshot_end
+from kit.overview import kpi_changes, nps_by_month, order_kpis, published_metrics
+from kit.warehouse import Warehouse
+
+
+@pytest.fixture()
+def world(tmp_path: Path) -> tuple[Warehouse, pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(3)
+    n = 4000
+    start = pd.Timestamp("2024-06-01")
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"S{i}" for i in range(n)],
+            "customer_id": [f"C{int(c):03d}" for c in rng.integers(0, 400, n)],
+            "order_ts": start + pd.to_timedelta(rng.integers(0, 900 * 24 * 60, n), unit="min"),
+            "amount": rng.gamma(2.0, 60.0, n).round(2),
+            "is_refund": rng.random(n) < 0.05,
+        }
+    )
+    surveys = pd.DataFrame(
+        {
+            "response_id": [f"R{i}" for i in range(600)],
+            "customer_id": [f"C{int(c):03d}" for c in rng.integers(0, 400, 600)],
+            "survey_ts": start + pd.to_timedelta(rng.integers(0, 900, 600), unit="D"),
+            "nps": pd.array(np.where(rng.random(600) < 0.1, None, rng.integers(0, 11, 600)), dtype="Int64"),
+        }
+    )
+    orders.to_parquet(tmp_path / "orders.parquet")
+    surveys.to_parquet(tmp_path / "surveys.parquet")
+    return Warehouse(tmp_path), orders, surveys
+
+
+def brute_force(orders: pd.DataFrame, month: str, silent_days: int) -> dict[str, float]:
+    paid = orders[~orders["is_refund"] & (orders["order_ts"] < snapshot_end(month))]
+    start, end = snapshot_end(shift_month(month, -1)), snapshot_end(month)
+    in_month = paid[(paid["order_ts"] >= start) & (paid["order_ts"] < end)]
+    first = paid.groupby("customer_id")["order_ts"].min()
+    last = paid.groupby("customer_id")["order_ts"].max()
+    buyers = set(in_month["customer_id"])
+    returning = {c for c in buyers if first[c] < start}
+    active = paid[paid["order_ts"] >= end - pd.Timedelta(days=90)]["customer_id"].nunique()
+    churned = ((last >= start - pd.Timedelta(days=silent_days)) & (last < end - pd.Timedelta(days=silent_days))).sum()
+    return {
+        "active_customers": active,
+        "new_customers": int(((first >= start) & (first < end)).sum()),
+        "churned_customers": int(churned),
+        "revenue": in_month["amount"].sum(),
+        "repeat_rate": len(returning) / len(buyers),
+        "aov": in_month["amount"].sum() / len(in_month),
+    }
+
+
+def test_order_kpis_match_brute_force(world: tuple[Warehouse, pd.DataFrame, pd.DataFrame]) -> None:
+    wh, orders, _ = world
+    config = load_config()
+    got = order_kpis(wh, "2026-10", config, months=12).set_index("month")
+    assert list(got.index) == [shift_month("2026-10", k) for k in range(-11, 1)]
+    for month in ("2026-10", "2026-03", "2025-11"):
+        expected = brute_force(orders, month, config.segmentation.silent_days)
+        for key, value in expected.items():
+            assert got.loc[month, key] == pytest.approx(value), (month, key)
+
+
+def test_nps_matches_definition(world: tuple[Warehouse, pd.DataFrame, pd.DataFrame]) -> None:
+    wh, _, surveys = world
+    got = nps_by_month(wh, "2026-10", months=6).set_index("month")
+    month = "2026-08"
+    sel = surveys[
+        (surveys["survey_ts"] >= snapshot_end("2026-07")) & (surveys["survey_ts"] < snapshot_end(month))
+    ]["nps"].dropna()
+    expected = 100 * ((sel >= 9).mean() - (sel <= 6).mean())
+    assert got.loc[month, "nps"] == pytest.approx(expected)
+    assert got.loc[month, "nps_responses"] == len(sel)
+
+
+def test_kpi_changes_and_missing_previous(tmp_path: Path) -> None:
+    current = {"revenue": 110.0, "repeat_rate": 0.30, "churned_customers": 50, "nps": 20.0}
+    changes = {c.key: c for c in kpi_changes(current, {"revenue": 100.0, "repeat_rate": 0.25, "nps": 25.0})}
+    assert changes["revenue"].change == pytest.approx(0.10)
+    assert changes["repeat_rate"].change == pytest.approx(0.05)
+    assert changes["nps"].change == pytest.approx(-5.0)
+    assert changes["churned_customers"].change is None and not changes["churned_customers"].higher_is_better
+    assert all(c.change is None for c in kpi_changes(current, None))
+    assert published_metrics(tmp_path, "2026-09") is None
