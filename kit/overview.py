@@ -186,3 +186,63 @@ def kpi_changes(current: dict[str, float], previous: dict[str, float] | None) ->
                 change = float(value) / float(prev) - 1.0
         changes.append(KpiChange(key, value, prev, change, HIGHER_IS_BETTER.get(key, True)))
     return changes
+
+
+@dataclass(frozen=True)
+class LifecycleGlance:
+    """The month's figures for each lifecycle stage of the brief."""
+
+    signups: int  # acquisition: customers first seen this month, in any source
+    new_buyers: int  # conversion: first paid order this month
+    conversion_rate: float  # share of customers first seen in the last 90 days who have ordered
+    retention_rate: float  # share of last month's active customers still active this month
+    revenue_per_active: float  # value: revenue this month / active customers
+    revenue_per_active_prev: float
+
+
+def lifecycle_glance(wh: Warehouse, month: str, kpis: pd.DataFrame) -> LifecycleGlance:
+    """Acquisition -> conversion -> retention -> value growth for ``month``.
+
+    ``kpis`` is the frame from ``order_kpis`` (it must hold this month and the one before).
+    """
+    end = snapshot_end(month)
+    start = snapshot_end(shift_month(month, -1))
+    recent_from = end - pd.Timedelta(days=ACTIVE_DAYS)
+    customers = wh.table("customers")
+    signups = int(
+        customers.count(
+            where=(customers.first_seen >= start.to_pydatetime()) & (customers.first_seen < end.to_pydatetime())
+        ).to_pyarrow().as_py()
+    )
+    orders = wh.table("orders")
+    paid = orders.filter(~orders.is_refund & (orders.order_ts < end.to_pydatetime()))
+    recent = customers.filter(
+        (customers.first_seen >= recent_from.to_pydatetime()) & (customers.first_seen < end.to_pydatetime())
+    ).select("customer_id")
+    buyers = paid.select("customer_id").distinct()
+    recent_n = int(recent.count().to_pyarrow().as_py())
+    converted = int(recent.semi_join(buyers, "customer_id").count().to_pyarrow().as_py())
+
+    def active_at(window_end: pd.Timestamp) -> ibis.Table:
+        ts = paid.order_ts
+        lo = (window_end - pd.Timedelta(days=ACTIVE_DAYS)).to_pydatetime()
+        return paid.filter((ts >= lo) & (ts < window_end.to_pydatetime())).select("customer_id").distinct()
+
+    before = active_at(start)
+    before_n = int(before.count().to_pyarrow().as_py())
+    kept = int(before.semi_join(active_at(end), "customer_id").count().to_pyarrow().as_py())
+    row = kpis.set_index("month")
+    prev_month = shift_month(month, -1)
+
+    def per_active(m: str) -> float:
+        active = row.loc[m, "active_customers"] if m in row.index else 0
+        return float(row.loc[m, "revenue"]) / active if active else float("nan")
+
+    return LifecycleGlance(
+        signups=signups,
+        new_buyers=int(row.loc[month, "new_customers"]),
+        conversion_rate=converted / recent_n if recent_n else float("nan"),
+        retention_rate=kept / before_n if before_n else float("nan"),
+        revenue_per_active=per_active(month),
+        revenue_per_active_prev=per_active(prev_month),
+    )

@@ -93,3 +93,30 @@ def test_kpi_changes_and_missing_previous(tmp_path: Path) -> None:
     assert changes["churned_customers"].change is None and not changes["churned_customers"].higher_is_better
     assert all(c.change is None for c in kpi_changes(current, None))
     assert published_metrics(tmp_path, "2026-09") is None
+
+
+def test_lifecycle_glance_matches_brute_force(world: tuple[Warehouse, pd.DataFrame, pd.DataFrame], tmp_path: Path) -> None:
+    from kit.overview import lifecycle_glance
+
+    wh, orders, _ = world
+    rng = np.random.default_rng(5)
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:03d}" for i in range(450)],
+            "first_seen": pd.Timestamp("2024-06-01") + pd.to_timedelta(rng.integers(0, 880, 450), unit="D"),
+        }
+    )
+    customers.to_parquet(tmp_path / "customers.parquet")
+    month = "2026-09"
+    glance = lifecycle_glance(wh, month, order_kpis(wh, month, load_config(), months=3))
+    end, start = snapshot_end(month), snapshot_end("2026-08")
+    assert glance.signups == ((customers["first_seen"] >= start) & (customers["first_seen"] < end)).sum()
+    paid = orders[~orders["is_refund"] & (orders["order_ts"] < end)]
+    recent = customers[(customers["first_seen"] >= end - pd.Timedelta(days=90)) & (customers["first_seen"] < end)]
+    assert glance.conversion_rate == pytest.approx(recent["customer_id"].isin(paid["customer_id"]).mean())
+
+    def active(at: pd.Timestamp) -> set[str]:
+        sel = paid[(paid["order_ts"] >= at - pd.Timedelta(days=90)) & (paid["order_ts"] < at)]
+        return set(sel["customer_id"])
+
+    assert glance.retention_rate == pytest.approx(len(active(start) & active(end)) / len(active(start)))
