@@ -25,10 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
+import matplotlib.pyplot as plt
 import pandas as pd
 
 from kit.config import KitConfig
 from kit.dates import shift_month, snapshot_end
+from kit.report.blocks import Highlight, Kpi
+from kit.report.fmt import MISSING, Formatter
+from kit.report.i18n import t
 from kit.warehouse import Warehouse
 
 ACTIVE_DAYS = 90
@@ -246,3 +250,283 @@ def lifecycle_glance(wh: Warehouse, month: str, kpis: pd.DataFrame) -> Lifecycle
         revenue_per_active=per_active(month),
         revenue_per_active_prev=per_active(prev_month),
     )
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Everything the overview page shows for one month."""
+
+    month: str
+    series: pd.DataFrame  # one row per month (12): order KPIs and NPS
+    current: dict[str, float | None]  # this month's KPI values (None: not computed this month)
+    previous: dict[str, float] | None  # last month's published KPI values, None when not published
+    changes: list[KpiChange]
+    glance: LifecycleGlance
+    history: dict[str, list[float | None]]  # model-based KPIs over the published months of the window
+
+
+def snapshot_kpis(wh: Warehouse, month: str) -> dict[str, float | None]:
+    """Average CLV and total value at risk from this month's CLV and churn snapshots (None when absent)."""
+    avg_clv = float(wh.read_snapshot(month, "clv")["clv"].mean()) if wh.has_snapshot(month, "clv") else None
+    var = float(wh.read_snapshot(month, "churn")["value_at_risk"].sum()) if wh.has_snapshot(month, "churn") else None
+    return {"avg_clv": avg_clv, "value_at_risk": var}
+
+
+def build_overview(wh: Warehouse, month: str, config: KitConfig, months: int = 12) -> Overview:
+    """Compute the overview for ``month``: KPI series, this month, last month's published values."""
+    series = order_kpis(wh, month, config, months).merge(nps_by_month(wh, month, months), on="month")
+    last = series.iloc[-1]
+    current: dict[str, float | None] = {key: float(last[key]) for key in KPI_KEYS if key in series.columns}
+    current.update(snapshot_kpis(wh, month))
+    current = {key: current.get(key) for key in KPI_KEYS}
+    reports = config.resolve(config.paths.reports)
+    published = published_metrics(reports, shift_month(month, -1))
+    previous = (published or {}).get("07_overview", {}).get("kpis") if published else None
+    history: dict[str, list[float | None]] = {"avg_clv": [], "value_at_risk": []}
+    for m in series["month"]:
+        values = current if m == month else ((published_metrics(reports, m) or {}).get("07_overview", {}).get("kpis") or {})
+        for key in history:
+            history[key].append(values.get(key))
+    return Overview(
+        month=month,
+        series=series,
+        current=current,
+        previous=previous,
+        changes=kpi_changes({k: v for k, v in current.items() if v is not None}, previous),
+        glance=lifecycle_glance(wh, month, series),
+        history=history,
+    )
+
+
+VALUE_FORMATS = {
+    "active_customers": "int",
+    "new_customers": "int",
+    "churned_customers": "int",
+    "revenue": "money_compact",
+    "repeat_rate": "pct",
+    "aov": "money",
+    "avg_clv": "money",
+    "value_at_risk": "money_compact",
+    "nps": "num1",
+}
+
+
+def kpi_cards(ov: Overview, fmt: Formatter) -> list[Kpi]:
+    """One KPI card per KPI: value, change against last month (coloured by direction), sparkline."""
+    changes = {c.key: c for c in ov.changes}
+    cards = []
+    for key in KPI_KEYS:
+        value = ov.current.get(key)
+        label = t(f"overview.kpi.{key}", fmt.lang)
+        if value is None:
+            cards.append(Kpi(label, MISSING, note=t("overview.kpi.not_available", fmt.lang)))
+            continue
+        change = changes[key].change if key in changes else None
+        if ov.previous is None:
+            delta, good = t("overview.kpi.no_previous", fmt.lang), None
+        elif change is None:
+            delta, good = "", None
+        else:
+            if key == "repeat_rate":
+                text = fmt.pp(change)
+            elif key == "nps":
+                text = t("overview.kpi.points", fmt.lang, value=f"{change:+.1f}")
+            else:
+                text = fmt.change(change)
+            delta = t("overview.kpi.vs_last_month", fmt.lang, change=text)
+            good = None if change == 0 else (change > 0) == HIGHER_IS_BETTER[key]
+        spark = ov.history[key] if key in ov.history else ov.series[key].tolist()
+        cards.append(
+            Kpi(label, fmt.apply(value, VALUE_FORMATS[key]), delta, good, spark, t("overview.kpi.trend_note", fmt.lang))
+        )
+    return cards
+
+
+def glance_cards(ov: Overview, fmt: Formatter) -> list[Kpi]:
+    """The lifecycle at a glance as four cards: acquisition, conversion, retention, value growth."""
+    g = ov.glance
+    value_change = (
+        g.revenue_per_active / g.revenue_per_active_prev - 1
+        if g.revenue_per_active_prev and not pd.isna(g.revenue_per_active_prev)
+        else None
+    )
+    lang = fmt.lang
+    return [
+        Kpi(t("overview.stage.acquisition", lang), fmt.int(g.signups), note=t("overview.glance.signups", lang)),
+        Kpi(
+            t("overview.stage.conversion", lang),
+            fmt.pct(g.conversion_rate),
+            t("overview.glance.new_buyers", lang, n=fmt.int(g.new_buyers)),
+            note=t("overview.glance.conversion", lang),
+        ),
+        Kpi(t("overview.stage.retention", lang), fmt.pct(g.retention_rate), note=t("overview.glance.retention", lang)),
+        Kpi(
+            t("overview.stage.value", lang),
+            fmt.money(g.revenue_per_active),
+            t("overview.kpi.vs_last_month", lang, change=fmt.change(value_change)) if value_change is not None else "",
+            None if value_change is None else value_change > 0,
+            note=t("overview.glance.value", lang),
+        ),
+    ]
+
+
+def glossary(config: KitConfig, lang: str) -> pd.DataFrame:
+    """Metric name and definition for every KPI on the page, in ``lang``."""
+    return pd.DataFrame(
+        {
+            t("overview.col.metric", lang): [t(f"overview.kpi.{k}", lang) for k in KPI_KEYS],
+            t("overview.col.definition", lang): [
+                t(f"overview.glossary.{k}", lang, days=config.segmentation.silent_days) for k in KPI_KEYS
+            ],
+        }
+    )
+
+
+def persona_labels(wh: Warehouse, month: str, lang: str) -> dict[str, str]:
+    """English persona name -> name in ``lang``, from the month's personas.json (empty if none)."""
+    from kit.personas import load_personas
+
+    cards = load_personas(wh.snapshot_dir(month)) or {}
+    return {p["name_en"]: p[f"name_{lang}"] for p in cards.get("personas", [])}
+
+
+def movement_highlight(wh: Warehouse, month: str, fmt: Formatter) -> list[Highlight]:
+    """The largest RFM segment movement since last month, by 12-month value (none without last month)."""
+    from kit.movement import narratives, transitions
+    from kit.segments import segment_label
+
+    prev = shift_month(month, -1)
+    if not (wh.has_snapshot(month, "segments") and wh.has_snapshot(prev, "segments") and wh.has_snapshot(month, "profile")):
+        return []
+    current = wh.read_snapshot(month, "segments")
+    profile = wh.read_snapshot(month, "profile")[["customer_id", "monetary_365d"]]
+    value = current[["customer_id"]].merge(profile, on="customer_id", how="left")["monetary_365d"]
+    moves = transitions(wh.read_snapshot(prev, "segments"), current, "rfm_segment", value)
+    sentences = narratives(moves, lambda name: segment_label(name, fmt.lang), fmt, n=1)
+    return [Highlight(s, "03_segmentation.html") for s in sentences]
+
+
+def value_at_risk_highlight(wh: Warehouse, month: str, fmt: Formatter) -> list[Highlight]:
+    """Which persona holds the largest share of the month's value at risk."""
+    if not wh.has_snapshot(month, "churn"):
+        return []
+    churn = wh.read_snapshot(month, "churn")
+    total = float(churn["value_at_risk"].sum())
+    if total <= 0 or churn["persona"].isna().all():
+        return []
+    by_persona = churn.groupby("persona")["value_at_risk"].sum().sort_values(ascending=False)
+    name = str(by_persona.index[0])
+    label = persona_labels(wh, month, fmt.lang).get(name, name)
+    text = t(
+        "overview.hl.var_persona",
+        fmt.lang,
+        total=fmt.money(total, compact=True),
+        persona=label,
+        share=fmt.pct(by_persona.iloc[0] / total),
+    )
+    return [Highlight(text, "05_churn.html")]
+
+
+def metric_highlights(metrics: dict[str, dict], fmt: Formatter) -> list[Highlight]:
+    """Highlights from the headline figures the other notebooks saved this month."""
+    lang = fmt.lang
+    out: list[Highlight] = []
+    churn = metrics.get("05_churn", {})
+    if churn.get("top_driver"):
+        out.append(
+            Highlight(
+                t(
+                    "overview.hl.churn",
+                    lang,
+                    churners=fmt.int(churn["expected_churners"]),
+                    rate=fmt.pct(churn["predicted_churn_rate"]),
+                    driver=churn[f"top_driver_{lang}"],
+                ),
+                "05_churn.html",
+            )
+        )
+    clv = metrics.get("04_clv", {})
+    if "top10_share" in clv:
+        out.append(
+            Highlight(
+                t(
+                    "overview.hl.clv",
+                    lang,
+                    share=fmt.pct(clv["top10_share"]),
+                    average=fmt.money(clv["average_clv"]),
+                    months=clv["horizon_months"],
+                ),
+                "04_clv.html",
+            )
+        )
+    experiments = metrics.get("06_experiment_readout", {})
+    for key, verdict in experiments.items():
+        if not key.endswith(".decision"):
+            continue
+        exp_id = key.removesuffix(".decision")
+        lift = experiments.get(f"{exp_id}.primary_lift")
+        out.append(
+            Highlight(
+                t(
+                    "overview.hl.experiment",
+                    lang,
+                    experiment=exp_id,
+                    decision=t(f"overview.decision.{verdict}", lang),
+                    lift=fmt.change(lift) if lift is not None else "—",
+                ),
+                "06_experiment_readout.html",
+            )
+        )
+    return out
+
+
+def highlights(wh: Warehouse, month: str, config: KitConfig, fmt: Formatter) -> list[Highlight]:
+    """Five to eight highlights of the month, each pointing at the report that details it."""
+    from kit.runner import merge_metrics
+
+    metrics = merge_metrics(config, month)
+    items = movement_highlight(wh, month, fmt) + value_at_risk_highlight(wh, month, fmt)
+    return (items + metric_highlights(metrics, fmt))[:8]
+
+
+def findings(ov: Overview, fmt: Formatter) -> list[str]:
+    """Three or four plain sentences on the month's KPIs for the top of the page."""
+    lang = fmt.lang
+    cur = ov.current
+    changes = {c.key: c.change for c in ov.changes}
+
+    def vs(key: str) -> str:
+        change = changes.get(key)
+        if ov.previous is None or change is None:
+            return t("overview.kpi.no_previous", lang)
+        return t("overview.kpi.vs_last_month", lang, change=fmt.change(change))
+
+    items = [
+        t("overview.finding.revenue", lang, revenue=fmt.money(cur["revenue"], compact=True), change=vs("revenue"),
+          aov=fmt.money(cur["aov"])),
+        t("overview.finding.customers", lang, active=fmt.int(cur["active_customers"]), change=vs("active_customers"),
+          new=fmt.int(cur["new_customers"]), churned=fmt.int(cur["churned_customers"])),
+        t("overview.finding.repeat", lang, rate=fmt.pct(cur["repeat_rate"]),
+          retention=fmt.pct(ov.glance.retention_rate)),
+    ]
+    if cur.get("value_at_risk") is not None and cur.get("avg_clv") is not None:
+        items.append(t("overview.finding.value", lang, clv=fmt.money(cur["avg_clv"]),
+                       var=fmt.money(cur["value_at_risk"], compact=True)))
+    return items
+
+
+def plot_trend(ax: plt.Axes, series: pd.DataFrame, fmt: Formatter, currency: str) -> None:
+    """Revenue per month as bars with active customers as a line on a second axis."""
+    labels = [m[2:] for m in series["month"]]
+    ax.bar(labels, series["revenue"], color="#0072B2", alpha=0.85, label=t("overview.kpi.revenue", fmt.lang))
+    ax.set_ylabel(t("overview.axis.revenue", fmt.lang, currency=currency))
+    ax.yaxis.set_major_formatter(lambda v, _: fmt.money(v, compact=True))
+    line = ax.twinx()
+    line.plot(labels, series["active_customers"], color="#E69F00", marker="o", label=t("overview.kpi.active_customers", fmt.lang))
+    line.set_ylabel(t("overview.axis.active", fmt.lang))
+    line.yaxis.set_major_formatter(lambda v, _: fmt.int(v))
+    line.grid(False)
+    ax.set_xlabel(t("overview.axis.month", fmt.lang))
+    ax.tick_params(axis="x", rotation=45)
+    handles = ax.get_legend_handles_labels()[0] + line.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], loc="upper left")

@@ -33,7 +33,11 @@ class Warehouse:
 
     def __init__(self, root: Path | str, con: ibis.BaseBackend | None = None) -> None:
         self.root = Path(root)
-        self.con = con if con is not None else ibis.duckdb.connect()
+        if con is None:
+            con = ibis.duckdb.connect()
+            # DuckDB's progress bar writes to stderr, which would end up in notebook outputs.
+            con.raw_sql("SET enable_progress_bar = false")
+        self.con = con
 
     @classmethod
     def from_config(cls, config: KitConfig) -> "Warehouse":

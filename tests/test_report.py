@@ -170,3 +170,9 @@ def test_embedded_font_holds_exactly_the_page_glyphs() -> None:
     assert {chr(c) for c in cmap} == set("客户价值万")
     assert out.index("@font-face") < out.index("</head>")
     assert embed_font("<p>latin only</p>") == "<p>latin only</p>"
+
+
+def test_highlights_link_to_their_pages() -> None:
+    html = blocks.highlights([blocks.Highlight("Churn up <5%>", "05_churn.html"), blocks.Highlight("No link")], "details")
+    assert '<a href="05_churn.html">details</a>' in html
+    assert "&lt;5%&gt;" in html and html.count("<a ") == 1

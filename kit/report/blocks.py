@@ -31,6 +31,14 @@ class Kpi:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class Highlight:
+    """One highlight sentence and the report page (``05_churn.html``) that details it."""
+
+    text: str
+    page: str = ""
+
+
 def style() -> str:
     """The page's CSS as a <style> element (inline: the page must work offline)."""
     return f"<style>{STYLE_FILE.read_text(encoding='utf-8')}</style>"
@@ -51,6 +59,15 @@ def findings(heading: str, items: list[str]) -> str:
     """The key-findings box."""
     bullets = "".join(f"<li>{escape(item)}</li>" for item in items)
     return wrap(f'<div class="kit-findings"><h3>{escape(heading)}</h3><ul>{bullets}</ul></div>')
+
+
+def highlights(items: list[Highlight], link_text: str) -> str:
+    """A list of highlight sentences, each followed by a link to its detailed page."""
+    rows = []
+    for item in items:
+        link = f' <a href="{escape(item.page)}">{escape(link_text)}</a>' if item.page else ""
+        rows.append(f"<li>{escape(item.text)}{link}</li>")
+    return wrap(f'<ul class="kit-highlights">{"".join(rows)}</ul>')
 
 
 def section(heading: str, meaning_label: str, meaning: str) -> str:

@@ -99,6 +99,10 @@ class Report:
         """The key-findings box at the top of the page."""
         _display_html(blocks.findings(self.t("report.key_findings"), items))
 
+    def highlights(self, items: list[blocks.Highlight]) -> None:
+        """Highlight sentences, each linking to the report page that details it."""
+        _display_html(blocks.highlights(items, self.t("report.details_link")))
+
     def section(self, title: str, meaning: str = "") -> None:
         """A section heading and its "what this means" paragraph."""
         _display_html(blocks.section(title, self.t("report.what_this_means"), meaning))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 from pathlib import Path
 
 import matplotlib as mpl
@@ -61,6 +62,9 @@ def cjk_font_path() -> Path:
 
 def apply_theme() -> None:
     """Set matplotlib defaults for every report chart (idempotent)."""
+    # Noto Sans SC ships one weight; bold CJK titles are drawn from it, which matplotlib
+    # logs as "Failed to find font weight bold" on every chart. That is expected here.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     names = {f.name for f in font_manager.fontManager.ttflist}
     if CJK_FAMILY not in names:
         font_manager.fontManager.addfont(str(cjk_font_path()))
