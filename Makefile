@@ -1,4 +1,6 @@
 # Two commands matter: `make report` and `make test`. Both build the venv when missing.
+#   make report [MONTH=YYYY-MM] [REPORT_LANG=en|zh] [ONLY="04_clv 07_overview"] [CONFIG=file]
+#   make test | make lab | make bench [BENCH_CUSTOMERS=N] | make demo [CUSTOMERS=N]
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,10 +9,16 @@ MONTH  ?= 2026-10
 CUSTOMERS ?= 50000
 BENCH_CUSTOMERS ?= 1000000
 DEMO   := data/raw/demo/_truth/defects.json
+CONFIG ?=
+REPORT_LANG ?=
+ONLY   ?=
+
+RUN_ARGS := --month $(MONTH) $(if $(CONFIG),--config $(CONFIG)) $(if $(REPORT_LANG),--lang $(REPORT_LANG)) $(if $(ONLY),--only $(ONLY))
 
 .PHONY: venv demo report test lab bench clean
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed (set PYTHON=python3.11)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
@@ -20,12 +28,12 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 $(DEMO): | $(STAMP)
-	$(BIN)/kit demo-data --customers $(CUSTOMERS)
+	$(BIN)/kit demo-data --customers $(CUSTOMERS) $(if $(CONFIG),--config $(CONFIG))
 
 demo: $(DEMO)
 
 report: $(STAMP) $(DEMO)
-	$(BIN)/kit run --month $(MONTH)
+	$(BIN)/kit run $(RUN_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -37,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/kit bench --customers $(BENCH_CUSTOMERS)
 
 clean:
-	rm -rf reports/20* data/warehouse
+	rm -rf reports/20* reports/failed reports/.staging-* data/warehouse data/bench

@@ -85,7 +85,8 @@ class SourceConfig:
     format: Literal["csv", "excel", "parquet", "jsonl", "ibis"] = "csv"
     encoding: str = "auto"
     columns: dict[str, str] = field(default_factory=dict)
-    timestamp_format: str | None = None
+    # strptime formats tried in order (e.g. "%d/%m/%Y %H:%M", "%Y年%m月%d日"); empty = built-in list
+    timestamp_formats: list[str] = field(default_factory=list)
     timezone: str | None = None
     channel: str | None = None
     url: str | None = None
@@ -98,7 +99,13 @@ class IdentityConfig:
     """Identity resolution (owned by kit.ingest)."""
 
     keys: list[str] = field(default_factory=lambda: ["member_id", "phone", "email", "app_user_id", "shop_user_id"])
+    # a phone / e-mail is over-shared (never used to merge) when it is on more than
+    # overshared_threshold accounts (members, app users, shop users), or on more than
+    # overshared_orphan_threshold records and no account (receipts, survey answers only),
+    # or on more than overshared_total_threshold records of any kind
     overshared_threshold: int = 25
+    overshared_orphan_threshold: int = 3
+    overshared_total_threshold: int = 250
     id_prefix: str = "C"
 
 
@@ -115,7 +122,13 @@ class SegmentationConfig:
     """Layers and personas (owned by kit.segments / kit.personas)."""
 
     rfm_scheme: Literal["rfm11", "cn8"] = "rfm11"
+    # RFM 1-5 scores: empty = rank-based quintiles; else 4 increasing inclusive upper band
+    # edges per key (recency in days: edges of scores 5,4,3,2; frequency, monetary: 1,2,3,4)
+    rfm_breaks: dict[str, list[float]] = field(default_factory=dict)
     cn8_break: Literal["mean", "median"] = "mean"
+    # cn8 high/low: empty = cn8_break over ordering customers; else a break per key
+    # (recency, frequency, monetary): high = recency <= break, frequency/monetary > break
+    cn8_breaks: dict[str, float] = field(default_factory=dict)
     value_tier_shares: list[float] = field(default_factory=lambda: [0.5, 0.85])
     new_days: int = 90
     active_days: int = 90
@@ -145,6 +158,16 @@ class ChurnConfig:
     window_days: int = 90
     training_snapshots: int = 6
     seed: int = 7
+    # population scored: customers with an order in the last `population_days`
+    population_days: int = 365
+    # action buckets: personal call = CLV in the top (1 - call_value_quantile) and risk >=
+    # call_risk; coupon = risk >= coupon_risk and CLV >= the coupon_value_quantile; else nurture
+    call_value_quantile: float = 0.8
+    call_risk: float = 0.5
+    coupon_risk: float = 0.3
+    coupon_value_quantile: float = 0.5
+    # assumed share of contacted would-be churners an action keeps (budget what-if only)
+    action_success_rate: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -156,6 +179,10 @@ class ExperimentsConfig:
     correction: Literal["holm", "bh"] = "holm"
     winsorize_quantile: float = 0.99
     srm_alpha: float = 0.001
+    # always-valid intervals: users (both arms) at which they are tightest (GrowthBook default)
+    sequential_tuning: float = 5000.0
+    # power of the minimum-detectable-effect note
+    power: float = 0.8
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,173 @@
+"""From risk to action: value at risk, action buckets, the budget what-if, and exports.
+
+- Value: CLV from ``snapshots/<month>/clv.parquet`` (04_clv) when present. Customers it
+  lacks, or every customer when the file is absent, get the documented fallback: the
+  margin of their last 365 days (``monetary_365d x clv.gross_margin``), labelled
+  ``clv_source = "margin_365d"`` so nobody mistakes it for a model output.
+- Value at risk = churn probability x CLV.
+- Action buckets (thresholds in ``churn`` config, quantiles over the scored population):
+  ``call`` (personal call) when CLV is in the top ``1 - call_value_quantile`` (top 20%)
+  and risk >= ``call_risk`` (0.5); ``coupon`` when risk >= ``coupon_risk`` (0.3) and CLV
+  >= its ``coupon_value_quantile`` (median); ``nurture`` (automated) for everyone else.
+- Budget what-if: contacting the ``n`` customers with the highest value at risk reaches
+  sum(risk) expected churners; if an action keeps ``action_success_rate`` of them, it
+  saves that share of their value at risk (an assumption, shown as such).
+- Exports: ``churn_risk.csv`` in UTF-8 with BOM (``utf-8-sig``) so Excel shows Chinese;
+  ids only, no personal data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kit.config import ChurnConfig, KitConfig
+from kit.dates import check_month
+from kit.report.i18n import t
+from kit.warehouse import Warehouse
+
+ACTIONS = ("call", "coupon", "nurture")
+EXPORT_FILE = "churn_risk.csv"
+SNAPSHOT_COLUMNS = [
+    "customer_id",
+    "churn_probability",
+    "clv",
+    "clv_source",
+    "value_at_risk",
+    "segment",
+    "persona",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+    "action",
+]
+
+
+def customer_value(wh: Warehouse, month: str, features: pd.DataFrame, gross_margin: float) -> pd.DataFrame:
+    """``customer_id``, ``clv`` and ``clv_source`` for the customers in ``features``."""
+    fallback = pd.to_numeric(features["monetary_365d"], errors="coerce").fillna(0.0).to_numpy() * gross_margin
+    value = pd.DataFrame(
+        {"customer_id": features["customer_id"].to_numpy(), "clv": fallback, "clv_source": "margin_365d"}
+    )
+    if wh.has_snapshot(month, "clv"):
+        clv = wh.read_snapshot(month, "clv")[["customer_id", "clv"]]
+        modelled = value["customer_id"].map(clv.set_index("customer_id")["clv"])
+        has = modelled.notna().to_numpy()
+        value["clv"] = np.where(has, modelled.to_numpy(dtype=float, na_value=np.nan), value["clv"])
+        value["clv_source"] = np.where(has, "clv_model", "margin_365d")
+    value["clv_source"] = value["clv_source"].astype("str")
+    return value
+
+
+def segment_labels(wh: Warehouse, month: str, customer_ids: pd.Series) -> pd.DataFrame:
+    """``segment`` (RFM segment) and ``persona`` from 03_segmentation, missing when absent."""
+    out = pd.DataFrame({"customer_id": customer_ids.to_numpy()})
+    if not wh.has_snapshot(month, "segments"):
+        return out.assign(segment=pd.Series(pd.NA, index=out.index, dtype="str"), persona=pd.Series(pd.NA, index=out.index, dtype="str"))
+    segments = wh.read_snapshot(month, "segments").set_index("customer_id")
+    for target, source in (("segment", "rfm_segment"), ("persona", "persona")):
+        column = segments[source].astype("str") if source in segments else pd.Series(dtype="str")
+        out[target] = out["customer_id"].map(column).astype("str")
+    return out
+
+
+def action_buckets(risk: np.ndarray, clv: np.ndarray, config: ChurnConfig) -> np.ndarray:
+    """``call`` / ``coupon`` / ``nurture`` per customer (rules in the module docstring)."""
+    risk = np.asarray(risk, dtype=float)
+    clv = np.asarray(clv, dtype=float)
+    if len(clv) == 0:
+        return np.array([], dtype=object)
+    call_value = np.nanquantile(clv, config.call_value_quantile)
+    coupon_value = np.nanquantile(clv, config.coupon_value_quantile)
+    call = (clv >= call_value) & (risk >= config.call_risk)
+    coupon = ~call & (risk >= config.coupon_risk) & (clv >= coupon_value)
+    return np.where(call, "call", np.where(coupon, "coupon", "nurture")).astype(object)
+
+
+def contact_order(value_at_risk: np.ndarray) -> np.ndarray:
+    """Row positions in the order to contact customers: highest value at risk first."""
+    return np.argsort(-np.nan_to_num(np.asarray(value_at_risk, dtype=float)), kind="stable")
+
+
+def budget_outcome(risk: np.ndarray, value_at_risk: np.ndarray, n_contacts: int, success_rate: float) -> dict[str, float]:
+    """What contacting the top ``n_contacts`` by value at risk reaches and may save."""
+    order = contact_order(value_at_risk)[: max(0, int(n_contacts))]
+    risk = np.asarray(risk, dtype=float)
+    var = np.asarray(value_at_risk, dtype=float)
+    reached = float(np.nansum(risk[order]))
+    var_reached = float(np.nansum(var[order]))
+    return {
+        "contacted": int(len(order)),
+        "expected_churners_reached": reached,
+        "share_of_expected_churners": reached / float(np.nansum(risk)) if np.nansum(risk) > 0 else 0.0,
+        "value_at_risk_reached": var_reached,
+        "expected_value_saved": var_reached * success_rate,
+    }
+
+
+def budget_curve(risk: np.ndarray, value_at_risk: np.ndarray, success_rate: float, points: int = 40) -> pd.DataFrame:
+    """``budget_outcome`` for budgets from 0 to everyone (``points`` steps)."""
+    order = contact_order(value_at_risk)
+    cum_risk = np.concatenate([[0.0], np.nancumsum(np.asarray(risk, dtype=float)[order])])
+    cum_var = np.concatenate([[0.0], np.nancumsum(np.asarray(value_at_risk, dtype=float)[order])])
+    sizes = np.unique(np.linspace(0, len(order), points + 1).round().astype(int))
+    return pd.DataFrame(
+        {
+            "contacted": sizes,
+            "expected_churners_reached": cum_risk[sizes],
+            "value_at_risk_reached": cum_var[sizes],
+            "expected_value_saved": cum_var[sizes] * success_rate,
+        }
+    )
+
+
+def export_path(rep_or_config: Any, month: str) -> Path:
+    """Folder for this month's exported files: the report's staging ``export_dir`` when
+    given a Report, else ``<paths.reports>/<month>/exports`` from a KitConfig."""
+    check_month(month)
+    if hasattr(rep_or_config, "export_dir"):
+        return Path(rep_or_config.export_dir)
+    if not isinstance(rep_or_config, KitConfig):
+        raise TypeError(f"export_path needs a Report or a KitConfig, got {type(rep_or_config).__name__}")
+    folder = rep_or_config.resolve(rep_or_config.paths.reports) / month / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def export_frame(scores: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The contact list as exported: ids, risk, value, labels, reasons, action; riskiest value first."""
+    ordered = scores.iloc[contact_order(scores["value_at_risk"].to_numpy())]
+    actions = {code: t(f"churn.action.{code}", lang) for code in ACTIONS}
+    return pd.DataFrame(
+        {
+            "customer_id": ordered["customer_id"].to_numpy(),
+            "risk": ordered["churn_probability"].round(4).to_numpy(),
+            "clv": ordered["clv"].round(2).to_numpy(),
+            "clv_source": ordered["clv_source"].to_numpy(),
+            "value_at_risk": ordered["value_at_risk"].round(2).to_numpy(),
+            "segment": ordered["segment"].to_numpy(),
+            "persona": ordered["persona"].to_numpy(),
+            "reason_1": ordered["reason_1"].to_numpy(),
+            "reason_2": ordered["reason_2"].to_numpy(),
+            "reason_3": ordered["reason_3"].to_numpy(),
+            "action": ordered["action"].map(actions).to_numpy(),
+        }
+    )
+
+
+def write_export(scores: pd.DataFrame, folder: Path, lang: str) -> Path:
+    """Write ``churn_risk.csv`` (UTF-8 with BOM for Excel) into ``folder``; return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / EXPORT_FILE
+    tmp = path.with_suffix(".csv.tmp")
+    export_frame(scores, lang).to_csv(tmp, index=False, encoding="utf-8-sig")
+    tmp.replace(path)
+    return path
+
+
+def write_snapshot(wh: Warehouse, month: str, scores: pd.DataFrame) -> Path:
+    """Write ``snapshots/<month>/churn.parquet`` (the data contract's columns)."""
+    return wh.write_snapshot(month, "churn", scores[SNAPSHOT_COLUMNS])

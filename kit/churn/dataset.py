@@ -1,0 +1,181 @@
+"""Training examples for the churn model: features as of earlier snapshots, labels after.
+
+Churn is non-contractual: a customer *churns after snapshot month M* when they place no
+paid order in the ``window_days`` after ``snapshot_end(M)``. An example is (features as
+of M, label from ``[snapshot_end(M), snapshot_end(M) + window_days)``); the feature
+period (strictly before ``snapshot_end(M)``) and the label window never overlap, and
+``check_point_in_time`` refuses feature frames carrying any date at or after the
+snapshot end.
+
+The snapshot scheme (``plan_snapshots``), for run month R and window W days:
+- validation snapshot V: the latest month whose label window ends by ``snapshot_end(R)``
+  (for W = 90: R - 3), so its outcome is fully known at run time;
+- training snapshots: the ``training_snapshots`` latest months whose label windows end
+  by ``snapshot_end(V)``, i.e. everything the out-of-time model learns from happened
+  before the validation features were taken (for W = 90 and 6 snapshots: V-8 .. V-3);
+- final snapshots: the ``training_snapshots`` latest fully labelled months (V-5 .. V);
+  the model refitted on them scores the run month R.
+In both fits the newest snapshot of the list is held out for calibration (time order).
+
+Population: customers who have ordered and whose last order is at most
+``population_days`` (default 365) before the snapshot. Customers gone quiet for longer
+are treated as already lost: scoring them would inflate the AUC with easy cases and
+their "risk" is not actionable. Also left out: *anonymous receipts*, customers known
+only through store receipts that ingest could not link to anything (every identity row
+``source = pos`` with rule ``singleton``: no phone, member id or account). Each such
+receipt becomes its own one-order "customer" who by construction never orders again:
+they cannot be contacted, and on the demo data they are a third of all buyers, so
+keeping them would teach the model to spot receipts instead of leavers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from kit.config import KitConfig
+from kit.dates import check_month, shift_month, snapshot_end
+from kit.warehouse import Warehouse
+
+FeaturesFn = Callable[[Warehouse, str, KitConfig], pd.DataFrame]
+
+# Date columns the features layer may return; all must lie before the snapshot end.
+DATE_COLUMNS = ("snapshot_date", "first_order_date", "last_order_date")
+
+
+class ChurnDataError(ValueError):
+    """Not enough history, or a feature frame that breaks the point-in-time rule."""
+
+
+@dataclass(frozen=True)
+class SnapshotPlan:
+    """Which months train, validate and get scored (see module docstring)."""
+
+    run_month: str
+    validation: str
+    training: tuple[str, ...]
+    final: tuple[str, ...]
+
+    @property
+    def labelled(self) -> tuple[str, ...]:
+        """Every month that needs features and labels, oldest first."""
+        return tuple(sorted(set(self.training) | set(self.final)))
+
+
+def label_window(month: str, window_days: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The half-open label window ``[start, end)`` after snapshot month ``month``."""
+    start = snapshot_end(month)
+    return start, start + pd.Timedelta(days=window_days)
+
+
+def plan_snapshots(run_month: str, window_days: int, n_training: int, first_month: str | None = None) -> SnapshotPlan:
+    """The validation, training and final snapshot months for ``run_month``.
+
+    ``first_month`` is the first month with any orders: snapshots before it are dropped.
+    Raises ChurnDataError when fewer than two training snapshots remain (one fits the
+    model, one calibrates it).
+    """
+    check_month(run_month)
+    if n_training < 2:
+        raise ChurnDataError(f"churn.training_snapshots = {n_training}: at least 2 are needed (fit + calibrate).")
+    horizon = snapshot_end(run_month)
+    validation = run_month
+    while label_window(validation, window_days)[1] > horizon:
+        validation = shift_month(validation, -1)
+    latest_train = validation
+    while label_window(latest_train, window_days)[1] > snapshot_end(validation):
+        latest_train = shift_month(latest_train, -1)
+    training = [shift_month(latest_train, -k) for k in range(n_training)][::-1]
+    final = [shift_month(validation, -k) for k in range(n_training)][::-1]
+    if first_month is not None:
+        training = [m for m in training if m >= first_month]
+        final = [m for m in final if m >= first_month]
+    if len(training) < 2:
+        raise ChurnDataError(
+            f"churn model for {run_month}: orders start in {first_month}, which leaves "
+            f"{len(training)} training snapshot(s) before the validation month {validation} "
+            f"(window {window_days} days). Load at least {window_days // 30 * 2 + 3} months of order "
+            "history, or lower churn.window_days."
+        )
+    return SnapshotPlan(run_month, validation, tuple(training), tuple(final))
+
+
+def first_order_month(wh: Warehouse) -> str:
+    """The month of the earliest paid order in the warehouse (``YYYY-MM``)."""
+    orders = wh.table("orders")
+    first = orders.filter(orders.status == "paid").order_ts.min().to_pandas()
+    if first is None or pd.isna(first):
+        raise ChurnDataError(f"warehouse {wh.root}: the orders table has no paid orders; nothing to model.")
+    return pd.Timestamp(first).strftime("%Y-%m")
+
+
+def churn_labels(wh: Warehouse, month: str, window_days: int) -> pd.Series:
+    """Customer ids with a paid order in the label window after ``month`` (Ibis/DuckDB).
+
+    Returns the distinct ``customer_id`` values that were *retained*; everyone else in
+    the population churned.
+    """
+    start, end = label_window(month, window_days)
+    orders = wh.table("orders")
+    retained = orders.filter(
+        (orders.status == "paid") & ~orders.is_refund & (orders.order_ts >= start) & (orders.order_ts < end)
+    ).select("customer_id").distinct()
+    return retained.to_pandas()["customer_id"]
+
+
+def check_point_in_time(features: pd.DataFrame, month: str) -> None:
+    """Raise ChurnDataError if any date column in ``features`` is at or after the snapshot end."""
+    end = snapshot_end(month)
+    for column in DATE_COLUMNS:
+        if column not in features.columns:
+            continue
+        values = pd.to_datetime(features[column])
+        late = int((values >= end).sum())
+        if late:
+            raise ChurnDataError(
+                f"features for {month}: {late} row(s) of {column!r} are on or after {end:%Y-%m-%d}, "
+                "the snapshot end; the features function leaks the future."
+            )
+
+
+def anonymous_receipts(wh: Warehouse) -> pd.Series:
+    """Customer ids known only through unlinked store receipts (see module docstring)."""
+    if not wh.table_path("identities").exists():
+        return pd.Series([], dtype="str", name="customer_id")
+    ids = wh.table("identities")
+    linked = ((ids.source != "pos") | (ids.rule != "singleton")).cast("int64")
+    per = ids.group_by("customer_id").aggregate(linked=linked.sum())
+    return per.filter(per.linked == 0).select("customer_id").to_pandas()["customer_id"]
+
+
+def select_population(
+    features: pd.DataFrame, population_days: int, excluded: pd.Series | None = None
+) -> pd.DataFrame:
+    """The customers to model: ordered at least once, last order within ``population_days``,
+    not in ``excluded`` (anonymous receipts)."""
+    missing = [c for c in ("customer_id", "has_ordered", "recency_days") if c not in features.columns]
+    if missing:
+        raise ChurnDataError(f"features frame lacks column(s) {', '.join(missing)} needed to pick the churn population.")
+    ordered = features["has_ordered"].fillna(False).astype(bool)
+    recent = pd.to_numeric(features["recency_days"], errors="coerce") <= population_days
+    keep = ordered & recent
+    if excluded is not None and len(excluded):
+        keep &= ~features["customer_id"].isin(excluded)
+    return features.loc[keep].reset_index(drop=True)
+
+
+def snapshot_examples(
+    wh: Warehouse, month: str, config: KitConfig, features_fn: FeaturesFn, labelled: bool = True
+) -> pd.DataFrame:
+    """Population features as of ``month`` plus ``snapshot_month`` and (if ``labelled``) ``churned``."""
+    features = features_fn(wh, month, config)
+    check_point_in_time(features, month)
+    frame = select_population(features, config.churn.population_days, anonymous_receipts(wh))
+    frame = frame.assign(snapshot_month=month)
+    if labelled:
+        retained = churn_labels(wh, month, config.churn.window_days)
+        frame = frame.assign(churned=~frame["customer_id"].isin(retained))
+    return frame
+

@@ -1,0 +1,247 @@
+"""The churn model, its baseline, calibration and out-of-time metrics.
+
+- ``FeatureSpec`` turns a features frame into the model matrix: every numeric or boolean
+  feature as float32, low-cardinality text features as pandas categoricals with fixed
+  categories (HistGradientBoosting splits on them natively). Dates, ids and ``city``
+  (many levels; ``city_tier`` carries its signal) are left out.
+- ``fit_churn_model``: a HistGradientBoostingClassifier fitted on the older training
+  snapshots, then calibrated on the newest one (a time-ordered hold-out) with
+  ``CalibratedClassifierCV(FrozenEstimator(...))``: isotonic when the hold-out has at
+  least ``ISOTONIC_MIN_ROWS`` rows, Platt scaling (sigmoid) below that, where isotonic
+  steps overfit.
+- ``fit_baseline``: logistic regression on log recency, frequency, spend and tenure, the
+  "simple model" every gradient-boosted model must beat.
+- Metrics: ROC AUC, PR AUC (average precision), Brier score, and the lift and share of
+  churners caught in the riskiest 10% and 20%.
+
+Training rows are capped at ``MAX_TRAINING_ROWS`` (a random sample, seeded): beyond that
+the out-of-time AUC stops improving while fit time keeps growing linearly, which matters
+for the 1,000,000-customer benchmark (6 snapshots would be ~3-4M rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+NON_FEATURES = frozenset(
+    {"customer_id", "snapshot_date", "snapshot_month", "churned", "first_order_date", "last_order_date", "city"}
+)
+MAX_CATEGORIES = 60
+ISOTONIC_MIN_ROWS = 2000
+MAX_TRAINING_ROWS = 600_000
+BASELINE_FEATURES = ("recency_days", "frequency_365d", "monetary_365d", "tenure_days")
+
+
+class ChurnModelError(ValueError):
+    """The training data cannot produce a model (one class only, missing columns)."""
+
+
+def _as_float(series: pd.Series) -> np.ndarray:
+    """A numeric or boolean column as float32 with NaN for missing values."""
+    values = pd.to_numeric(series, errors="coerce")
+    return values.astype("Float64").to_numpy(dtype="float32", na_value=np.nan)
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The model's input columns: numeric names and categorical names with their levels."""
+
+    numeric: tuple[str, ...]
+    categorical: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @classmethod
+    def infer(cls, frame: pd.DataFrame) -> "FeatureSpec":
+        """Pick model columns from a features frame (see module docstring for the rules)."""
+        numeric, categorical = [], []
+        for column in frame.columns:
+            if column in NON_FEATURES:
+                continue
+            series = frame[column]
+            if pd.api.types.is_datetime64_any_dtype(series):
+                continue
+            if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+                numeric.append(column)
+                continue
+            levels = series.dropna().astype(str).unique()
+            if len(levels) <= MAX_CATEGORIES:
+                categorical.append((column, tuple(sorted(levels))))
+        if not numeric:
+            raise ChurnModelError("features frame has no numeric feature columns to model churn with.")
+        return cls(tuple(numeric), tuple(categorical))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """All model columns, numeric first."""
+        return self.numeric + tuple(name for name, _ in self.categorical)
+
+    def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model matrix for ``frame`` (same row order); unseen levels become missing."""
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise ChurnModelError(f"features frame lacks model column(s): {', '.join(missing)}.")
+        data: dict[str, object] = {c: _as_float(frame[c]) for c in self.numeric}
+        for name, levels in self.categorical:
+            text = frame[name].astype("str").where(frame[name].notna())
+            text = text.where(text.isin(levels))
+            data[name] = pd.Categorical(text, categories=list(levels))
+        return pd.DataFrame(data, index=range(len(frame)))
+
+
+@dataclass
+class ChurnModel:
+    """A fitted gradient-boosted churn model with its calibration map."""
+
+    spec: FeatureSpec
+    booster: HistGradientBoostingClassifier
+    calibrated: CalibratedClassifierCV
+    calibration_method: str
+
+    def predict(self, matrix: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probability for each row of a model matrix."""
+        return self.calibrated.predict_proba(matrix)[:, 1]
+
+    def raw(self, matrix: pd.DataFrame) -> np.ndarray:
+        """The booster's own (uncalibrated) churn probability; used for attributions."""
+        return self.booster.predict_proba(matrix)[:, 1]
+
+
+def _check_labels(y: np.ndarray, what: str) -> None:
+    """Both classes must be present to fit or calibrate a classifier."""
+    if len(np.unique(y)) < 2:
+        raise ChurnModelError(f"{what}: all {len(y)} examples have the same label; cannot fit a churn model.")
+
+
+def _cap(matrix: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """At most MAX_TRAINING_ROWS rows, sampled at random (seeded)."""
+    if len(y) <= MAX_TRAINING_ROWS:
+        return matrix, y
+    keep = np.sort(np.random.default_rng(seed).choice(len(y), MAX_TRAINING_ROWS, replace=False))
+    return matrix.iloc[keep].reset_index(drop=True), y[keep]
+
+
+def fit_churn_model(
+    spec: FeatureSpec,
+    fit_matrix: pd.DataFrame,
+    fit_y: np.ndarray,
+    cal_matrix: pd.DataFrame,
+    cal_y: np.ndarray,
+    seed: int,
+) -> ChurnModel:
+    """Fit the booster on the fit part and calibrate it on the later hold-out part."""
+    _check_labels(fit_y, "churn model training snapshots")
+    _check_labels(cal_y, "churn model calibration snapshot")
+    fit_matrix, fit_y = _cap(fit_matrix, fit_y, seed)
+    booster = HistGradientBoostingClassifier(
+        learning_rate=0.1,
+        max_iter=400,
+        max_leaf_nodes=31,
+        min_samples_leaf=80,
+        l2_regularization=1.0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=25,
+        categorical_features="from_dtype",
+        random_state=seed,
+    )
+    booster.fit(fit_matrix, fit_y)
+    method = "isotonic" if len(cal_y) >= ISOTONIC_MIN_ROWS else "sigmoid"
+    calibrated = CalibratedClassifierCV(FrozenEstimator(booster), method=method)
+    calibrated.fit(cal_matrix, cal_y)
+    return ChurnModel(spec, booster, calibrated, method)
+
+
+def _log1p_clipped(x: np.ndarray) -> np.ndarray:
+    """log(1 + x) with negative values clipped to 0 (counts, days and money)."""
+    return np.log1p(np.clip(x, 0, None))
+
+
+def fit_baseline(frame: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[Pipeline, tuple[str, ...]]:
+    """Logistic regression on log1p of recency, frequency, spend and tenure (those present)."""
+    columns = tuple(c for c in BASELINE_FEATURES if c in frame.columns)
+    if "recency_days" not in columns:
+        raise ChurnModelError("the baseline needs the 'recency_days' feature.")
+    _check_labels(y, "baseline training snapshots")
+    pipeline = make_pipeline(
+        FunctionTransformer(_log1p_clipped, feature_names_out="one-to-one"),
+        SimpleImputer(strategy="median"),
+        StandardScaler(),
+        LogisticRegression(max_iter=500, random_state=seed),
+    )
+    x = np.column_stack([_as_float(frame[c]) for c in columns])
+    pipeline.fit(x, y)
+    return pipeline, columns
+
+
+def predict_baseline(baseline: tuple[Pipeline, tuple[str, ...]], frame: pd.DataFrame) -> np.ndarray:
+    """Churn probability from the fitted baseline."""
+    pipeline, columns = baseline
+    x = np.column_stack([_as_float(frame[c]) for c in columns])
+    return pipeline.predict_proba(x)[:, 1]
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def top_share_caught(y: np.ndarray, p: np.ndarray, share: float) -> tuple[float, float]:
+    """(share of all churners among the riskiest ``share`` of customers, lift over random)."""
+    y = np.asarray(y, dtype=bool)
+    n_top = max(1, int(round(share * len(y))))
+    order = np.argsort(-np.asarray(p), kind="stable")[:n_top]
+    caught = float(y[order].sum() / max(y.sum(), 1))
+    lift = float(y[order].mean() / y.mean()) if y.mean() > 0 else float("nan")
+    return caught, lift
+
+
+def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Out-of-time quality of churn probabilities ``p`` against outcomes ``y``."""
+    y = np.asarray(y, dtype=bool)
+    p = np.asarray(p, dtype=float)
+    caught10, lift10 = top_share_caught(y, p, 0.10)
+    caught20, lift20 = top_share_caught(y, p, 0.20)
+    return {
+        "n": int(len(y)),
+        "churn_rate": float(y.mean()),
+        "mean_predicted": float(p.mean()),
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "brier": float(brier_score_loss(y, p)),
+        "caught_top10": caught10,
+        "lift_top10": lift10,
+        "caught_top20": caught20,
+        "lift_top20": lift20,
+    }
+
+
+def reliability(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+    """Predicted vs observed churn rate in ``n_bins`` equal-count bins of ``p``."""
+    frame = pd.DataFrame({"p": np.asarray(p, dtype=float), "y": np.asarray(y, dtype=float)})
+    frame["bin"] = pd.qcut(frame["p"].rank(method="first"), n_bins, labels=False)
+    out = frame.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size"))
+    return out.reset_index(drop=True)
+
+
+def roc_points(y: np.ndarray, p: np.ndarray, max_points: int = 200) -> pd.DataFrame:
+    """The ROC curve (false and true positive rates), thinned to at most ``max_points``."""
+    fpr, tpr, _ = roc_curve(np.asarray(y, dtype=bool), p)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(max_points, len(fpr))).astype(int))
+    return pd.DataFrame({"fpr": fpr[keep], "tpr": tpr[keep]})
+
+
+def gains(y: np.ndarray, p: np.ndarray, points: int = 50) -> pd.DataFrame:
+    """Share of churners caught when contacting the riskiest x% (cumulative gains curve)."""
+    y = np.asarray(y, dtype=bool)[np.argsort(-np.asarray(p), kind="stable")]
+    caught = np.cumsum(y) / max(y.sum(), 1)
+    shares = np.linspace(1 / points, 1.0, points)
+    idx = np.clip((shares * len(y)).round().astype(int) - 1, 0, len(y) - 1)
+    return pd.DataFrame({"contacted": shares, "caught": caught[idx]})

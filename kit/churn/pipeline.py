@@ -1,0 +1,221 @@
+"""``run_churn``: the whole churn early-warning run for one month, used by 05_churn and the bench.
+
+Steps (snapshot scheme in ``kit.churn.dataset``):
+1. features for the run month fix the model columns (``FeatureSpec``);
+2. features + labels for every labelled snapshot month, kept only as model matrices;
+3. the out-of-time model (training snapshots) and the baseline are scored on the
+   validation snapshot: metrics, reliability, ROC, gains, permutation drivers, partial
+   dependence;
+4. the final model (refitted on the latest fully labelled snapshots) scores the run
+   month; each customer gets occlusion reasons, CLV, value at risk and an action bucket.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from kit.churn import actions, drivers, retention
+from kit.churn.dataset import (
+    FeaturesFn,
+    SnapshotPlan,
+    anonymous_receipts,
+    check_point_in_time,
+    first_order_month,
+    plan_snapshots,
+    select_population,
+    snapshot_examples,
+)
+from kit.churn.model import (
+    BASELINE_FEATURES,
+    ChurnModel,
+    FeatureSpec,
+    classification_metrics,
+    fit_baseline,
+    fit_churn_model,
+    gains,
+    predict_baseline,
+    reliability,
+    roc_points,
+)
+from kit.config import KitConfig
+from kit.warehouse import Warehouse
+
+# Per-customer reasons are searched among this many top global drivers.
+N_REASON_DRIVERS = 8
+N_DEPENDENCE = 3
+
+
+@dataclass
+class Snapshot:
+    """One labelled snapshot month, reduced to what the models need."""
+
+    customer_id: np.ndarray
+    matrix: pd.DataFrame
+    baseline: pd.DataFrame
+    churned: np.ndarray
+
+
+@dataclass
+class ChurnResult:
+    """Everything 05_churn shows and writes for one month."""
+
+    month: str
+    plan: SnapshotPlan
+    quality: pd.DataFrame  # one row per model ("model", "baseline") on the validation snapshot
+    validation: pd.DataFrame  # customer_id, churned, risk, baseline_risk at the validation snapshot
+    reliability: pd.DataFrame
+    roc: pd.DataFrame  # model, fpr, tpr
+    gains: pd.DataFrame  # model, contacted, caught
+    drivers: pd.DataFrame  # feature, importance, std
+    dependence: pd.DataFrame  # feature, value, risk
+    trend: pd.DataFrame  # snapshot_month, customers, churn_rate, kind (observed / predicted)
+    scores: pd.DataFrame  # the run month: actions.SNAPSHOT_COLUMNS + reason_feature_1..3
+    spans: pd.DataFrame  # every buyer: customer_id, duration_days, lapsed, main_channel, segment, persona
+    model: ChurnModel  # the final model that scored the run month
+    clv_source: str  # "clv_model", "margin_365d" or "mixed"
+    has_segments: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _snapshot(frame: pd.DataFrame, spec: FeatureSpec) -> Snapshot:
+    """Reduce a labelled examples frame to model inputs."""
+    base_cols = [c for c in BASELINE_FEATURES if c in frame.columns]
+    return Snapshot(
+        customer_id=frame["customer_id"].to_numpy(),
+        matrix=spec.matrix(frame),
+        baseline=frame[base_cols].reset_index(drop=True),
+        churned=frame["churned"].to_numpy(dtype=bool),
+    )
+
+
+def _stack(snaps: list[Snapshot]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Model matrix, baseline frame and labels of several snapshots, stacked."""
+    return (
+        pd.concat([s.matrix for s in snaps], ignore_index=True),
+        pd.concat([s.baseline for s in snaps], ignore_index=True),
+        np.concatenate([s.churned for s in snaps]),
+    )
+
+
+def _fit(spec: FeatureSpec, snaps: dict[str, Snapshot], months: tuple[str, ...], seed: int) -> ChurnModel:
+    """Fit on all but the newest of ``months``; calibrate on the newest."""
+    fit_x, _, fit_y = _stack([snaps[m] for m in months[:-1]])
+    cal = snaps[months[-1]]
+    return fit_churn_model(spec, fit_x, fit_y, cal.matrix, cal.churned, seed)
+
+
+def run_churn(
+    wh: Warehouse,
+    month: str,
+    config: KitConfig,
+    features_fn: FeaturesFn | None = None,
+    lang: str = "en",
+) -> ChurnResult:
+    """Train, validate out of time, and score ``month`` (see module docstring)."""
+    if features_fn is None:
+        from kit.features import build_features
+
+        features_fn = build_features
+    cfg = config.churn
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    plan = plan_snapshots(month, cfg.window_days, cfg.training_snapshots, first_order_month(wh))
+    features = features_fn(wh, month, config)
+    check_point_in_time(features, month)
+    anonymous = anonymous_receipts(wh)
+    current = select_population(features, cfg.population_days, anonymous)
+    spans = retention.lifetimes(features, cfg.window_days)
+    if "main_channel" in features.columns:
+        spans = spans.merge(features[["customer_id", "main_channel"]], on="customer_id", how="left")
+    spans = spans.loc[~spans["customer_id"].isin(anonymous)].reset_index(drop=True)
+    spans = spans.merge(actions.segment_labels(wh, month, spans["customer_id"]), on="customer_id", how="left")
+    del features
+    spec = FeatureSpec.infer(current)
+    snaps = {m: _snapshot(snapshot_examples(wh, m, config, features_fn), spec) for m in plan.labelled}
+    timings["features_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    model = _fit(spec, snaps, plan.training, cfg.seed)
+    _, base_x, base_y = _stack([snaps[m] for m in plan.training])
+    baseline = fit_baseline(base_x, base_y, cfg.seed)
+    val = snaps[plan.validation]
+    risk = model.predict(val.matrix)
+    base_risk = predict_baseline(baseline, val.baseline)
+    timings["train_validate_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    quality = pd.DataFrame(
+        [
+            {"model": "model", **classification_metrics(val.churned, risk)},
+            {"model": "baseline", **classification_metrics(val.churned, base_risk)},
+        ]
+    )
+    importance = drivers.permutation_drivers(model, val.matrix, val.churned, cfg.seed)
+    top_numeric = [f for f in importance["feature"] if f in spec.numeric][:N_DEPENDENCE]
+    curves = drivers.dependence(model, val.matrix, top_numeric, cfg.seed)
+    timings["drivers_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    final = _fit(spec, snaps, plan.final, cfg.seed)
+    matrix = spec.matrix(current)
+    scores = pd.DataFrame({"customer_id": current["customer_id"].to_numpy(), "churn_probability": final.predict(matrix)})
+    timings["final_fit_score_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    reason_features = importance.loc[importance["importance"] > 0, "feature"].head(N_REASON_DRIVERS).tolist()
+    attributions = drivers.occlusion_attributions(final, matrix, reason_features, drivers.reference_values(matrix))
+    codes = drivers.top_reasons(attributions)
+    phrases = drivers.reason_phrases(current, codes, lang, config.project.currency)
+    timings["reasons_s"] = time.perf_counter() - clock
+
+    value = actions.customer_value(wh, month, current, config.clv.gross_margin)
+    labels = actions.segment_labels(wh, month, current["customer_id"])
+    scores = pd.concat([scores, phrases, codes], axis=1).assign(
+        clv=value["clv"].to_numpy(),
+        clv_source=value["clv_source"].to_numpy(),
+        segment=labels["segment"].to_numpy(),
+        persona=labels["persona"].to_numpy(),
+    )
+    scores["value_at_risk"] = scores["churn_probability"] * scores["clv"]
+    scores["action"] = actions.action_buckets(scores["churn_probability"], scores["clv"], cfg)
+    scores["action"] = scores["action"].astype("str")
+
+    sources = set(value["clv_source"])
+    trend = pd.DataFrame(
+        [
+            {"snapshot_month": m, "customers": len(s.churned), "churn_rate": float(s.churned.mean()), "kind": "observed"}
+            for m, s in sorted(snaps.items())
+        ]
+        + [{"snapshot_month": month, "customers": len(scores), "churn_rate": float(scores["churn_probability"].mean()), "kind": "predicted"}]
+    )
+    return ChurnResult(
+        month=month,
+        plan=plan,
+        quality=quality,
+        validation=pd.DataFrame(
+            {"customer_id": val.customer_id, "churned": val.churned, "risk": risk, "baseline_risk": base_risk}
+        ),
+        reliability=reliability(val.churned, risk),
+        roc=pd.concat(
+            [roc_points(val.churned, risk).assign(model="model"), roc_points(val.churned, base_risk).assign(model="baseline")],
+            ignore_index=True,
+        ),
+        gains=pd.concat(
+            [gains(val.churned, risk).assign(model="model"), gains(val.churned, base_risk).assign(model="baseline")],
+            ignore_index=True,
+        ),
+        drivers=importance,
+        dependence=curves,
+        trend=trend,
+        scores=scores,
+        spans=spans,
+        model=final,
+        clv_source=sources.pop() if len(sources) == 1 else "mixed",
+        has_segments=wh.has_snapshot(month, "segments"),
+        timings=timings,
+    )

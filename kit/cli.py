@@ -1,0 +1,126 @@
+"""The ``kit`` command: ``kit run``, ``kit demo-data`` and ``kit bench``.
+
+Exit codes: 0 success; 1 a notebook or benchmark stage failed; 2 the command could not
+start (bad arguments, config error, missing notebook, refused parameter, missing module).
+Heavy imports (papermill, the demo generator) happen inside the commands so that
+``kit --help`` is quick and works before every module exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from kit import __version__
+from kit.config import MONTH_PATTERN, ConfigError, load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A command cannot start; the message says what to do."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``kit`` command and its subcommands."""
+    parser = argparse.ArgumentParser(prog="kit", description="Customer lifecycle analytics kit.")
+    parser.add_argument("--version", action="version", version=f"kit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="execute the monthly notebooks and publish the HTML reports")
+    run.add_argument("--month", help="run month YYYY-MM (default: run.month in the config)")
+    run.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (kept in run order)")
+    run.add_argument("--config", type=Path, help="config file (default: config/kit.yml)")
+    run.add_argument("--lang", choices=["en", "zh"], help="report language (default: run.lang in the config)")
+
+    demo = commands.add_parser("demo-data", help="generate the synthetic demo company's raw files")
+    demo.add_argument("--customers", type=_positive_int, default=50000, help="number of people (default 50000)")
+    demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    demo.add_argument("--out", type=Path, help="output folder (default: paths.raw in the config)")
+    demo.add_argument("--config", type=Path, help="config file (default: config/kit.yml)")
+
+    bench = commands.add_parser("bench", help="time each stage and the monthly run on generated data")
+    bench.add_argument("--customers", type=_positive_int, required=True, help="size of the generated world")
+    bench.add_argument("--seed", type=int, default=42, help="random seed of the generated world (default 42)")
+    bench.add_argument("--out", type=Path, help="folder for the JSON result (default: <paths.reports>/bench)")
+    bench.add_argument("--stages", nargs="+", metavar="NAME", help="run only these stages")
+    bench.add_argument("--config", type=Path, help="base config file (default: config/kit.yml)")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``kit run``: execute and publish one month."""
+    from kit.runner import RunError, run_month
+
+    if args.month and not MONTH_PATTERN.match(args.month):
+        raise CommandError(f"--month {args.month!r}: expected YYYY-MM, for example 2026-10")
+    run_overrides = {key: value for key, value in (("month", args.month), ("lang", args.lang)) if value}
+    config = load_config(args.config, overrides={"run": run_overrides})
+    try:
+        result = run_month(config, config.run.month, only=args.only, lang=config.run.lang)
+    except RunError as exc:
+        raise CommandError(str(exc)) from exc
+    return result.exit_code
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    """``kit demo-data``: write the demo company's raw files."""
+    config = load_config(args.config)
+    out = args.out.resolve() if args.out else config.resolve(config.paths.raw)
+    try:
+        from kit.demo import generate
+    except ImportError as exc:
+        raise CommandError(f"the demo generator kit.demo.generate is not available: {exc}") from exc
+    print(f"generating {args.customers:,} customers (seed {args.seed}) into {out}")
+    try:
+        summary = generate(out, customers=args.customers, seed=args.seed)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    for name, value in summary.items():
+        print(f"  {name:<34} {value:>12,}" if isinstance(value, int) else f"  {name:<34} {value:>12.1f}")
+    print(f"demo data written to {out}")
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``kit bench``: run the benchmark harness."""
+    from kit.bench import BenchError, run_bench
+
+    base = load_config(args.config)
+    try:
+        out = args.out.resolve() if args.out else None
+        report = run_bench(base, customers=args.customers, seed=args.seed, out=out, stages=args.stages)
+    except BenchError as exc:
+        raise CommandError(str(exc)) from exc
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+COMMANDS = {"run": cmd_run, "demo-data": cmd_demo_data, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``kit`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ConfigError, CommandError) as exc:
+        print(f"kit {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"kit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Customer purchase summary for the CLV models, built from the warehouse ``orders`` table.
+
+One row per customer with at least one paid order before the snapshot:
+- ``frequency``: number of *repeat* purchase periods, i.e. distinct purchase days after the
+  first one (orders on the same calendar day are merged into one purchase, as in the
+  literature's CDNOW data; the first purchase only starts the clock);
+- ``recency``: time from the first to the last purchase day; ``T``: time from the first
+  purchase day to the snapshot date (the last day of the run month), both in
+  ``clv.time_unit`` (D = days, W = weeks of 7 days);
+- ``monetary``: mean value of the repeat purchase days (sum of their orders), 0 for
+  one-time buyers; the first purchase is left out, as the Gamma-Gamma model expects.
+
+Refunds: an order with ``is_refund`` true or ``status`` "refunded" is dropped entirely: the
+customer got the money back, so for lifetime value it was not a purchase (a day whose
+only order was refunded is not a purchase day). Customers whose every order was refunded
+are not in the summary.
+
+Row-level work runs in Ibis (DuckDB); only the customer-grain result comes to pandas.
+With ``calibration_end`` (a month YYYY-MM) the summary is taken as of the end of that month
+and two holdout columns are added for validation: ``frequency_holdout`` (purchase days
+after the calibration end, up to the snapshot of ``month``) and ``duration_holdout``
+(the holdout length in time units). Customers who first bought after the calibration end
+are left out of that variant.
+"""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+from ibis import _
+
+from kit.config import CLVConfig, KitConfig
+from kit.dates import snapshot_date, snapshot_end
+from kit.warehouse import Warehouse
+
+UNIT_DAYS = {"D": 1, "W": 7}
+SUMMARY_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary"]
+
+
+def clv_config(config: KitConfig | CLVConfig) -> CLVConfig:
+    """The CLV section of a whole config, or the CLV section itself."""
+    return config.clv if isinstance(config, KitConfig) else config
+
+
+def purchase_days(wh: Warehouse, before: pd.Timestamp) -> ibis.Table:
+    """Paid purchase days before ``before``: customer_id, day (days since 1970), amount (sum)."""
+    orders = wh.table("orders")
+    _check_orders(orders, wh)
+    paid = orders.filter(
+        orders.order_ts < before,
+        ~orders.is_refund.fill_null(False),
+        orders.status.fill_null("paid") != "refunded",
+    )
+    return paid.group_by(customer_id=paid.customer_id, day=paid.order_ts.date().epoch_days()).aggregate(
+        amount=_.amount.sum()
+    )
+
+
+def _check_orders(orders: ibis.Table, wh: Warehouse) -> None:
+    """Raise ValueError when orders have no customer, no timestamp or a bad amount."""
+    bad = orders.aggregate(
+        no_customer=orders.customer_id.isnull().sum(),
+        no_time=orders.order_ts.isnull().sum(),
+        bad_amount=(orders.amount.isnull() | (orders.amount < 0)).sum(),
+        rows=orders.count(),
+    ).to_pandas().iloc[0]
+    problems = {
+        "without customer_id": bad["no_customer"],
+        "without order_ts": bad["no_time"],
+        "with a missing or negative amount": bad["bad_amount"],
+    }
+    for what, count in problems.items():
+        if count:
+            raise ValueError(
+                f"{wh.table_path('orders')}: {int(count)} of {int(bad['rows'])} orders {what}. "
+                "The ingest step should quarantine such rows; re-run ingest (01_ingest) and check its report."
+            )
+
+
+def _summarise(days: ibis.Table, as_of_day: int, unit: int) -> ibis.Table:
+    """Per-customer frequency, recency, T, monetary from purchase days up to ``as_of_day``."""
+    first = days.day.min().over(group_by=days.customer_id)
+    marked = days.mutate(repeat=days.day > first)
+    agg = marked.group_by("customer_id").aggregate(
+        first_day=_.day.min(),
+        last_day=_.day.max(),
+        purchase_days=_.day.count(),
+        repeat_amount=_.amount.sum(where=_.repeat),
+    )
+    frequency = agg.purchase_days - 1
+    return agg.select(
+        "customer_id",
+        frequency=frequency.cast("int64"),
+        recency=(agg.last_day - agg.first_day).cast("float64") / unit,
+        T=(ibis.literal(as_of_day) - agg.first_day).cast("float64") / unit,
+        monetary=ibis.ifelse(frequency > 0, agg.repeat_amount.fill_null(0.0) / frequency, 0.0),
+    )
+
+
+def customer_summary(
+    wh: Warehouse, month: str, config: KitConfig | CLVConfig, calibration_end: str | None = None
+) -> pd.DataFrame:
+    """The CLV summary as of ``month`` (or of ``calibration_end`` with holdout columns).
+
+    Columns: customer_id, frequency, recency, T, monetary (+ frequency_holdout,
+    duration_holdout with ``calibration_end``); sorted by customer_id.
+    """
+    unit = UNIT_DAYS[clv_config(config).time_unit]
+    end = snapshot_end(month)
+    days = purchase_days(wh, end)
+    last_day = _epoch_day(snapshot_date(month))
+    if calibration_end is None:
+        frame = _summarise(days, last_day, unit).order_by("customer_id").to_pandas()
+        return _typed(frame)
+    cal_day = _epoch_day(snapshot_date(calibration_end))
+    if cal_day >= last_day:
+        raise ValueError(f"calibration_end {calibration_end} must be before the run month {month}")
+    calibration = _summarise(days.filter(days.day <= cal_day), cal_day, unit)
+    holdout = (
+        days.filter(days.day > cal_day).group_by("customer_id").aggregate(frequency_holdout=_.day.count())
+    )
+    joined = calibration.left_join(holdout, "customer_id").select(
+        *SUMMARY_COLUMNS,
+        frequency_holdout=_.frequency_holdout.fill_null(0).cast("int64"),
+    )
+    frame = _typed(joined.order_by("customer_id").to_pandas())
+    return frame.assign(duration_holdout=(last_day - cal_day) / unit)
+
+
+def _epoch_day(day: pd.Timestamp) -> int:
+    """Days since 1970-01-01 of a (midnight) timestamp."""
+    return int((day - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stable dtypes: str ids, int64 frequency, float64 times and money."""
+    return frame.astype(
+        {"customer_id": "str", "frequency": "int64", "recency": "float64", "T": "float64", "monetary": "float64"}
+    ).reset_index(drop=True)

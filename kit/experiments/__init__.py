@@ -1,0 +1,13 @@
+"""Experiment readout: catalog, per-user metrics, statistics, decision and report page.
+
+Modules: ``catalog`` (experiment metadata YAML), ``metrics`` (per-user metrics and their
+sufficient statistics in DuckDB), ``stats`` (tests, CUPED, SRM, corrections, sequential,
+Bayesian, power), ``decision`` (ship / do not ship / keep running / investigate),
+``readout`` (one experiment end to end), ``report`` (the 06_experiment_readout page) and
+``bench`` (timing on synthetic data).
+"""
+
+from kit.experiments.catalog import CatalogError, Experiment, load_catalog
+from kit.experiments.readout import Readout, Settings, analyse, read_out
+
+__all__ = ["CatalogError", "Experiment", "Readout", "Settings", "analyse", "load_catalog", "read_out"]

@@ -1,0 +1,368 @@
+"""``run_ingest``: raw sources -> cleaned, unified canonical warehouse tables.
+
+One DuckDB connection does the row-level work: each declared source is read
+(``sources.py``), cleaned (``clean.py``), its people resolved (``identity.py``), and the
+canonical tables of docs/data_contract.md written as Parquet (temp file, then rename).
+Personal data (names, phones, e-mails) lives only inside this connection; the written
+tables carry ``customer_id`` and salted hashes only, and quarantined rows are masked.
+
+Written under ``paths.warehouse``: customers, identities, orders, events, surveys,
+assignments (.parquet), quarantine/<source>.parquet, identity_registry.parquet,
+identity_merges.parquet (merge log across runs) and ingest_report.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from kit.config import KitConfig
+from kit.dates import snapshot_end
+from kit.ingest.clean import SourceStats, clean_source, quarantine_sql, quarantine_unmatched
+from kit.ingest.identity import SEP, build_links, find_overshared, hash_sql, load_salt, resolve
+from kit.ingest.kinds import (
+    DEFAULT_CITY_TIERS,
+    GENDERS,
+    KINDS,
+    MAIN_TS,
+    PLATFORM_CHANNEL,
+    RECORD_ID,
+    SIGNUP_CHANNELS,
+    UNIT_KEYS,
+)
+from kit.ingest.normalize import sql_literal
+from kit.ingest.sources import IngestError, load_source, source_files
+
+REGISTRY = "identity_registry.parquet"
+MERGES = "identity_merges.parquet"
+REPORT = "ingest_report.json"
+MEMORY_LIMIT = "4GB"  # DuckDB spills to the scratch folder beyond this (target: 6 GB peak)
+
+
+@dataclass
+class IngestResult:
+    """What one ingest run produced: per-source accounting and the identity figures."""
+
+    warehouse: Path
+    month: str
+    sources: dict[str, SourceStats]
+    skipped: list[str]
+    overshared: pd.DataFrame  # key_type, value_masked, n_records, n_accounts, n_sources
+    merges: pd.DataFrame  # run_month, merged_id, kept_id
+    report: dict  # the content of ingest_report.json
+
+
+def run_ingest(config: KitConfig) -> IngestResult:
+    """Ingest every source declared in ``config.sources`` into the warehouse.
+
+    Raises IngestError (naming source, file and what to do) for unreadable, empty or
+    incomplete sources; rejected rows go to the quarantine instead.
+    """
+    if not config.sources:
+        raise IngestError(
+            f"no sources declared: add a sources: section to {config.source_file} (see docs/data_contract.md)."
+        )
+    for name, source in config.sources.items():
+        if source.kind not in KINDS:
+            raise IngestError(f"source {name!r}: unknown kind {source.kind!r}; use one of {', '.join(KINDS)}.")
+    warehouse = config.resolve(config.paths.warehouse)
+    warehouse.mkdir(parents=True, exist_ok=True)
+    month = config.run.month
+    con = duckdb.connect()
+    with tempfile.TemporaryDirectory(prefix="kit_ingest_") as scratch:
+        con.execute(f"SET temp_directory = {sql_literal(scratch)}")
+        con.execute(f"SET memory_limit = {sql_literal(MEMORY_LIMIT)}")
+        con.execute("SET enable_progress_bar = false")
+        raws, stats, skipped = {}, {}, []
+        for name, source in config.sources.items():
+            if not source.required and source.format != "ibis" and not _exists(config, name):
+                skipped.append(name)
+                continue
+            raws[name] = load_source(con, config, name, source, Path(scratch))
+            stats[name] = clean_source(con, raws[name], source, config.project.timezone)
+        kinds = {name: config.sources[name].kind for name in raws}
+        identity_sources = {n: k for n, k in kinds.items() if k in RECORD_ID}
+        if not identity_sources:
+            raise IngestError(
+                "no source of kind customers, orders, app_users or surveys is declared, so there are no "
+                f"customers to build. Declare at least one in the sources: section of {config.source_file}."
+            )
+        salt = load_salt(warehouse)
+        build_links(con, identity_sources, config.identity)
+        overshared = find_overshared(con, config.identity)
+        registry_file = warehouse / REGISTRY
+        registry = pd.read_parquet(registry_file) if registry_file.exists() else None
+        new_registry, merges = resolve(con, config.identity, salt, registry, month)
+        _quarantine_unlinked(con, kinds, stats)
+        counts = _write_tables(con, config, warehouse, kinds, salt)
+        for name, raw in raws.items():
+            _copy(con, quarantine_sql(raw), warehouse / "quarantine" / f"{name}.parquet")
+        _write_frame(new_registry, warehouse / REGISTRY)
+        previous = pd.read_parquet(warehouse / MERGES) if (warehouse / MERGES).exists() else None
+        merge_log = pd.concat([previous, merges]) if previous is not None and len(previous) else merges
+        _write_frame(merge_log.astype("str"), warehouse / MERGES)
+        report = _report(con, config, stats, kinds, skipped, overshared, merges, counts, registry is None)
+    con.close()
+    tmp = warehouse / (REPORT + ".tmp")
+    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    tmp.replace(warehouse / REPORT)
+    return IngestResult(warehouse, month, stats, skipped, overshared, merges, report)
+
+
+def _exists(config: KitConfig, name: str) -> bool:
+    try:
+        source_files(config, name, config.sources[name])
+    except IngestError:
+        return False
+    return True
+
+
+def _quarantine_unlinked(con: duckdb.DuckDBPyConnection, kinds: dict[str, str], stats: dict[str, SourceStats]) -> None:
+    """Events and assignments pointing at no known customer go to the quarantine."""
+    for name, kind in kinds.items():
+        if kind == "events":
+            condition = (
+                "app_user_id NOT IN (SELECT key_value FROM key_customer WHERE key_type = 'app_user_id')"
+            )
+            quarantine_unmatched(con, stats[name], condition, "unknown_app_user_id", "app_user_id")
+        elif kind == "assignments":
+            condition = (
+                "NOT EXISTS (SELECT 1 FROM key_customer k "
+                f"WHERE k.key_type = {_unit_key_sql()} AND k.key_value = unit_id)"
+            )
+            quarantine_unmatched(con, stats[name], condition, "unknown_unit", "unit_id")
+
+
+def _unit_key_sql(alias: str = "") -> str:
+    """SQL mapping an assignment's unit_type to the identity key type it names."""
+    col = f"{alias}unit_type"
+    cases = " ".join(f"WHEN {sql_literal(u)} THEN {sql_literal(k)}" for u, k in UNIT_KEYS.items())
+    return f"CASE {col} {cases} END"
+
+
+def _mapping_sql(column: str, mapping: dict[str, str], otherwise: str) -> str:
+    cases = " ".join(f"WHEN {sql_literal(k)} THEN {sql_literal(v)}" for k, v in mapping.items())
+    return f"CASE {column} {cases} ELSE {otherwise} END"
+
+
+def _table_sql(config: KitConfig, kinds: dict[str, str], salt: str) -> dict[str, str]:
+    """SELECT statements of the six canonical tables."""
+
+    def union(parts: list[str], empty: str) -> str:
+        return " UNION ALL ".join(parts) if parts else empty
+
+    orders = []
+    for name, kind in kinds.items():
+        if kind != "orders":
+            continue
+        src = sql_literal(name)
+        declared = config.sources[name].channel
+        channel = sql_literal(declared) if declared else _mapping_sql("o.platform", PLATFORM_CHANNEL, "o.platform")
+        orders.append(
+            f"""SELECT {src} || ':' || o.order_id AS order_id, i.customer_id, {src} AS source,
+                {channel} AS channel, o.order_ts, abs(o.amount) AS amount, o.discount, o.category,
+                o.items, o.payment_method, coalesce(o.status, 'paid') AS status,
+                coalesce(o.status, 'paid') = 'refunded' AS is_refund, o.store_city
+            FROM clean_{name} o JOIN identities i ON i.source = {src} AND i.source_id = {RECORD_ID[kind]}"""
+        )
+    events = [
+        f"""SELECT k.customer_id, e.event_ts, e.event_type, e.category FROM clean_{name} e
+            JOIN key_customer k ON k.key_type = 'app_user_id' AND k.key_value = e.app_user_id"""
+        for name, kind in kinds.items()
+        if kind == "events"
+    ]
+    surveys = [
+        f"""SELECT s.response_id, i.customer_id, s.survey_ts, s.nps, s.csat FROM clean_{name} s
+            JOIN identities i ON i.source = {sql_literal(name)} AND i.source_id = s.response_id"""
+        for name, kind in kinds.items()
+        if kind == "surveys"
+    ]
+    unit_hash = hash_sql(salt, f"'u' || a.unit_type || '{SEP}' || a.unit_id", 16)
+    assignments = [
+        f"""SELECT a.experiment_id, k.customer_id, a.variant, a.assigned_ts, a.unit_type, {unit_hash} AS unit_id_hash
+            FROM clean_{name} a JOIN key_customer k ON k.key_type = {_unit_key_sql('a.')} AND k.key_value = a.unit_id"""
+        for name, kind in kinds.items()
+        if kind == "assignments"
+    ]
+    members = [
+        f"""SELECT i.customer_id, c.registered_at, c.gender, c.birth_date, c.city, c.signup_channel
+            FROM clean_{name} c JOIN identities i ON i.source = {sql_literal(name)} AND i.source_id = c.member_id"""
+        for name, kind in kinds.items()
+        if kind == "customers"
+    ]
+    first_events = [
+        f"SELECT app_user_id, min(event_ts) AS first_event FROM clean_{name} GROUP BY ALL"
+        for name, kind in kinds.items()
+        if kind == "events"
+    ]
+    no_events = "SELECT NULL::VARCHAR app_user_id, NULL::TIMESTAMP first_event WHERE false"
+    app_sources = [sql_literal(n) for n, k in kinds.items() if k in ("app_users", "events")]
+    no_orders = "SELECT NULL::VARCHAR customer_id, NULL::VARCHAR channel, NULL::TIMESTAMP order_ts, NULL::VARCHAR store_city, NULL::VARCHAR source WHERE false"
+    no_members = "SELECT NULL::VARCHAR customer_id, NULL::TIMESTAMP registered_at, NULL::VARCHAR gender, NULL::TIMESTAMP birth_date, NULL::VARCHAR city, NULL::VARCHAR signup_channel WHERE false"
+    year_max = int(config.run.month[:4])
+    customers = f"""
+        WITH recs AS (
+            SELECT i.customer_id, i.source, r.first_ts FROM identities i JOIN id_records r USING (source, source_id)),
+        base AS (
+            SELECT customer_id, min(first_ts) AS first_seen, count(DISTINCT source) AS n_sources,
+                   string_agg(DISTINCT source, ',' ORDER BY source) AS sources,
+                   bool_or(source IN ({", ".join(app_sources) or "NULL"})) AS is_app
+            FROM recs GROUP BY customer_id),
+        ev AS (
+            SELECT k.customer_id, min(e.first_event) AS first_event
+            FROM ({union(first_events, no_events)}) e
+            JOIN key_customer k ON k.key_type = 'app_user_id' AND k.key_value = e.app_user_id GROUP BY ALL),
+        mem AS (
+            SELECT customer_id, min(registered_at) AS member_since,
+                   arg_min(signup_channel, registered_at) AS signup_channel,
+                   arg_max(gender, registered_at) AS gender, arg_max(birth_date, registered_at) AS birth_date,
+                   arg_max(city, registered_at) AS city
+            FROM ({union(members, no_members)}) GROUP BY customer_id),
+        ord AS (
+            SELECT customer_id, arg_min(channel, order_ts) AS first_channel, mode(store_city) AS store_city
+            FROM out_orders GROUP BY customer_id)
+        SELECT b.customer_id,
+               least(b.first_seen, ev.first_event) AS first_seen,
+               m.member_since,
+               coalesce({_mapping_sql("lower(m.signup_channel)", SIGNUP_CHANNELS, "lower(m.signup_channel)")},
+                        o.first_channel, CASE WHEN b.is_app THEN 'app' END) AS signup_channel,
+               {_mapping_sql("lower(m.gender)", GENDERS, "NULL")} AS gender,
+               CASE WHEN year(m.birth_date) BETWEEN 1900 AND {year_max} THEN CAST(year(m.birth_date) AS BIGINT) END AS birth_year,
+               coalesce(m.city, o.store_city) AS city,
+               CAST(t.tier AS BIGINT) AS city_tier,
+               CAST(b.n_sources AS BIGINT) AS n_sources,
+               b.sources
+        FROM base b LEFT JOIN mem m USING (customer_id) LEFT JOIN ord o USING (customer_id)
+        LEFT JOIN ev USING (customer_id) LEFT JOIN city_tiers t ON t.city = coalesce(m.city, o.store_city)"""
+    return {
+        "orders": union(orders, no_orders.replace("customer_id,", "order_id, NULL::VARCHAR customer_id,")),
+        "events": union(events, "SELECT NULL::VARCHAR customer_id, NULL::TIMESTAMP event_ts, NULL::VARCHAR event_type, NULL::VARCHAR category WHERE false"),
+        "surveys": union(surveys, "SELECT NULL::VARCHAR response_id, NULL::VARCHAR customer_id, NULL::TIMESTAMP survey_ts, NULL::BIGINT nps, NULL::BIGINT csat WHERE false"),
+        "assignments": union(assignments, "SELECT NULL::VARCHAR experiment_id, NULL::VARCHAR customer_id, NULL::VARCHAR variant, NULL::TIMESTAMP assigned_ts, NULL::VARCHAR unit_type, NULL::VARCHAR unit_id_hash WHERE false"),
+        "customers": customers,
+    }
+
+
+ORDER_BY = {
+    "orders": "order_ts, order_id",
+    "events": "",  # tens of millions of rows: written in scan order, a sort would double the time
+    "surveys": "response_id",
+    "assignments": "experiment_id, customer_id",
+    "customers": "customer_id",
+    "identities": "source, source_id",
+}
+
+
+def _write_tables(
+    con: duckdb.DuckDBPyConnection, config: KitConfig, warehouse: Path, kinds: dict[str, str], salt: str
+) -> dict[str, int]:
+    """Build and write the canonical tables; returns their row counts."""
+    tiers = config.features.city_tiers or DEFAULT_CITY_TIERS
+    con.register("city_tiers_df", pd.DataFrame({"city": list(tiers), "tier": list(tiers.values())}))
+    con.execute("CREATE OR REPLACE TABLE city_tiers AS SELECT * FROM city_tiers_df")
+    con.unregister("city_tiers_df")
+    statements = _table_sql(config, kinds, salt)
+    statements["identities"] = "SELECT source, source_id, customer_id, rule FROM identities"
+    con.execute(f"CREATE OR REPLACE TABLE out_orders AS {statements['orders']}")
+    statements["orders"] = "SELECT * FROM out_orders"
+    return {
+        table: _copy(con, statements[table] + (f" ORDER BY {order}" if order else ""), warehouse / f"{table}.parquet")
+        for table, order in ORDER_BY.items()
+    }
+
+
+def _copy(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> int:
+    """Write a query result to Parquet atomically (temp file, then rename); returns its rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    rows = con.execute(f"COPY ({select}) TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)").fetchall()
+    os.replace(tmp, path)
+    return int(rows[0][0])
+
+
+def _write_frame(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(".parquet.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _report(
+    con: duckdb.DuckDBPyConnection,
+    config: KitConfig,
+    stats: dict[str, SourceStats],
+    kinds: dict[str, str],
+    skipped: list[str],
+    overshared: pd.DataFrame,
+    merges: pd.DataFrame,
+    counts: dict[str, int],
+    first_run: bool,
+) -> dict:
+    """The content of ingest_report.json (all figures the 01_ingest report shows)."""
+    month_end = snapshot_end(config.run.month)
+    sources = {}
+    for name, item in stats.items():
+        ts = MAIN_TS[kinds[name]]
+        monthly = con.execute(
+            f"SELECT strftime(date_trunc('month', {ts}), '%Y-%m') AS month, count(*) FROM clean_{name} "
+            f"WHERE {ts} IS NOT NULL GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+        latest = con.execute(
+            f"SELECT max({ts}) FILTER (WHERE {ts} < {sql_literal(str(month_end))}::TIMESTAMP), "
+            f"count(*) FILTER (WHERE {ts} >= {sql_literal(str(month_end))}::TIMESTAMP) FROM clean_{name}"
+        ).fetchall()[0]
+        entry = asdict(item)
+        entry.update(
+            duplicates=item.duplicates,
+            rows_by_month={m: int(n) for m, n in monthly},
+            latest_record=str(latest[0]) if latest[0] is not None else None,
+            rows_after_month_end=int(latest[1]),
+        )
+        sources[name] = entry
+    per_source = con.execute(
+        """WITH c AS (SELECT customer_id, count(*) AS n_records, count(DISTINCT source) AS n_sources
+                      FROM identities GROUP BY ALL)
+        SELECT i.source, count(*) AS records, avg((c.n_records > 1)::INT) AS unified,
+               avg((c.n_sources > 1)::INT) AS cross_source
+        FROM identities i JOIN c USING (customer_id) GROUP BY ALL ORDER BY 1"""
+    ).fetchall()
+    totals = con.execute(
+        """WITH c AS (SELECT customer_id, count(*) AS n_records, count(DISTINCT source) AS n_sources
+                      FROM identities GROUP BY ALL)
+        SELECT (SELECT count(*) FROM identities), count(*), sum(n_records) FILTER (WHERE n_records > 1),
+               avg((n_sources > 1)::INT) FROM c"""
+    ).fetchall()[0]
+    rules = dict(con.execute("SELECT rule, count(*) FROM identities GROUP BY ALL ORDER BY 1").fetchall())
+    identity = {
+        "records": int(totals[0]),
+        "customers": int(totals[1]),
+        "records_unified_share": float(totals[2] or 0) / max(int(totals[0]), 1),
+        "multi_source_customer_share": float(totals[3] or 0.0),
+        "by_source": [
+            {"source": s, "records": int(n), "unified_share": float(u), "cross_source_share": float(x)}
+            for s, n, u, x in per_source
+        ],
+        "rules": {k: int(v) for k, v in rules.items()},
+        "overshared_rule": {
+            "accounts": config.identity.overshared_threshold,
+            "orphan_records": config.identity.overshared_orphan_threshold,
+            "records": config.identity.overshared_total_threshold,
+        },
+        "overshared": overshared.to_dict(orient="records"),
+        "merges": int(len(merges)),
+        "first_run": first_run,
+    }
+    return {
+        "run_month": config.run.month,
+        "month_end": str(month_end),
+        "generated_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        "sources": sources,
+        "skipped_sources": skipped,
+        "identity": identity,
+        "tables": counts,
+    }

@@ -1,0 +1,233 @@
+"""Data-quality figures of one ingest run as tidy frames (for the 01_ingest report).
+
+Every function reads the run's report (``IngestResult.report``, the same content as
+``ingest_report.json``) so the notebook stays free of pandas code and a report can be
+rebuilt from the JSON alone. Text is not produced here: ``findings`` and ``verdict``
+return translation keys with their values, the notebook translates them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from kit.report.fmt import Formatter
+from kit.report.i18n import t
+
+QUARANTINE_WARN = 0.01  # a source with more than 1% of rows quarantined gets a caveat
+QUARANTINE_FAIL = 0.05  # more than 5% quarantined: not fit until the export is fixed
+FLOW_KINDS = ("orders", "events")  # kinds expected to have rows in every month
+
+
+def load_report(warehouse: Path | str) -> dict:
+    """``ingest_report.json`` of a warehouse folder."""
+    return json.loads((Path(warehouse) / "ingest_report.json").read_text(encoding="utf-8"))
+
+
+def accounting(report: dict) -> pd.DataFrame:
+    """Rows per source: read, loaded, duplicates (exact, re-sent), quarantined, share kept."""
+    rows = [
+        {
+            "source": name,
+            "kind": s["kind"],
+            "read": s["read"],
+            "loaded": s["loaded"],
+            "exact_duplicates": s["exact_duplicates"],
+            "resent_duplicates": s["resent_duplicates"],
+            "quarantined": s["quarantined"],
+            "quarantined_share": s["quarantined"] / s["read"] if s["read"] else 0.0,
+            "balanced": s["read"] == s["loaded"] + s["exact_duplicates"] + s["resent_duplicates"] + s["quarantined"],
+        }
+        for name, s in report["sources"].items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def rows_by_month(report: dict) -> pd.DataFrame:
+    """Loaded rows per source and calendar month of the source's main timestamp (long)."""
+    rows = [
+        {"source": name, "month": month, "rows": n}
+        for name, s in report["sources"].items()
+        for month, n in s["rows_by_month"].items()
+    ]
+    frame = pd.DataFrame(rows, columns=["source", "month", "rows"])
+    return frame.astype({"source": "str", "month": "str", "rows": "int64"})
+
+
+def monthly_matrix(report: dict, months: int = 24) -> pd.DataFrame:
+    """Rows per month (index, the last ``months`` up to the run month) x source (columns)."""
+    frame = rows_by_month(report)
+    frame = frame[frame["month"] <= report["run_month"]]
+    wide = frame.pivot_table(index="month", columns="source", values="rows", aggfunc="sum", fill_value=0)
+    return wide.tail(months)
+
+
+def freshness(report: dict) -> pd.DataFrame:
+    """Latest record per source before the run month ends, and days it lies before that end."""
+    end = pd.Timestamp(report["month_end"])
+    rows = []
+    for name, s in report["sources"].items():
+        latest = pd.Timestamp(s["latest_record"]) if s["latest_record"] else pd.NaT
+        lag = (end - latest) / pd.Timedelta(days=1) if latest is not pd.NaT else float("nan")
+        rows.append(
+            {
+                "source": name,
+                "latest_record": latest,
+                "days_before_month_end": lag,
+                "has_run_month": bool(s["rows_by_month"].get(report["run_month"], 0)),
+                "rows_after_month_end": s["rows_after_month_end"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def match_rates(report: dict) -> pd.DataFrame:
+    """Per source: records, share unified with another record, share linked to another source."""
+    frame = pd.DataFrame(report["identity"]["by_source"])
+    return frame.astype({"records": "int64"})
+
+
+def rules(report: dict) -> pd.DataFrame:
+    """Records per matching rule (member_id, phone, ..., singleton)."""
+    items = report["identity"]["rules"]
+    return pd.DataFrame({"rule": list(items), "records": list(items.values())}).astype({"records": "int64"})
+
+
+def overshared(report: dict) -> pd.DataFrame:
+    """Over-shared identifiers (masked values) never used to merge records."""
+    return pd.DataFrame(report["identity"]["overshared"], columns=["key_type", "value_masked", "n_records", "n_accounts", "n_sources"])
+
+
+def quarantine_reasons(report: dict) -> pd.DataFrame:
+    """Quarantined rows per source, reason and column, most frequent first."""
+    rows = [
+        {"source": name, **item} for name, s in report["sources"].items() for item in s["quarantine_detail"]
+    ]
+    frame = pd.DataFrame(rows, columns=["source", "reason", "column", "rows"])
+    return frame.sort_values(["rows", "source"], ascending=[False, True], ignore_index=True)
+
+
+def duplicates(report: dict) -> pd.DataFrame:
+    """Rows dropped as exact duplicates and as re-sent versions, per source (only non-zero)."""
+    frame = accounting(report)[["source", "read", "exact_duplicates", "resent_duplicates"]]
+    return frame[(frame["exact_duplicates"] + frame["resent_duplicates"]) > 0].reset_index(drop=True)
+
+
+def values_nulled(report: dict) -> pd.DataFrame:
+    """Values dropped as invalid (phones, e-mails, birth dates) per source and problem."""
+    rows = [
+        {"source": name, "problem": problem, "rows": n}
+        for name, s in report["sources"].items()
+        for problem, n in s["values_nulled"].items()
+    ]
+    return pd.DataFrame(rows, columns=["source", "problem", "rows"])
+
+
+def missingness(report: dict, min_share: float = 0.0) -> pd.DataFrame:
+    """Share of loaded rows with no value, per source and canonical column (highest first)."""
+    rows = [
+        {"source": name, "column": column, "missing_share": share}
+        for name, s in report["sources"].items()
+        for column, share in s["missing_share"].items()
+        if share > min_share
+    ]
+    frame = pd.DataFrame(rows, columns=["source", "column", "missing_share"])
+    return frame.sort_values("missing_share", ascending=False, ignore_index=True)
+
+
+def headline(report: dict) -> dict[str, float | int | str]:
+    """Headline figures saved with the report (rep.save_metrics)."""
+    table = accounting(report)
+    identity = report["identity"]
+    return {
+        "customers": int(report["tables"]["customers"]),
+        "orders": int(report["tables"]["orders"]),
+        "events": int(report["tables"]["events"]),
+        "rows_read": int(table["read"].sum()),
+        "rows_quarantined": int(table["quarantined"].sum()),
+        "rows_duplicate": int((table["exact_duplicates"] + table["resent_duplicates"]).sum()),
+        "quarantined_share": float(table["quarantined"].sum() / max(int(table["read"].sum()), 1)),
+        "records_unified_share": float(identity["records_unified_share"]),
+        "multi_source_customer_share": float(identity["multi_source_customer_share"]),
+        "overshared_identifiers": len(identity["overshared"]),
+        "identity_merges": int(identity["merges"]),
+        "verdict": verdict(report)[0],
+    }
+
+
+def verdict(report: dict) -> tuple[str, str, dict]:
+    """(level, translation key, values): is the data fit for this month's analysis?
+
+    ``danger`` when an orders source has no rows in the run month or any source has more
+    than 5% of its rows quarantined; ``warning`` when an events source has no rows in the
+    run month or more than 1% is quarantined; else ``success``. Sign-ups, surveys and
+    experiment assignments come in bursts, so a month without them is not a warning.
+    """
+    fresh = freshness(report)
+    table = accounting(report)
+    kinds = dict(zip(table["source"], table["kind"]))
+    stale = [s for s, ok in zip(fresh["source"], fresh["has_run_month"]) if not ok and kinds[s] in FLOW_KINDS]
+    stale_orders = [s for s in stale if kinds[s] == "orders"]
+    heavy = table.loc[table["quarantined_share"] > QUARANTINE_FAIL, "source"].tolist()
+    some = table.loc[table["quarantined_share"] > QUARANTINE_WARN, "source"].tolist()
+    if stale_orders or heavy:
+        return "danger", "ingest.verdict.not_fit", {"sources": ", ".join(stale_orders + heavy)}
+    if stale or some:
+        return "warning", "ingest.verdict.caveats", {"sources": ", ".join(stale + some)}
+    return "success", "ingest.verdict.fit", {}
+
+
+def findings(report: dict, fmt: Formatter) -> list[tuple[str, dict[str, str]]]:
+    """Key findings as (translation key, values formatted with ``fmt``)."""
+    head = headline(report)
+    items = [
+        (
+            "ingest.finding.customers",
+            {"customers": fmt.int(head["customers"]), "records": fmt.int(report["identity"]["records"]), "sources": fmt.int(len(report["sources"]))},
+        ),
+        (
+            "ingest.finding.match",
+            {"unified": fmt.pct(head["records_unified_share"]), "multi": fmt.pct(head["multi_source_customer_share"])},
+        ),
+        (
+            "ingest.finding.quarantine",
+            {"rows": fmt.int(head["rows_quarantined"]), "share": fmt.pct(head["quarantined_share"], 2), "duplicates": fmt.int(head["rows_duplicate"])},
+        ),
+    ]
+    if head["overshared_identifiers"]:
+        top = report["identity"]["overshared"][0]
+        items.append(
+            (
+                "ingest.finding.overshared",
+                {"n": fmt.int(head["overshared_identifiers"]), "value": top["value_masked"], "records": fmt.int(top["n_records"])},
+            )
+        )
+    return items
+
+
+# Column formats for rep.table (kit.report): column name -> format kind.
+FORMATS = {
+    "read": "int", "loaded": "int", "exact_duplicates": "int", "resent_duplicates": "int",
+    "quarantined": "int", "quarantined_share": "pct", "rows": "int", "records": "int",
+    "unified_share": "pct", "cross_source_share": "pct", "n_records": "int", "n_accounts": "int",
+    "n_sources": "int", "missing_share": "pct", "latest_record": "date", "days_before_month_end": "num1",
+    "rows_after_month_end": "int",
+}
+TRANSLATED_VALUES = ("reason", "rule", "key_type", "problem", "kind", "balanced", "has_run_month")
+
+
+def view(frame: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``frame`` ready for rep.table: values and headers translated, plus column formats.
+
+    Headers come from ``ingest.col.<column>``; values of the columns in
+    ``TRANSLATED_VALUES`` from ``ingest.value.<value>``.
+    """
+    shown = frame.copy()
+    for column in TRANSLATED_VALUES:
+        if column in shown.columns:
+            shown[column] = [t(f"ingest.value.{str(v).lower()}", lang) for v in shown[column]]
+    headers = {c: t(f"ingest.col.{c}", lang) for c in shown.columns}
+    formats = {headers[c]: FORMATS.get(c, "text") for c in shown.columns}
+    return shown.rename(columns=headers), formats

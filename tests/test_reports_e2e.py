@@ -1,0 +1,148 @@
+"""End to end: the real notebooks on a small demo world, checked as leadership reads them.
+
+One generated world (2,500 people) is run for two months: September in Chinese, then
+October in English, so both languages are published and October has a previous month to
+compare with. Then every page is checked: size, no code or warnings, no personal data
+from the raw files, CSV exports for Excel, month-over-month figures, and a real headless
+Chromium visit of every page (console errors, failed or outside requests, broken images)
+with screenshots saved under ``reports/<month>/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kit.bench import world_config
+from kit.config import PROJECT_ROOT, KitConfig, load_config
+from kit.publish import remote_resources
+from kit.runner import run_month
+
+pytestmark = pytest.mark.slow
+
+MONTHS = {"2026-09": "zh", "2026-10": "en"}
+MAX_PAGE_BYTES = 3 * 1024 * 1024
+DATA_URI = re.compile(r"data:[a-z/+.-]+;base64,[A-Za-z0-9+/=]+")
+TAG = re.compile(r"<[^>]+>")
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> KitConfig:
+    """A small world generated and published for both months (module-wide: it takes minutes)."""
+    from kit.demo import generate
+
+    base = load_config()
+    config = world_config(base, tmp_path_factory.mktemp("world"))
+    generate(config.resolve(config.paths.raw), customers=2500, seed=11, end_month=base.run.month)
+    for month, lang in MONTHS.items():
+        lines: list[str] = []
+        run_config = dataclasses.replace(config, run=dataclasses.replace(config.run, lang=lang))
+        result = run_month(run_config, month, echo=lines.append)
+        assert result.ok, "\n".join(lines)
+    return config
+
+
+def month_dir(config: KitConfig, month: str) -> Path:
+    return config.resolve(config.paths.reports) / month
+
+
+def visible_text(html: str) -> str:
+    """The page's text without embedded images and fonts (which are base64 noise)."""
+    return TAG.sub(" ", DATA_URI.sub("", html))
+
+
+def test_every_notebook_published_in_both_languages(published: KitConfig) -> None:
+    for month, lang in MONTHS.items():
+        folder = month_dir(published, month)
+        for name in published.run.notebooks:
+            page = (folder / f"{name}.html").read_text(encoding="utf-8")
+            assert f'<html lang="{lang}">' in page, (month, name)
+            assert len(page.encode("utf-8")) < MAX_PAGE_BYTES, (month, name, len(page))
+            assert remote_resources(page) == [], (month, name)
+            body = visible_text(page[page.index("<body") :])
+            for forbidden in ("Traceback", "Warning:", "warnings.warn", "import kit", "rep.section("):
+                assert forbidden not in body, (month, name, forbidden)
+        manifest = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        assert all(n["status"] == "ok" for n in manifest["notebooks"]), manifest
+    zh_overview = visible_text((month_dir(published, "2026-09") / "07_overview.html").read_text(encoding="utf-8"))
+    assert "管理层总览" in zh_overview and "关键发现" in zh_overview
+    assert PROJECT_ROOT not in month_dir(published, "2026-10").parents
+
+
+def test_overview_compares_with_last_month(published: KitConfig) -> None:
+    september = visible_text((month_dir(published, "2026-09") / "07_overview.html").read_text(encoding="utf-8"))
+    october = visible_text((month_dir(published, "2026-10") / "07_overview.html").read_text(encoding="utf-8"))
+    assert "未找到上月报告" in september  # the first month says it has nothing to compare with
+    assert "vs last month" in october and "no previous month" not in october
+    metrics = json.loads((month_dir(published, "2026-10") / "metrics.json").read_text(encoding="utf-8"))
+    assert set(metrics) >= set(published.run.notebooks)
+    assert 5 <= len(metrics["07_overview"]["highlights"]) <= 8
+
+
+def raw_personal_data(config: KitConfig) -> tuple[set[str], set[str], set[str]]:
+    """Every phone (11 digits), e-mail and name that occurs in the raw files."""
+    raw = config.resolve(config.paths.raw)
+    phones: set[str] = set()
+    emails: set[str] = set()
+    crm = pd.read_csv(raw / "crm_members.csv", encoding="gb18030", dtype=str)
+    frames = [
+        crm.rename(columns={"手机号": "phone", "邮箱": "email"}),
+        pd.read_csv(raw / "shop_orders.csv", dtype=str, usecols=["phone"]),
+        pd.read_csv(raw / "app_users.csv", dtype=str, usecols=["phone", "email"]),
+    ]
+    for frame in frames:
+        for value in frame.get("phone", pd.Series(dtype=str)).dropna():
+            digits = re.sub(r"\D", "", value)
+            if len(digits) >= 11:
+                phones.add(digits[-11:])
+        for value in frame.get("email", pd.Series(dtype=str)).dropna():
+            emails.add(value.strip().lower())
+    names = {n for n in crm["姓名"].dropna() if len(n) >= 2}
+    return phones, emails, names
+
+
+def test_no_personal_data_in_pages_or_exports(published: KitConfig) -> None:
+    phones, emails, names = raw_personal_data(published)
+    assert len(phones) > 1000 and len(emails) > 500 and len(names) > 500
+    for month in MONTHS:
+        folder = month_dir(published, month)
+        files = sorted(folder.glob("*.html")) + sorted((folder / "exports").glob("*.csv"))
+        for file in files:
+            text = visible_text(file.read_text(encoding="utf-8-sig"))
+            lowered = text.lower()
+            digit_runs = set(re.findall(r"\d{11}", re.sub(r"[\s-]", "", text)))
+            assert not digit_runs & phones, (file.name, sorted(digit_runs & phones)[:3])
+            assert not [e for e in re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", lowered) if e in emails], file.name
+            leaked = [n for n in names if n in text]
+            assert not leaked, (file.name, leaked[:5])
+
+
+def test_exports_open_in_excel_with_chinese(published: KitConfig) -> None:
+    export = month_dir(published, "2026-10") / "exports" / "churn_risk.csv"
+    assert export.read_bytes()[:3] == b"\xef\xbb\xbf"  # UTF-8 BOM: Excel reads Chinese correctly
+    frame = pd.read_csv(export, encoding="utf-8-sig")
+    assert frame.iloc[:, 0].astype(str).str.match(r"^C[0-9a-f]{10}$").all()
+
+
+@pytest.mark.browser
+def test_pages_in_headless_chromium(published: KitConfig) -> None:
+    from kit.browser_check import BrowserUnavailable, check_month
+
+    try:
+        checks = {month: check_month(month_dir(published, month)) for month in MONTHS}
+    except BrowserUnavailable as missing:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(missing))
+    for month, results in checks.items():
+        assert len(results) == len(published.run.notebooks) + 1, month  # pages + the month index
+        for check in results:
+            assert check.ok, (month, check)
+            assert Path(check.screenshot).stat().st_size > 10_000
+        assert sum(c.images for c in results) >= 10
