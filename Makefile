@@ -15,7 +15,7 @@ ONLY   ?=
 
 RUN_ARGS := --month $(MONTH) $(if $(CONFIG),--config $(CONFIG)) $(if $(REPORT_LANG),--lang $(REPORT_LANG)) $(if $(ONLY),--only $(ONLY))
 
-.PHONY: venv demo report test lab bench clean
+.PHONY: venv demo report test lab bench clean chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed (set PYTHON=python3.11)"; exit 1; }
@@ -35,7 +35,17 @@ demo: $(DEMO)
 report: $(STAMP) $(DEMO)
 	$(BIN)/kit run $(RUN_ARGS)
 
-test: $(STAMP)
+# The browser check of the reports needs Debian's Chromium; install it when we can (root + apt).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Chromium for the report browser check (apt-get)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is missing: install it (apt-get install chromium) or the browser check is skipped"; \
+	  fi; }
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
 
 lab: $(STAMP)

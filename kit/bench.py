@@ -75,6 +75,7 @@ STAGES = [
     Stage("segmentation", "kit.segments.bench_stage", 60, 4.0),
     Stage("clv", "kit.clv.bench.stage", None, None),
     Stage("clv-fit-vs-lifetimes", "kit.clv.bench.models_stage", None, None),
+    Stage("churn", "kit.churn.pipeline.bench_stage", 180, 6.0),
     Stage("experiment-readout", "kit.experiments.bench.stage", 60, None),
     Stage("monthly-run", "kit.bench.monthly_run", None, None),
 ]

@@ -459,3 +459,27 @@ def test_export_is_utf8_bom_ids_only_sorted_by_value_at_risk(result, world, tmp_
 def test_translations_complete() -> None:
     problems = [p for p in check_catalogue() if p.startswith("churn.")]
     assert problems == []
+
+
+# --------------------------------------------------------------------------- page helpers
+
+
+def test_page_helpers_use_the_result_numbers(result) -> None:
+    from kit.churn import report
+    from kit.report.fmt import Formatter
+
+    h = report.headline(result)
+    assert h["customers_scored"] == len(result.scores)
+    assert h["value_at_risk_total"] == pytest.approx(result.scores["value_at_risk"].sum())
+    assert sum(h[f"action_{a}"] for a in actions.ACTIONS) == len(result.scores)
+    assert h["auc"] == pytest.approx(result.quality.loc[0, "roc_auc"])
+    for lang in ("en", "zh"):
+        items = report.findings(result, lang, Formatter(lang), 90)
+        assert 3 <= len(items) <= 5 and all(items)
+        table, formats = report.quality_table(result, lang)
+        assert set(formats) == set(table.columns) and len(table) == 2
+        contacts, _ = report.contact_list(result, lang, n=5)
+        assert len(contacts) == 5
+        assert contacts.iloc[:, 3].is_monotonic_decreasing  # value at risk, highest first
+    summary, _ = report.action_summary(result, "en")
+    assert summary["Customers"].sum() == len(result.scores)

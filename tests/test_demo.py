@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest

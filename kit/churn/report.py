@@ -45,6 +45,9 @@ def headline(result: ChurnResult) -> dict[str, float | int | str]:
         "brier": float(quality.loc["model", "brier"]),
         "caught_top20": float(quality.loc["model", "caught_top20"]),
         "value_at_risk_total": float(scores["value_at_risk"].sum()),
+        "top_driver": str(result.drivers["feature"].iloc[0]),
+        "top_driver_en": feature_label(str(result.drivers["feature"].iloc[0]), "en"),
+        "top_driver_zh": feature_label(str(result.drivers["feature"].iloc[0]), "zh"),
         "clv_source": result.clv_source,
         **{f"action_{a}": int((scores["action"] == a).sum()) for a in ACTIONS},
     }

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kit.demo.purchases import _pick
+from kit.demo.purchases import pick
 from kit.demo.timeline import Timeline, sample_nhpp
 from kit.demo.world import CATEGORIES, PERSONA_NAMES
 
@@ -86,9 +86,9 @@ def app_events(persons: pd.DataFrame, timeline: Timeline, rng: np.random.Generat
     f_t = np.repeat(visit_t, n_follow) + (2.0 * rank + rng.uniform(0.5, 1.9, f_person.size)) / 1440.0
     persona = persons["persona"].cat.codes.to_numpy()
     weights = np.array([FOLLOW_UPS[name] for name in PERSONA_NAMES])[persona]
-    f_kind = 1 + _pick(weights, f_person, rng)
+    f_kind = 1 + pick(weights, f_person, rng)
     prefs = persons[[f"pref_{c}" for c in CATEGORIES]].to_numpy()
-    f_cat = _pick(prefs, f_person, rng).astype(np.int8)
+    f_cat = pick(prefs, f_person, rng).astype(np.int8)
     f_cat[f_kind == EVENT_TYPES.index("search")] = -1
     events = pd.DataFrame(
         {

@@ -97,10 +97,10 @@ def order_details(
     person = orders["person"].to_numpy()
     m = person.size
     hour = rng.normal(persons["hour_mean"].to_numpy()[person], persons["hour_sd"].to_numpy()[person]) % 24.0
-    channel = _pick(persons[[f"share_{c}" for c in CHANNELS]].to_numpy(), person, rng)
+    channel = pick(persons[[f"share_{c}" for c in CHANNELS]].to_numpy(), person, rng)
     hour = np.where(channel == CHANNELS.index("store"), np.clip(hour, *STORE_HOURS), hour)
     ts = np.floor(orders["t"].to_numpy()) + np.minimum(hour / 24.0, 86399.0 / 86400.0)
-    category = _pick(persons[[f"pref_{c}" for c in CATEGORIES]].to_numpy(), person, rng)
+    category = pick(persons[[f"pref_{c}" for c in CATEGORIES]].to_numpy(), person, rng)
     amount = rng.gamma(persons["spend_p"].to_numpy()[person], 1.0) / persons["spend_nu"].to_numpy()[person]
     amount = np.maximum(np.round(amount, 2), 1.0)
     sale_day = timeline.f[np.clip(np.floor(ts).astype(int), 0, timeline.f.size - 1)] > 1.6
@@ -120,7 +120,7 @@ def order_details(
     )
 
 
-def _pick(weights: np.ndarray, person: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def pick(weights: np.ndarray, person: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One categorical draw per row from the person's weights (loop over columns only)."""
     cum = np.cumsum(weights, axis=1)
     cum /= cum[:, -1:]

@@ -133,13 +133,15 @@ def resolve(
     con: duckdb.DuckDBPyConnection,
     identity: IdentityConfig,
     salt: str,
-    registry: pd.DataFrame | None,
+    registry: Path | None,
     run_month: str,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Connected components and stable ids; returns (new registry, merges of this run).
+) -> pd.DataFrame:
+    """Connected components and stable ids; returns the merges of this run.
 
-    Creates tables ``identities`` (source, source_id, customer_id, rule) and
-    ``key_customer`` (key_type, key_value, customer_id) for every usable identifier.
+    ``registry`` is last run's ``identity_registry.parquet`` (None on the first run).
+    Creates tables ``identities`` (source, source_id, customer_id, rule),
+    ``key_customer`` (key_type, key_value, customer_id) for every usable identifier and
+    ``reg_new`` (id_hash, customer_id, first_run), the registry to write for next month.
     """
     con.execute(
         f"""CREATE OR REPLACE TABLE id_rec AS SELECT source, source_id, first_ts,
@@ -174,21 +176,22 @@ def resolve(
     con.unregister("labels_arrow")
     merges = _assign_ids(con, identity, salt, registry, run_month)
     _write_identity_tables(con, identity)
-    new_registry = con.execute(
-        """SELECT id_hash, customer_id, first_run FROM reg_new ORDER BY id_hash"""
-    ).df()
-    return new_registry, merges
+    return merges
 
 
 def _assign_ids(
-    con: duckdb.DuckDBPyConnection, identity: IdentityConfig, salt: str, registry: pd.DataFrame | None, run_month: str
+    con: duckdb.DuckDBPyConnection, identity: IdentityConfig, salt: str, registry: Path | None, run_month: str
 ) -> pd.DataFrame:
     """Table ``comp_cid`` (comp -> customer_id) and ``reg_new``; returns this run's merges."""
-    if registry is None:
-        registry = pd.DataFrame({"id_hash": pd.Series(dtype="str"), "customer_id": pd.Series(dtype="str"), "first_run": pd.Series(dtype="str")})
-    con.register("reg_in", registry)
-    con.execute("CREATE OR REPLACE TABLE reg AS SELECT id_hash::VARCHAR id_hash, customer_id::VARCHAR customer_id, first_run::VARCHAR first_run FROM reg_in")
-    con.unregister("reg_in")
+    source = (
+        f"read_parquet({sql_literal(str(registry))})"
+        if registry is not None
+        else "(SELECT NULL AS id_hash, NULL AS customer_id, NULL AS first_run WHERE false)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE reg AS SELECT id_hash::VARCHAR id_hash, customer_id::VARCHAR customer_id, "
+        f"first_run::VARCHAR first_run FROM {source}"
+    )
     # Each registered id goes to the component holding most of its nodes (ties: smallest key).
     con.execute(
         """CREATE OR REPLACE TABLE owned AS

@@ -97,17 +97,17 @@ def run_ingest(config: KitConfig) -> IngestResult:
         build_links(con, identity_sources, config.identity)
         overshared = find_overshared(con, config.identity)
         registry_file = warehouse / REGISTRY
-        registry = pd.read_parquet(registry_file) if registry_file.exists() else None
-        new_registry, merges = resolve(con, config.identity, salt, registry, month)
+        first_run = not registry_file.exists()
+        merges = resolve(con, config.identity, salt, None if first_run else registry_file, month)
         _quarantine_unlinked(con, kinds, stats)
         counts = _write_tables(con, config, warehouse, kinds, salt)
         for name, raw in raws.items():
             _copy(con, quarantine_sql(raw), warehouse / "quarantine" / f"{name}.parquet")
-        _write_frame(new_registry, warehouse / REGISTRY)
+        _copy(con, "SELECT id_hash, customer_id, first_run FROM reg_new ORDER BY id_hash", registry_file)
         previous = pd.read_parquet(warehouse / MERGES) if (warehouse / MERGES).exists() else None
         merge_log = pd.concat([previous, merges]) if previous is not None and len(previous) else merges
         _write_frame(merge_log.astype("str"), warehouse / MERGES)
-        report = _report(con, config, stats, kinds, skipped, overshared, merges, counts, registry is None)
+        report = _report(con, config, stats, kinds, skipped, overshared, merges, counts, first_run)
     con.close()
     tmp = warehouse / (REPORT + ".tmp")
     tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
