@@ -13,6 +13,9 @@ CONFIG ?=
 REPORT_LANG ?=
 ONLY   ?=
 
+# The month before MONTH: published first when missing, so the report has a comparison.
+PREV   := $(shell $(PYTHON) -c 'y, m = map(int, "$(MONTH)".split("-")); print(f"{y - (m == 1)}-{(m - 2) % 12 + 1:02d}")')
+OPT_ARGS := $(if $(CONFIG),--config $(CONFIG)) $(if $(REPORT_LANG),--lang $(REPORT_LANG))
 RUN_ARGS := --month $(MONTH) $(if $(CONFIG),--config $(CONFIG)) $(if $(REPORT_LANG),--lang $(REPORT_LANG)) $(if $(ONLY),--only $(ONLY))
 
 .PHONY: venv demo report test lab bench clean chromium
@@ -33,6 +36,7 @@ $(DEMO): | $(STAMP)
 demo: $(DEMO)
 
 report: $(STAMP) $(DEMO)
+	@test -f reports/$(PREV)/run.json || $(BIN)/kit run --month $(PREV) $(OPT_ARGS)
 	$(BIN)/kit run $(RUN_ARGS)
 
 # The browser check of the reports needs Debian's Chromium; install it when we can (root + apt).

@@ -382,14 +382,6 @@ def glossary(config: KitConfig, lang: str) -> pd.DataFrame:
     )
 
 
-def persona_labels(wh: Warehouse, month: str, lang: str) -> dict[str, str]:
-    """English persona name -> name in ``lang``, from the month's personas.json (empty if none)."""
-    from kit.personas import load_personas
-
-    cards = load_personas(wh.snapshot_dir(month)) or {}
-    return {p["name_en"]: p[f"name_{lang}"] for p in cards.get("personas", [])}
-
-
 def movement_highlight(wh: Warehouse, month: str, fmt: Formatter) -> list[Highlight]:
     """The largest RFM segment movement since last month, by 12-month value (none without last month)."""
     from kit.movement import narratives, transitions
@@ -416,7 +408,9 @@ def value_at_risk_highlight(wh: Warehouse, month: str, fmt: Formatter) -> list[H
         return []
     by_persona = churn.groupby("persona")["value_at_risk"].sum().sort_values(ascending=False)
     name = str(by_persona.index[0])
-    label = persona_labels(wh, month, fmt.lang).get(name, name)
+    from kit.segments import layer_labeller
+
+    label = layer_labeller(wh, month, "persona", fmt.lang)(name)
     text = t(
         "overview.hl.var_persona",
         fmt.lang,

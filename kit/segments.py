@@ -32,6 +32,7 @@ ordered. The demo generator and the experiment readout use the same function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -535,3 +536,18 @@ def bench_stage(config: KitConfig) -> dict[str, float | int | str | None]:
     run = run_month(wh, config.run.month, config)
     write_month(wh, run)
     return headline(run)
+
+
+def layer_labeller(wh: Warehouse, month: str, column: str, lang: str) -> Callable[[str], str]:
+    """A function giving the display name in ``lang`` of a value of ``column`` of segments.parquet:
+    RFM segments through their translations, personas through the month's personas.json."""
+    from kit.personas import load_personas
+
+    if column == "persona":
+        cards = load_personas(wh.snapshot_dir(month)) or {}
+        names = {p["name_en"]: p[f"name_{lang}"] for p in cards.get("personas", [])}
+        return lambda name: names.get(name, name)
+    if column == "rfm_segment":
+        known = set(RFM11_NAMES) | set(CN8_NAMES) | {PROSPECT}
+        return lambda name: segment_label(name, lang) if name in known else name
+    raise ValueError(f"no display names for column {column!r}; use persona or rfm_segment")

@@ -308,3 +308,20 @@ def test_every_layer_has_a_label_and_an_action(lang: str) -> None:
         assert segment_label(name, lang) and segment_action(name, lang)
     assert segment_label("churned", "zh") == "流失客户" and segment_label("prospect", "zh") == "潜在客户"
     assert t("segments.seg.important_value", "zh") == "重要价值客户"
+
+
+def test_layer_labeller_translates_segments_and_personas(tmp_path) -> None:
+    import json
+
+    from kit.segments import layer_labeller
+    from kit.warehouse import Warehouse
+
+    wh = Warehouse(tmp_path)
+    folder = wh.snapshot_dir("2026-10")
+    (folder / "personas.json").write_text(
+        json.dumps({"personas": [{"persona_id": 0, "name_en": "Night owls", "name_zh": "夜猫子"}]}), encoding="utf-8"
+    )
+    assert layer_labeller(wh, "2026-10", "persona", "zh")("Night owls") == "夜猫子"
+    assert layer_labeller(wh, "2026-10", "persona", "zh")("(none)") == "(none)"
+    assert layer_labeller(wh, "2026-10", "rfm_segment", "zh")("Champions") != "Champions"
+    assert layer_labeller(wh, "2026-10", "rfm_segment", "en")("Champions") == "Champions"
