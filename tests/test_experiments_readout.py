@@ -343,7 +343,8 @@ def test_report_page_renders_every_section(lang, monkeypatch):
     rep = Report(load_config(), "2026-10", lang, True, "")
     items = [(e, r), (_experiment(id="broken", name="Broken"), "no assignments")]
     bullets = xr.findings(items, lang, rep.fmt)
-    assert len(bullets) == 2 and "Broken" in bullets[1]
+    assert len(bullets) == 3 and "Broken" in bullets[2]
+    assert bullets[0].startswith(("2 experiment", "本月共解读2")) and e.name in bullets[1]  # verdict count first
     for exp, readout in items:
         xr.page(rep, exp, readout)
     xr.glossary(rep)

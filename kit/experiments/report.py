@@ -102,8 +102,12 @@ def reason_texts(decision: Decision, lang: str, fmt: Formatter) -> list[str]:
 
 
 def findings(items: list[Item], lang: str, fmt: Formatter) -> list[str]:
-    """One bullet per experiment: name, verdict, first reason."""
+    """A count of the experiments by verdict, then one bullet per experiment: name, verdict, first reason."""
+    verdicts = [r.decision.verdict for _, r in items if not isinstance(r, str)]
     bullets = []
+    if verdicts:
+        counts = {v: verdicts.count(v) for v in ("ship", "do_not_ship", "keep_running", "investigate")}
+        bullets.append(t("exp.finding.count", lang, n=fmt.int(len(items)), **{k: fmt.int(v) for k, v in counts.items()}))
     for e, r in items:
         if isinstance(r, str):
             bullets.append(t("exp.read_error", lang, name=e.name, error=r))
