@@ -65,6 +65,8 @@ def test_every_notebook_published_in_both_languages(published: KitConfig) -> Non
             assert f'<html lang="{lang}">' in page, (month, name)
             assert len(page.encode("utf-8")) < MAX_PAGE_BYTES, (month, name, len(page))
             assert remote_resources(page) == [], (month, name)
+            box = re.search(r"kit-findings.*?</ul>", page, re.S)
+            assert box and 3 <= box.group(0).count("<li>") <= 5, (month, name)  # 3-5 key findings
             body = visible_text(page[page.index("<body") :])
             for forbidden in ("Traceback", "Warning:", "warnings.warn", "import kit", "rep.section("):
                 assert forbidden not in body, (month, name, forbidden)
