@@ -28,6 +28,12 @@ Lifecycle stages (``lifecycle_stage``), in days before the snapshot date, first 
 new = first order at most ``new_days`` ago; active = last order at most ``active_days``
 ago; silent = last order at most ``silent_days`` ago; churned = older; prospect = never
 ordered. The demo generator and the experiment readout use the same function.
+
+Personas come from ``kit.personas``: persona_id and persona (name in English), and
+persona_basis, how the persona was found: "orders" (k-means on buying habits), "profile"
+(never ordered: placed from sign-up channel, tenure and app browsing, which ``run_month``
+reads from the events table) or "none" (no signal at all: persona_id -1, "Not enough data
+yet").
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ STAGES = ("new", "active", "silent", "churned", "prospect")
 TIERS = ("high", "medium", "low")
 SEGMENT_COLUMNS = (
     "customer_id", "r_score", "f_score", "m_score", "rfm_segment",
-    "value_tier", "lifecycle_stage", "persona_id", "persona",
+    "value_tier", "lifecycle_stage", "persona_id", "persona", "persona_basis",
 )
 
 
@@ -375,11 +381,13 @@ def run_segmentation(
     config: KitConfig | SegmentationConfig,
     previous: pd.DataFrame | None = None,
     previous_cards: dict | None = None,
+    browsing: pd.DataFrame | None = None,
 ) -> SegmentationResult:
     """All layers and personas for one month's profile.
 
     ``previous`` (last month's segments.parquet) keeps persona ids stable and
-    ``previous_cards`` (last month's personas.json) keeps their names; both may be None.
+    ``previous_cards`` (last month's personas.json) keeps their names; ``browsing``
+    (``kit.personas.browsing_features``) helps place customers who never ordered. All may be None.
     """
     from kit.personas import fit_personas  # personas import this module's labels
 
@@ -393,7 +401,7 @@ def run_segmentation(
         )
     profile = profile.reset_index(drop=True)
     scores = rfm_scores(profile, seg)
-    model = fit_personas(profile, seg, previous, previous_cards)
+    model = fit_personas(profile, seg, previous, previous_cards, browsing=browsing)
     segments = pd.DataFrame(
         {
             "customer_id": profile["customer_id"].astype("str"),
@@ -405,6 +413,7 @@ def run_segmentation(
             "lifecycle_stage": lifecycle_stage(profile, seg),
             "persona_id": model.labels,
             "persona": pd.Series(model.names_for(model.labels), dtype="str"),
+            "persona_basis": model.basis,
         }
     )
     return SegmentationResult(segments=segments, personas=model)
@@ -415,9 +424,10 @@ def build_segments(
     config: KitConfig | SegmentationConfig,
     previous: pd.DataFrame | None = None,
     previous_cards: dict | None = None,
+    browsing: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """segments.parquet for one month: one row per customer with SEGMENT_COLUMNS."""
-    return run_segmentation(profile, config, previous, previous_cards).segments
+    return run_segmentation(profile, config, previous, previous_cards, browsing).segments
 
 
 # --------------------------------------------------------------------------- the monthly run
@@ -435,6 +445,7 @@ class MonthRun:
     result: SegmentationResult
     previous: pd.DataFrame | None  # last month's segments.parquet, None when missing
     config: SegmentationConfig
+    browsing: pd.DataFrame | None = None  # kit.personas.browsing_features, None without events
 
     @property
     def segments(self) -> pd.DataFrame:
@@ -452,10 +463,10 @@ def run_month(wh: Warehouse, month: str, config: KitConfig) -> MonthRun:
 
     Raises ``WarehouseError`` naming profile.parquet and the step that writes it (02_tags)
     when the profile is missing; a missing previous month is not an error (``previous``
-    is None and the page says so).
+    is None and the page says so), nor is a missing events table (no browsing signals).
     """
     from kit.dates import previous_month
-    from kit.personas import load_personas
+    from kit.personas import browsing_features, load_personas
 
     if not wh.has_snapshot(month, "profile"):
         raise WarehouseError(
@@ -466,8 +477,9 @@ def run_month(wh: Warehouse, month: str, config: KitConfig) -> MonthRun:
     before = previous_month(month)
     previous = wh.read_snapshot(before, "segments") if wh.has_snapshot(before, "segments") else None
     cards = load_personas(wh.snapshot_path(before, "segments").parent) if previous is not None else None
-    result = run_segmentation(profile, config, previous, cards)
-    return MonthRun(month, before, profile, result, previous, _segmentation_config(config))
+    browsing = browsing_features(wh, month) if wh.table_path("events").exists() else None
+    result = run_segmentation(profile, config, previous, cards, browsing)
+    return MonthRun(month, before, profile, result, previous, _segmentation_config(config), browsing)
 
 
 def write_month(wh: Warehouse, run: MonthRun) -> list[Path]:
@@ -503,6 +515,8 @@ def headline(run: MonthRun) -> dict[str, float | int | str | None]:
         "churned_share": float((seg["lifecycle_stage"] == "churned").mean()) if len(seg) else None,
         "personas": int(model.k),
         "persona_silhouette": model.silhouette.get(model.k),
+        "persona_from_profile_share": float((model.basis == "profile").mean()) if len(seg) else None,
+        "persona_unprofiled_share": float((model.basis == "none").mean()) if len(seg) else None,
         "revenue_12m": total,
     }
 
@@ -521,10 +535,10 @@ def findings(run: MonthRun, lang: str, fmt: Formatter, movement_sentence: str | 
     out.append(t("seg03.finding.risk", lang, count=fmt.int(figures["at_risk_customers"]), first=labels[0],
                  second=labels[1], value=fmt.money(figures["at_risk_value"], compact=True)))
     cards = run.result.personas
-    sizes = pd.Series(cards.labels).value_counts()
+    sizes = cards.labels[cards.labels.isin(cards.ids)].value_counts()
     largest = int(sizes.index[0])
     out.append(t("seg03.finding.personas", lang, k=cards.k, name=cards.name(largest, lang),
-                 share=fmt.pct(sizes.iloc[0] / sizes.sum())))
+                 share=fmt.pct(sizes.iloc[0] / len(cards.labels))))
     out.append(movement_sentence if movement_sentence else t("seg03.finding.no_previous", lang))
     return out
 
@@ -546,6 +560,7 @@ def layer_labeller(wh: Warehouse, month: str, column: str, lang: str) -> Callabl
     if column == "persona":
         cards = load_personas(wh.snapshot_dir(month)) or {}
         names = {p["name_en"]: p[f"name_{lang}"] for p in cards.get("personas", [])}
+        names[t("personas.unprofiled", "en")] = t("personas.unprofiled", lang)
         return lambda name: names.get(name, name)
     if column == "rfm_segment":
         known = set(RFM11_NAMES) | set(CN8_NAMES) | {PROSPECT}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from ingest_tiny_world import CRM, TRUTH, WALK_IN, csv_bytes, write_tiny_world
 from kit.config import load_config
@@ -194,3 +195,36 @@ def test_rerun_on_the_same_data_is_identical(tmp_path):
     registry = pd.read_parquet(tmp_path / "data" / "warehouse" / "identity_registry.parquet")
     assert registry["id_hash"].str.fullmatch(r"[0-9a-f]{32}").all()
     assert registry["customer_id"].str.fullmatch(r"C[0-9a-f]{10}").all()
+
+
+def test_excel_jsonl_and_ibis_sources_ingest_like_csv(tmp_path, monkeypatch):
+    """The same rows as Excel (CRM), JSON lines (app users) and an Ibis table (surveys in a
+    DuckDB file) give the same warehouse as the CSV exports."""
+    import duckdb
+
+    monkeypatch.setenv("KIT_IDENTITY_SALT", "same-salt-for-both-runs")
+    csv_root, other_root = tmp_path / "csv", tmp_path / "other"
+    run_ingest(load_config(write_tiny_world(csv_root)))
+    config_path = write_tiny_world(other_root)
+    raw = other_root / "data" / "raw" / "demo"
+    pd.DataFrame(CRM[1:], columns=CRM[0]).to_excel(raw / "crm_members.xlsx", index=False)
+    pd.read_csv(raw / "app_users.csv", dtype=str).to_json(raw / "app_users.jsonl", orient="records", lines=True)
+    with duckdb.connect(str(raw / "surveys.duckdb")) as con:
+        con.execute(f"CREATE TABLE answers AS SELECT * FROM read_csv('{raw / 'surveys.csv'}', all_varchar = true)")
+    data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    data["sources"]["crm"].update(path="data/raw/demo/crm_members.xlsx", format="excel")
+    data["sources"]["app"].update(path="data/raw/demo/app_users.jsonl", format="jsonl")
+    survey = {k: v for k, v in data["sources"]["survey"].items() if k != "path"}
+    data["sources"]["survey"] = {**survey, "format": "ibis", "url": f"duckdb://{raw / 'surveys.duckdb'}", "table": "answers"}
+    config_path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    result = run_ingest(load_config(config_path))
+
+    assert result.sources["crm"].files == ["data/raw/demo/crm_members.xlsx"] and result.sources["crm"].read == len(CRM) - 1
+    assert result.sources["app"].files == ["data/raw/demo/app_users.jsonl"]
+    assert result.sources["survey"].files == ["ibis:answers"]
+    for name in CONTRACT:
+        expected, got = (
+            pd.read_parquet(root / "data" / "warehouse" / f"{name}.parquet") for root in (csv_root, other_root)
+        )
+        expected, got = (f.sort_values(list(f.columns), ignore_index=True) for f in (expected, got))
+        pd.testing.assert_frame_equal(expected, got, obj=name, check_dtype=False)

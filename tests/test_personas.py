@@ -13,7 +13,9 @@ from sklearn.metrics import adjusted_rand_score
 
 from kit.config import SegmentationConfig
 from kit.personas import (
+    UNPROFILED,
     PersonaModel,
+    browsing_features,
     choose_k,
     distinctive_traits,
     fit_personas,
@@ -22,6 +24,7 @@ from kit.personas import (
     persona_cards,
     persona_features,
     persona_name,
+    profile_signals,
     save_personas,
 )
 from kit.segments import build_segments
@@ -60,14 +63,15 @@ def test_recovers_latent_groups(world: tuple[pd.DataFrame, np.ndarray], model: P
     print(f"fixture ARI (ordering customers) = {ari:.3f}, k = {model.k}, silhouette = {model.silhouette}")
     assert ari >= 0.8
     assert CFG.persona_k_min <= model.k <= CFG.persona_k_max
-    assert set(model.silhouette) == set(range(CFG.persona_k_min, CFG.persona_k_max + 1))
-    assert model.k == max(model.silhouette, key=model.silhouette.get)
+    assert set(model.silhouette) == set(model.davies_bouldin) == set(range(CFG.persona_k_min, CFG.persona_k_max + 1))
+    assert model.k == min(model.davies_bouldin, key=model.davies_bouldin.get)
 
 
 def test_choose_k_finds_separated_blobs() -> None:
     points, _ = make_blobs(n_samples=1200, centers=5, n_features=4, cluster_std=0.6, random_state=0)
-    best, scores, _ = choose_k(points.astype(np.float32), 2, 8, seed=0)
-    assert best == 5 and scores[5] > scores[4] and scores[5] > scores[6]
+    best, scores, bouldin, _ = choose_k(points.astype(np.float32), 2, 8, seed=0)
+    assert best == 5 and bouldin[5] < bouldin[4] and bouldin[5] < bouldin[6]
+    assert scores[5] > scores[4] and scores[5] > scores[6]  # the silhouette agrees on clear blobs
 
 
 def test_names_are_unique_and_bilingual(model: PersonaModel) -> None:
@@ -151,9 +155,100 @@ def test_persona_cards_add_up(world: tuple[pd.DataFrame, np.ndarray]) -> None:
     assert overall["revenue_index"] == pytest.approx(1.0)
     weighted = (people["avg_revenue"] * people["customers"]).sum() / len(profile)
     assert weighted == pytest.approx(overall["avg_revenue"])
-    assert people["highlights"].str.contains("average").all()
+    # the fixture's never-ordered customers have no signal: a card of their own, explained
+    unprofiled = cards[cards["persona_id"] == UNPROFILED].iloc[0]
+    assert unprofiled["persona"] == "Not enough data yet" and unprofiled["customers"] == (~profile["has_ordered"]).sum()
+    assert "no app browsing" in unprofiled["highlights"] and (cards["profile_share"] == 0).all()
+    assert people.loc[people["persona_id"] > 0, "highlights"].str.contains("average").all()
     zh = persona_cards(profile, segments, model, "zh")
     assert zh["persona"].iloc[-1] == "全部客户" and zh["highlights"].iloc[0].count("平均") >= 1
+
+
+# --------------------------------------------------------------------------- customers who never ordered
+
+SIGNUP = np.array(["app", "store", "online", "mini_program"])  # the likely sign-up channel of each fixture group
+
+
+def _with_signals(profile: pd.DataFrame, groups: np.ndarray, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The fixture with a sign-up channel and app browsing that follow the latent group.
+
+    Sign-up: the group's channel for 70%, another one for 30%; missing for a third of the
+    customers who never ordered. Browsing: category counts drawn from the group's taste,
+    for two thirds of the customers; nobody without a sign-up channel browses.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(profile)
+    channel = np.where(rng.random(n) < 0.7, SIGNUP[groups], rng.choice(SIGNUP, n))
+    never = ~profile["has_ordered"].to_numpy()
+    silent = never & (rng.random(n) < 1 / 3)
+    out = profile.assign(signup_channel=pd.array(np.where(silent, None, channel), dtype="str"))
+    taste = np.array([[0.5, 0.4, 0.1, 0.0], [0.0, 0.1, 0.1, 0.8], [0.1, 0.0, 0.8, 0.1], [0.3, 0.1, 0.2, 0.4]])
+    counts = np.vstack([rng.multinomial(12, taste[g]) for g in groups])
+    browses = ~silent & (rng.random(n) < 2 / 3)
+    browsing = pd.DataFrame({"customer_id": profile["customer_id"], "browse_events": counts.sum(axis=1) * 3,
+                             "browse_type_view": counts.sum(axis=1)})
+    for j, category in enumerate(("beauty", "apparel", "electronics", "home")):
+        browsing[f"browse_cat_{category}"] = counts[:, j]
+    return out, browsing[browses].reset_index(drop=True)
+
+
+def test_customers_who_never_ordered_are_placed_from_profile_and_browsing(
+    world: tuple[pd.DataFrame, np.ndarray], model: PersonaModel
+) -> None:
+    profile, browsing = _with_signals(*world, seed=3)
+    groups = world[1]
+    placed = fit_personas(profile, CFG, browsing=browsing)
+    never = ~profile["has_ordered"].to_numpy()
+    basis = placed.basis.to_numpy()
+    silent = never & profile["signup_channel"].isna().to_numpy()
+    assert (basis[~never] == "orders").all() and (basis[silent] == "none").all()
+    assert (basis[never & ~silent] == "profile").all()
+    assert (placed.labels[silent] == UNPROFILED).all() and placed.labels[~silent].isin(placed.ids).all()
+    # buyers keep the k-means personas; profile-placed customers mostly land with their group
+    assert (placed.labels[~never] == model.labels[~never]).all()
+    from_profile = basis == "profile"
+    ari = adjusted_rand_score(groups[from_profile], placed.labels[from_profile])
+    print(f"fixture ARI (placed from profile and browsing) = {ari:.3f} over {from_profile.sum()} customers")
+    assert ari >= 0.5
+    counts = {"orders": int((~never).sum()), "profile": int(from_profile.sum()), "none": int(silent.sum())}
+    assert placed.to_json()["basis"] == counts
+    assert placed.name(UNPROFILED, "zh") == "数据不足"
+
+
+def test_profile_signals_mark_customers_without_any() -> None:
+    profile = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "tenure_days": [10.0, 400.0, 3.0, 50.0],
+                            "signup_channel": pd.array(["app", None, None, None], dtype="str")})
+    browsing = pd.DataFrame({"customer_id": ["b", "d", "z"], "browse_events": [6, 4, 9],
+                             "browse_type_view": [4, 4, 9], "browse_type_visit": [2, 0, 0],
+                             "browse_cat_food": [3, 0, 1], "browse_cat_toys": [1, 4, 8]})
+    signals, has_signal = profile_signals(profile, browsing)
+    assert list(has_signal) == [True, True, False, True]  # tenure alone is not a signal
+    # sign-up one-hot, tenure, event count, two type shares, two category shares
+    assert signals.shape == (4, 7) and np.isfinite(signals).all()
+    assert signals[:, 3:5].sum(axis=1) == pytest.approx(1.0) and signals[:, 5:7].sum(axis=1) == pytest.approx(1.0)
+    # no events: the population's food share (3 of 8, "z" is not a customer); b shrunk towards it
+    assert signals[[0, 2], 5] == pytest.approx([3 / 8, 3 / 8])
+    assert signals[1, 5] == pytest.approx((3 + 2 * 3 / 8) / (4 + 2))
+    assert profile_signals(profile.drop(columns="signup_channel"), None)[1].sum() == 0
+
+
+def test_browsing_features_count_events_before_the_snapshot(tmp_path: Path) -> None:
+    from kit.warehouse import Warehouse
+
+    events = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "b", "b"],
+        "event_ts": pd.to_datetime(["2026-10-01 10:00", "2026-10-01 10:02", "2026-11-01 00:00", "2026-09-03 08:00",
+                                    "2026-10-31 23:59", "2026-10-02 12:00"]),
+        "event_type": ["visit", "view", "view", "add_to_cart", "search", "view"],
+        "category": pd.array([None, "Home & Garden", "food", "food", None, "home garden"], dtype="str"),
+    })
+    events.to_parquet(tmp_path / "events.parquet")
+    out = browsing_features(Warehouse(tmp_path), "2026-10").set_index("customer_id").sort_index()
+    assert out.loc["a", "browse_events"] == 2 and out.loc["b", "browse_events"] == 3  # 1 November is after the cut
+    # "Home & Garden" and "home garden" are one category
+    assert out.loc["a", "browse_cat_home_garden"] == 1 and out.loc["b", "browse_cat_home_garden"] == 1
+    assert out.loc["b", "browse_cat_food"] == 1 and out.loc["a", "browse_cat_food"] == 0
+    assert out.loc["b", "browse_type_add_to_cart"] == 1 and out.loc["a", "browse_type_search"] == 0
 
 
 @pytest.mark.slow
@@ -175,7 +270,7 @@ def test_personas_match_the_demo_generators_latent_personas(tmp_path: Path) -> N
     run_ingest(config)
     wh = Warehouse.from_config(config)
     profile = build_features(wh, "2026-10", config)
-    segments = build_segments(profile, config)
+    segments = build_segments(profile, config, browsing=browsing_features(wh, "2026-10"))
 
     truth = tmp_path / "data" / "raw" / "demo" / "_truth"
     records = pd.read_parquet(truth / "source_records.parquet")
@@ -188,6 +283,9 @@ def test_personas_match_the_demo_generators_latent_personas(tmp_path: Path) -> N
     ordered = profile["has_ordered"].to_numpy()
     ari_all = adjusted_rand_score(true_persona, segments["persona_id"])
     ari_ordered = adjusted_rand_score(true_persona[ordered], segments["persona_id"][ordered])
-    print(f"demo world seed 42: {len(segments):,} customers, k = {segments['persona_id'].nunique()}, "
-          f"ARI all customers = {ari_all:.3f}, ARI customers who ordered = {ari_ordered:.3f}")
-    assert ari_ordered >= 0.5  # never-ordered customers carry no habits (see kit.personas docstring)
+    basis = segments["persona_basis"].value_counts().to_dict()
+    print(f"demo world seed 42: {len(segments):,} customers, k = {segments['persona_id'].loc[ordered].nunique()}, "
+          f"ARI all customers = {ari_all:.3f}, ARI customers who ordered = {ari_ordered:.3f}, persona basis {basis}")
+    assert ari_all >= 0.5  # never-ordered customers placed from profile and browsing (kit.personas docstring)
+    assert ari_ordered >= 0.5
+    assert (segments.loc[ordered, "persona_basis"] == "orders").all() and set(basis) <= {"orders", "profile", "none"}

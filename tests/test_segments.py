@@ -278,6 +278,11 @@ def test_build_segments_contract(profile: pd.DataFrame, segments: pd.DataFrame) 
     never = profile["has_ordered"].to_numpy()
     assert (out.loc[~never, "rfm_segment"] == PROSPECT).all() and (out.loc[~never, "lifecycle_stage"] == "prospect").all()
     assert out["persona"].notna().all() and out["persona_id"].notna().all()
+    # the fixture has no sign-up channel and no browsing: customers who never ordered have
+    # no signal at all, so they get no persona instead of a guessed one
+    assert (out.loc[never, "persona_basis"] == "orders").all() and (out.loc[~never, "persona_basis"] == "none").all()
+    assert (out.loc[~never, "persona_id"] == -1).all() and (out.loc[never, "persona_id"] > 0).all()
+    assert (out.loc[~never, "persona"] == "Not enough data yet").all()
 
 
 def test_build_segments_rejects_duplicates_and_missing_columns(profile: pd.DataFrame) -> None:
@@ -323,5 +328,6 @@ def test_layer_labeller_translates_segments_and_personas(tmp_path) -> None:
     )
     assert layer_labeller(wh, "2026-10", "persona", "zh")("Night owls") == "夜猫子"
     assert layer_labeller(wh, "2026-10", "persona", "zh")("(none)") == "(none)"
+    assert layer_labeller(wh, "2026-10", "persona", "zh")("Not enough data yet") == "数据不足"
     assert layer_labeller(wh, "2026-10", "rfm_segment", "zh")("Champions") != "Champions"
     assert layer_labeller(wh, "2026-10", "rfm_segment", "en")("Champions") == "Champions"

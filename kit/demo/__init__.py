@@ -11,7 +11,8 @@ How the world works (details in the modules):
 - :mod:`kit.demo.world` latent persons and their personas (bargain_hunter,
   loyal_high_spender, occasional_gift_buyer, new_app_user, family_shopper);
 - :mod:`kit.demo.timeline` the day grid, seasonality and trend;
-- :mod:`kit.demo.purchases` buy-till-you-die purchasing and order details;
+- :mod:`kit.demo.purchases` buy-till-you-die purchasing and order details (smaller
+  baskets from the order on which a customer decides to leave);
 - :mod:`kit.demo.activity` app events and surveys (signals of falling engagement);
 - :mod:`kit.demo.experiments` the two experiments and their potential outcomes (also
   documents the ``experiments.yml`` format);

@@ -13,6 +13,16 @@ The process per person (all persons at once, vectorised):
    ``DISENGAGE_RATE * lam * f(t)``, app visits fade linearly and survey scores drop.
    At ``death_time`` everything stops.
 
+The order on which a person decides to leave was a bad experience (say, what they came
+for was out of stock), and from it on they buy only part of their usual basket: that
+order and every disengaging order is worth ``BASKET_SHRINK`` (30%) of the normal draw.
+This is how the decision shows for customers without the app or surveys, as in real
+shops where a customer drifting to a competitor first buys less per visit. (Without it
+nothing observable told a non-app customer who had decided to leave from a slow buyer,
+and the churn model stayed 0.038 AUC below the oracle even on 100,000 customers; see
+:mod:`kit.churn.signals`.) The share is a strong, deliberate signal: at 50% the
+30,000-customer gap was 0.040, at 30% it is 0.029 (seed 11).
+
 Given the latent state at a snapshot the chance of no order in the next window is exact
 (see :mod:`kit.demo.truth`). Order details: the calendar day comes from the process, the
 hour from the person's preferred hour; the paid amount is Gamma(spend_p, rate spend_nu)
@@ -30,6 +40,7 @@ from kit.demo.world import CHANNELS, CATEGORIES
 
 DISENGAGE_DAYS = (50.0, 70.0)
 DISENGAGE_RATE = 0.3
+BASKET_SHRINK = 0.3  # order value from the decision to leave on, as a share of the usual
 SALE_DISCOUNT_BOOST = 1.5
 STORE_HOURS = (9.5, 21.9)  # stores are open 9:30 to 22:00  # discount share on Double 11 / 618 / Double 12 days
 
@@ -93,6 +104,9 @@ def order_details(
     (final float day: same calendar day, the person's hour), ``channel``, ``category``,
     ``amount`` (paid, yuan, 2 decimals), ``discount``, ``items``, ``payment`` (code into
     PAYMENTS) and ``refunded`` (online orders only: the POS export has no refunds).
+    Orders at or after the person's ``dropout_time`` are worth ``BASKET_SHRINK`` of the
+    Gamma draw (module docstring); this scaling uses no random draw, so every other
+    detail of the world is the same with or without it.
     """
     person = orders["person"].to_numpy()
     m = person.size
@@ -102,6 +116,7 @@ def order_details(
     ts = np.floor(orders["t"].to_numpy()) + np.minimum(hour / 24.0, 86399.0 / 86400.0)
     category = pick(persons[[f"pref_{c}" for c in CATEGORIES]].to_numpy(), person, rng)
     amount = rng.gamma(persons["spend_p"].to_numpy()[person], 1.0) / persons["spend_nu"].to_numpy()[person]
+    amount *= np.where(orders["t"].to_numpy() >= persons["dropout_time"].to_numpy()[person], BASKET_SHRINK, 1.0)
     amount = np.maximum(np.round(amount, 2), 1.0)
     sale_day = timeline.f[np.clip(np.floor(ts).astype(int), 0, timeline.f.size - 1)] > 1.6
     share = persons["discount"].to_numpy()[person] * np.where(sale_day, SALE_DISCOUNT_BOOST, 1.0)

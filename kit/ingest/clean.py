@@ -1,8 +1,8 @@
 """Row-level cleaning of one loaded source, as set-based DuckDB SQL.
 
 ``clean_source`` turns ``raw_<name>`` into ``stage_<name>`` (canonical, typed columns plus
-``_file`` / ``_row``, the quarantine ``_reason`` / ``_column`` and a ``_resent`` flag) and
-the view ``clean_<name>`` (the rows kept), in three steps:
+the row position ``_pos``, the quarantine ``_reason`` / ``_column`` and a ``_resent`` flag)
+and the view ``clean_<name>`` (the rows kept), in three steps:
 
 1. exact duplicates: rows whose every raw field equals an earlier row's are dropped. A
    64-bit hash of all fields finds candidate groups in one aggregation; only rows whose
@@ -31,9 +31,10 @@ import duckdb
 from kit.config import SourceConfig
 from kit.ingest.kinds import KINDS, ORDER_STATUSES, PERSONAL, Column, Kind
 from kit.ingest.normalize import (
+    TEXT_TYPES,
+    TRIMMED,
     blank_sql,
     email_sql,
-    integer_sql,
     mask_email,
     mask_phone,
     number_sql,
@@ -42,6 +43,8 @@ from kit.ingest.normalize import (
     sql_literal,
     text_sql,
     timestamp_sql,
+    trimmed_text_sql,
+    whole_number_sql,
 )
 from kit.ingest.sources import IngestError, RawSource
 
@@ -82,7 +85,10 @@ class SourceStats:
 
 
 def _parsed_sql(column: Column, present: dict[str, str], source: SourceConfig, project_tz: str) -> str:
-    """The SQL expression giving the cleaned value of ``column`` (NULL when absent)."""
+    """The SQL expression giving the cleaned value of ``column`` (NULL when absent).
+
+    Integer columns are parsed in two steps by ``clean_source`` (number, then whole number).
+    """
     if column.name not in present:
         return "NULL"
     col, dtype = quote_ident(column.name), present[column.name]
@@ -92,8 +98,6 @@ def _parsed_sql(column: Column, present: dict[str, str], source: SourceConfig, p
         return email_sql(col, dtype)
     if column.parse == "number":
         return number_sql(col, dtype)
-    if column.parse == "integer":
-        return integer_sql(col, dtype)
     if column.parse == "timestamp":
         return timestamp_sql(col, dtype, source.timestamp_formats, source.timezone, project_tz)
     if column.parse == "lower":
@@ -152,17 +156,20 @@ def clean_source(
                 SELECT hash({fields}) AS h FROM {raw.table} GROUP BY h HAVING count(*) > 1))
         QUALIFY row_number() OVER (PARTITION BY {fields} ORDER BY _pos) > 1"""
     )
+    # step 1 trims every text column once; step 2 parses; step 3 picks the first failed check
+    types = {c: TRIMMED if t in TEXT_TYPES else t for c, t in present.items()}
+    trimmed = ", ".join(f"{trimmed_text_sql(quote_ident(c), t)} AS {quote_ident(c)}" for c, t in present.items())
     parsed = []
     for column in kind.columns:
-        parsed.append(f"{_parsed_sql(column, present, source, project_tz)} AS p_{column.name}")
         if column.parse == "integer":
-            number = number_sql(quote_ident(column.name), present[column.name]) if column.name in present else "NULL"
+            number = number_sql(quote_ident(column.name), types[column.name]) if column.name in types else "NULL"
             parsed.append(f"{number} AS p_{column.name}_num")
+        else:
+            parsed.append(f"{_parsed_sql(column, types, source, project_tz)} AS p_{column.name}")
+    wholes = [f"{whole_number_sql(f'p_{c.name}_num')} AS p_{c.name}" for c in kind.columns if c.parse == "integer"]
     nullable = [c.name for c in kind.columns if c.on_invalid == "null" and c.name in present]
-    flags = [
-        f"NOT {blank_sql(quote_ident(c), present[c])} AND p_{c} IS NULL AS _nulled_{c}" for c in nullable
-    ]
-    checks = _checks(source.kind, kind, present)
+    flags = [f"{quote_ident(c)} IS NOT NULL AND p_{c} IS NULL AS _nulled_{c}" for c in nullable]
+    checks = _checks(source.kind, kind, types)
     # the first failing check's number, evaluated once; reason and column are looked up
     first = "CASE " + " ".join(f"WHEN {cond} THEN {i}" for i, (_, _, cond) in enumerate(checks, 1)) + " END"
     reasons = "[" + ", ".join(sql_literal(r) for r, _, _ in checks) + "]"
@@ -173,12 +180,14 @@ def clean_source(
     con.execute(
         f"""CREATE OR REPLACE TABLE stage_{name} AS
         SELECT * EXCLUDE (_check), {reasons}[_check] AS _reason, {columns}[_check] AS _column, false AS _resent FROM (
-            SELECT {", ".join(outputs)}, _file, _row, _pos, {first} AS _check
-            FROM (SELECT r.*, {", ".join(parsed)} FROM {raw.table} r ANTI JOIN dup_{name} USING (_pos)))"""
+            SELECT {", ".join(outputs)}, _pos, {first} AS _check FROM (
+                SELECT *{"".join(", " + w for w in wholes)} FROM (
+                    SELECT *, {", ".join(parsed)} FROM (
+                        SELECT _pos{", " + trimmed if trimmed else ""} FROM {raw.table} ANTI JOIN dup_{name} USING (_pos)))))"""
     )
     if kind.key:
         _mark_resent(con, name, kind, source.kind)
-    keep = ", ".join([c.name for c in kind.columns] + ["_file", "_row"])
+    keep = ", ".join([c.name for c in kind.columns] + ["_pos"])
     con.execute(f"CREATE OR REPLACE VIEW clean_{name} AS SELECT {keep} FROM stage_{name} WHERE _reason IS NULL AND NOT _resent")
     stats = SourceStats(name, source.kind, raw.files, raw.encodings, read=raw.rows)
     stats.exact_duplicates = _count(con, f"dup_{name}", "true")
@@ -248,9 +257,9 @@ def quarantine_sql(raw: RawSource) -> str:
         if c not in INTERNAL and c not in PERSONAL
     ]
     return (
-        f"""SELECT {sql_literal(raw.name)} AS source, s._file AS file, s._row AS row_number,
+        f"""SELECT {sql_literal(raw.name)} AS source, r._file AS file, r._row AS row_number,
                s._reason AS reason, s._column AS "column"{", " + ", ".join(fields) if fields else ""}
-        FROM (SELECT _pos, _file, _row, _reason, _column FROM stage_{raw.name} WHERE _reason IS NOT NULL) s
+        FROM (SELECT _pos, _reason, _column FROM stage_{raw.name} WHERE _reason IS NOT NULL) s
         JOIN {raw.table} r USING (_pos) ORDER BY s._pos"""
     )
 

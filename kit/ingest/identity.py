@@ -139,41 +139,50 @@ def resolve(
     """Connected components and stable ids; returns the merges of this run.
 
     ``registry`` is last run's ``identity_registry.parquet`` (None on the first run).
-    Creates tables ``identities`` (source, source_id, customer_id, rule),
+    Creates tables ``identities`` (source, source_id, customer_id, rule, first_ts),
     ``key_customer`` (key_type, key_value, customer_id) for every usable identifier and
     ``reg_new`` (id_hash, customer_id, first_run), the registry to write for next month.
     """
+    # Graph nodes are numbered by table row: records 0 .. n_rec - 1, then identifier values.
+    # Each node's salted hash (for the registry) is computed once; the graph is built from
+    # integer row numbers, not by joining on hashes (measured at 1,000,000 customers:
+    # 45 s with hash joins and a sort of all hashes).
     con.execute(
         f"""CREATE OR REPLACE TABLE id_rec AS SELECT source, source_id, first_ts,
             {hash_sql(salt, f"'r' || source || '{SEP}' || source_id")} AS h FROM id_records"""
     )
+    con.execute("CREATE OR REPLACE TABLE id_use AS SELECT * FROM id_links ANTI JOIN overshared USING (key_type, key_value)")
     con.execute(
-        f"""CREATE OR REPLACE TABLE id_use AS SELECT l.*,
-            {hash_sql(salt, f"'r' || l.source || '{SEP}' || l.source_id")} AS rh,
-            {hash_sql(salt, f"'k' || l.key_type || '{SEP}' || l.key_value")} AS kh
-        FROM id_links l ANTI JOIN overshared o USING (key_type, key_value)"""
+        f"""CREATE OR REPLACE TABLE id_key AS SELECT key_type, key_value,
+            {hash_sql(salt, f"'k' || key_type || '{SEP}' || key_value")} AS h
+        FROM (SELECT DISTINCT key_type, key_value FROM id_use)"""
     )
-    con.execute(
-        """CREATE OR REPLACE TABLE nodes AS
-        SELECT h, is_record, CAST(row_number() OVER (ORDER BY h) - 1 AS INTEGER) AS idx FROM (
-            SELECT h, true AS is_record FROM id_rec
-            UNION ALL SELECT DISTINCT kh, false FROM id_use)"""
-    )
+    n_rec = int(con.execute("SELECT count(*) FROM id_rec").fetchall()[0][0])
+    n_key = int(con.execute("SELECT count(*) FROM id_key").fetchall()[0][0])
     edges = con.execute(
-        "SELECT a.idx AS src, b.idx AS dst FROM id_use u JOIN nodes a ON a.h = u.rh JOIN nodes b ON b.h = u.kh"
+        f"""SELECT r.rowid AS src, {n_rec} + k.rowid AS dst FROM id_use u
+        JOIN id_rec r USING (source, source_id) JOIN id_key k USING (key_type, key_value)"""
     ).fetchnumpy()
-    n_nodes = int(con.execute("SELECT count(*) FROM nodes").fetchall()[0][0])
+    n_nodes = n_rec + n_key
     graph = coo_matrix(
         (np.ones(len(edges["src"]), dtype=np.int8), (edges["src"], edges["dst"])), shape=(n_nodes, n_nodes)
     )
     _, labels = connected_components(graph, directed=False)
-    con.register("labels_arrow", pa.table({"idx": np.arange(n_nodes, dtype=np.int32), "comp": labels.astype(np.int64)}))
+    con.register("labels_arrow", pa.table({"node": np.arange(n_nodes, dtype=np.int64), "comp": labels.astype(np.int64)}))
     con.execute(
-        """CREATE OR REPLACE TABLE node_comp AS
-        SELECT n.h, n.is_record, l.comp, min(n.h) OVER (PARTITION BY l.comp) AS comp_key
-        FROM nodes n JOIN labels_arrow l USING (idx)"""
+        """CREATE OR REPLACE TABLE rec_comp AS SELECT r.source, r.source_id, r.first_ts, r.h, l.comp
+        FROM id_rec r JOIN labels_arrow l ON l.node = r.rowid"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE key_comp AS SELECT k.key_type, k.key_value, k.h, l.comp
+        FROM id_key k JOIN labels_arrow l ON l.node = {n_rec} + k.rowid"""
     )
     con.unregister("labels_arrow")
+    con.execute(
+        """CREATE OR REPLACE TABLE node_comp AS
+        WITH n AS (SELECT h, comp FROM rec_comp UNION ALL SELECT h, comp FROM key_comp)
+        SELECT n.h, n.comp, c.comp_key FROM n JOIN (SELECT comp, min(h) AS comp_key FROM n GROUP BY comp) c USING (comp)"""
+    )
     merges = _assign_ids(con, identity, salt, registry, run_month)
     _write_identity_tables(con, identity)
     return merges
@@ -257,14 +266,12 @@ def _write_identity_tables(con: duckdb.DuckDBPyConnection, identity: IdentityCon
         rule AS (
             SELECT u.source, u.source_id, u.key_type AS rule FROM id_use u SEMI JOIN shared s USING (key_type, key_value)
             QUALIFY row_number() OVER (PARTITION BY u.source, u.source_id ORDER BY CASE u.key_type {priority} END) = 1)
-        SELECT r.source, r.source_id, c.customer_id, coalesce(rule.rule, 'singleton') AS rule
-        FROM id_rec r JOIN node_comp n ON n.h = r.h JOIN comp_cid c USING (comp)
-        LEFT JOIN rule USING (source, source_id)"""
+        SELECT r.source, r.source_id, c.customer_id, coalesce(rule.rule, 'singleton') AS rule, r.first_ts
+        FROM rec_comp r JOIN comp_cid c USING (comp) LEFT JOIN rule USING (source, source_id)"""
     )
     con.execute(
         """CREATE OR REPLACE TABLE key_customer AS
-        SELECT DISTINCT u.key_type, u.key_value, c.customer_id
-        FROM id_use u JOIN node_comp n ON n.h = u.kh JOIN comp_cid c USING (comp)"""
+        SELECT k.key_type, k.key_value, c.customer_id FROM key_comp k JOIN comp_cid c USING (comp)"""
     )
 
 

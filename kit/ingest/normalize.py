@@ -43,7 +43,10 @@ DEFAULT_TIMESTAMP_FORMATS: tuple[str, ...] = (
 
 PHONE_PATTERN = r"1[3-9][0-9]{9}"
 EMAIL_PATTERN = r"[a-z0-9._%+\-]+@[a-z0-9\-]+(\.[a-z0-9\-]+)*\.[a-z]{2,}"
-TEXT_TYPES = ("VARCHAR",)
+# Pseudo-type of a text column already trimmed, blanks as NULL (clean_source's first step):
+# builders then use it as it is instead of trimming it again.
+TRIMMED = "TRIMMED"
+TEXT_TYPES = ("VARCHAR", TRIMMED)
 SPACES = " \t\r\n\u3000"  # trimmed from both ends of every text value (incl. full-width space)
 
 
@@ -58,12 +61,37 @@ def sql_literal(value: str) -> str:
 
 
 def trim_sql(col: str) -> str:
-    """``col`` as text without leading / trailing spaces, tabs, line breaks, full-width spaces."""
-    return f"trim(CAST({col} AS VARCHAR), {sql_literal(SPACES)})"
+    """``col`` as text without leading / trailing spaces, tabs, line breaks, full-width spaces.
+
+    DuckDB's ``trim(x, characters)`` is about 8x slower than a check of the first and last
+    character (measured: 1.5 s against 0.2 s on 2,000,000 phone values), and almost every
+    value needs no trimming, so only values that start or end with one of ``SPACES`` take
+    the slow path.
+    """
+    text, spaces = f"CAST({col} AS VARCHAR)", sql_literal(SPACES)
+    # contains(), not IN (...): DuckDB plans an IN list as a join, two per column
+    return f"CASE WHEN contains({spaces}, {text}[1]) OR contains({spaces}, {text}[-1]) THEN trim({text}, {spaces}) ELSE {text} END"
+
+
+def trimmed_text_sql(col: str, dtype: str) -> str:
+    """``col`` as the builders' input: text trimmed once, blank as NULL; typed values as they are.
+
+    ``clean_source`` selects this for every column first, so that each value is trimmed
+    once however many rules read it (nesting the trim inside every rule made the
+    cleaning of 2,000,000 shop orders take 37 s instead of 6 s).
+    """
+    return f"nullif({trim_sql(col)}, '')" if dtype in TEXT_TYPES else col
+
+
+def _text(col: str, dtype: str) -> str:
+    """``col`` as trimmed text (as it is for ``TRIMMED`` columns)."""
+    return col if dtype == TRIMMED else trim_sql(col)
 
 
 def blank_sql(col: str, dtype: str) -> str:
     """True when the raw value is missing: null, or only spaces for text."""
+    if dtype == TRIMMED:
+        return f"({col} IS NULL)"
     if dtype in TEXT_TYPES:
         return f"(nullif({trim_sql(col)}, '') IS NULL)"
     return f"({col} IS NULL)"
@@ -71,6 +99,8 @@ def blank_sql(col: str, dtype: str) -> str:
 
 def text_sql(col: str, dtype: str) -> str:
     """Trimmed text, null when blank."""
+    if dtype == TRIMMED:
+        return col
     if dtype in TEXT_TYPES:
         return f"nullif({trim_sql(col)}, '')"
     return f"CAST({col} AS VARCHAR)"
@@ -82,7 +112,7 @@ def phone_sql(col: str, dtype: str) -> str:
     Numbers already written as 11 plain digits take a fast path without regular
     expressions; the others lose their separators and one country prefix by regex.
     """
-    text = trim_sql(col)
+    text = _text(col, dtype)
     plain = f"length({text}) = 11 AND TRY_CAST({text} AS BIGINT) BETWEEN 13000000000 AND 19999999999"
     stripped = f"regexp_replace({text}, '[\\s\\-().\u3000]', '', 'g')"
     slow = f"nullif(regexp_extract({stripped}, '^(?:\\+86|0086|86)?({PHONE_PATTERN})$', 1), '')"
@@ -91,7 +121,7 @@ def phone_sql(col: str, dtype: str) -> str:
 
 def email_sql(col: str, dtype: str) -> str:
     """The trimmed lower-case e-mail in ``col``, or null when it is not a valid address."""
-    lowered = f"lower({trim_sql(col)})"
+    lowered = f"lower({_text(col, dtype)})"
     return f"CASE WHEN regexp_full_match({lowered}, '{EMAIL_PATTERN}') THEN {lowered} END"
 
 
@@ -99,17 +129,16 @@ def number_sql(col: str, dtype: str) -> str:
     """The value as DOUBLE, or null when it is blank or not a finite number."""
     if dtype not in TEXT_TYPES:
         return f"TRY_CAST({col} AS DOUBLE)"
-    text = trim_sql(col)
+    text = _text(col, dtype)
     cleaned = f"regexp_replace({text}, '^(¥|￥|RMB)\\s*|\\s*元$|,', '', 'g')"
     # plain numbers parse without a regular expression; the cleaned text is the fallback
     value = f"coalesce(TRY_CAST({text} AS DOUBLE), TRY_CAST({cleaned} AS DOUBLE))"
     return f"CASE WHEN isfinite({value}) THEN {value} END"
 
 
-def integer_sql(col: str, dtype: str) -> str:
-    """The value as BIGINT when it is a whole number, else null."""
-    value = number_sql(col, dtype)
-    return f"CASE WHEN {value} = round({value}) THEN CAST({value} AS BIGINT) END"
+def whole_number_sql(number: str) -> str:
+    """A DOUBLE expression as BIGINT when it is a whole number, else null."""
+    return f"CASE WHEN {number} = round({number}) THEN CAST({number} AS BIGINT) END"
 
 
 def timestamp_sql(
@@ -126,7 +155,7 @@ def timestamp_sql(
         value = f"CAST({col} AS TIMESTAMP)"
     else:
         fmt_list = "[" + ", ".join(sql_literal(f) for f in formats or DEFAULT_TIMESTAMP_FORMATS) + "]"
-        value = f"try_strptime({trim_sql(col)}, {fmt_list})"
+        value = f"try_strptime({_text(col, dtype)}, {fmt_list})"
     if source_tz and source_tz != project_tz:
         value = f"timezone({sql_literal(project_tz)}, timezone({sql_literal(source_tz)}, {value}))"
     return value
