@@ -8,6 +8,11 @@ the sparklines do not depend on earlier runs having been published. Model-based 
 month-over-month change come from the published ``reports/<month>/metrics.json`` files.
 
 Definitions (the same words appear in the report's glossary):
+- customers are identified customers: anonymous store receipts (``Warehouse.anonymous_receipts``:
+  no phone, member id or account) count in revenue and orders but in no customer count,
+  since each would otherwise be a "new customer" who "churns" (on the demo data they were
+  41% of a month's new customers and 9% of revenue); their orders and revenue per month
+  are reported as ``anonymous_orders`` / ``anonymous_revenue``;
 - active customers: placed a paid order in the 90 days up to the month end;
 - new customers: first paid order in the month;
 - churned customers: the month in which a customer's last order became more than
@@ -58,13 +63,22 @@ def order_kpis(wh: Warehouse, month: str, config: KitConfig, months: int = 12) -
     """Order-based KPIs for each of the ``months`` months ending with ``month``.
 
     One row per month with active_customers, new_customers, churned_customers, buyers,
-    orders, revenue, repeat_rate and aov. Computed with conditional aggregates in Ibis.
+    orders, revenue, repeat_rate, aov, anonymous_orders and anonymous_revenue. Customer
+    counts leave anonymous store receipts out (module docstring). Computed with
+    conditional aggregates in Ibis.
     """
     window = month_window(month, months)
     churn_days = config.segmentation.silent_days
     orders = wh.table("orders")
     paid = orders.filter(~orders.is_refund & (orders.order_ts < snapshot_end(month).to_pydatetime()))
+    anonymous = wh.anonymous_receipts()
+    if anonymous is None:
+        paid = paid.mutate(known=ibis.literal(True))
+    else:
+        marked = anonymous.mutate(anonymous=ibis.literal(True))
+        paid = paid.left_join(marked, "customer_id").select(paid, known=marked.anonymous.isnull())
     ts = paid.order_ts
+    known = paid.known
 
     per_customer = {"first_order": ts.min()}
     month_aggs = {}
@@ -76,11 +90,13 @@ def order_kpis(wh: Warehouse, month: str, config: KitConfig, months: int = 12) -
         per_customer[f"last_{m}"] = ts.max(where=ts < end)
         month_aggs[f"revenue_{m}"] = paid.amount.sum(where=in_month)
         month_aggs[f"orders_{m}"] = paid.count(where=in_month)
-        month_aggs[f"buyers_{m}"] = paid.customer_id.nunique(where=in_month)
-        month_aggs[f"active_{m}"] = paid.customer_id.nunique(where=(ts >= active_from) & (ts < end))
+        month_aggs[f"anonymous_orders_{m}"] = paid.count(where=in_month & ~known)
+        month_aggs[f"anonymous_revenue_{m}"] = paid.amount.sum(where=in_month & ~known)
+        month_aggs[f"buyers_{m}"] = paid.customer_id.nunique(where=in_month & known)
+        month_aggs[f"active_{m}"] = paid.customer_id.nunique(where=(ts >= active_from) & (ts < end) & known)
     totals = paid.aggregate(**month_aggs).to_pandas().iloc[0]
 
-    customers = paid.group_by("customer_id").aggregate(**per_customer)
+    customers = paid.filter(paid.known).group_by("customer_id").aggregate(**per_customer)
     cust_aggs = {}
     for m in window:
         start = snapshot_end(shift_month(m, -1))
@@ -112,6 +128,8 @@ def order_kpis(wh: Warehouse, month: str, config: KitConfig, months: int = 12) -
                 "revenue": revenue,
                 "repeat_rate": int(per_month[f"returning_{m}"]) / buyers if buyers else float("nan"),
                 "aov": revenue / orders_n if orders_n else float("nan"),
+                "anonymous_orders": int(totals[f"anonymous_orders_{m}"]),
+                "anonymous_revenue": float(totals[f"anonymous_revenue_{m}"] or 0.0),
             }
         )
     return pd.DataFrame(rows)
@@ -208,17 +226,22 @@ def lifecycle_glance(wh: Warehouse, month: str, kpis: pd.DataFrame) -> Lifecycle
     """Acquisition -> conversion -> retention -> value growth for ``month``.
 
     ``kpis`` is the frame from ``order_kpis`` (it must hold this month and the one before).
+    Anonymous store receipts are left out of every step, as in the customer KPIs.
     """
     end = snapshot_end(month)
     start = snapshot_end(shift_month(month, -1))
     recent_from = end - pd.Timedelta(days=ACTIVE_DAYS)
     customers = wh.table("customers")
+    orders = wh.table("orders")
+    anonymous = wh.anonymous_receipts()
+    if anonymous is not None:
+        customers = customers.anti_join(anonymous, "customer_id")
+        orders = orders.anti_join(anonymous, "customer_id")
     signups = int(
         customers.count(
             where=(customers.first_seen >= start.to_pydatetime()) & (customers.first_seen < end.to_pydatetime())
         ).to_pyarrow().as_py()
     )
-    orders = wh.table("orders")
     paid = orders.filter(~orders.is_refund & (orders.order_ts < end.to_pydatetime()))
     recent = customers.filter(
         (customers.first_seen >= recent_from.to_pydatetime()) & (customers.first_seen < end.to_pydatetime())
@@ -239,8 +262,10 @@ def lifecycle_glance(wh: Warehouse, month: str, kpis: pd.DataFrame) -> Lifecycle
     prev_month = shift_month(month, -1)
 
     def per_active(m: str) -> float:
+        """Revenue of identified customers per active (identified) customer in month ``m``."""
         active = row.loc[m, "active_customers"] if m in row.index else 0
-        return float(row.loc[m, "revenue"]) / active if active else float("nan")
+        revenue = float(row.loc[m, "revenue"] - row.loc[m, "anonymous_revenue"]) if active else 0.0
+        return revenue / active if active else float("nan")
 
     return LifecycleGlance(
         signups=signups,
@@ -368,6 +393,19 @@ def glance_cards(ov: Overview, fmt: Formatter) -> list[Kpi]:
             note=t("overview.glance.value", lang),
         ),
     ]
+
+
+def anonymous_note(ov: Overview, fmt: Formatter) -> str | None:
+    """The sentence saying how much of the month's revenue came from anonymous store
+    receipts, which no customer count includes (None when there were none)."""
+    row = ov.series.set_index("month").loc[ov.month]
+    if not row["anonymous_orders"]:
+        return None
+    share = row["anonymous_revenue"] / row["revenue"] if row["revenue"] else 0.0
+    return t(
+        "overview.anonymous_note", fmt.lang, orders=fmt.int(row["anonymous_orders"]),
+        revenue=fmt.money(row["anonymous_revenue"], compact=True), share=fmt.pct(share),
+    )
 
 
 def glossary(config: KitConfig, lang: str) -> pd.DataFrame:

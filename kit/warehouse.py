@@ -60,6 +60,23 @@ class Warehouse:
             )
         return self.con.read_parquet(path, table_name=f"wh_{name}")
 
+    def anonymous_receipts(self) -> ibis.Table | None:
+        """Customer ids known only through store receipts ingest could not link to anyone.
+
+        A receipt with no phone (or only a store's shared walk-in number), no member id and
+        no account becomes its own one-order "customer" (identity rule ``singleton`` on
+        source ``pos``): revenue, but not a person anyone can count, contact or follow.
+        Counts of customers (the overview's KPIs, the churn population) leave them out.
+        Returns an Ibis table with one column ``customer_id``, or None when the warehouse
+        has no identities table.
+        """
+        if not self.table_path("identities").exists():
+            return None
+        ids = self.table("identities")
+        linked = ((ids.source != "pos") | (ids.rule != "singleton")).cast("int64")
+        per = ids.group_by("customer_id").aggregate(linked=linked.sum())
+        return per.filter(per.linked == 0).select("customer_id")
+
     def snapshot_dir(self, month: str) -> Path:
         """The folder holding month ``month``'s snapshot outputs (created if missing)."""
         folder = self.root / "snapshots" / check_month(month)

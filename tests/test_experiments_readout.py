@@ -409,3 +409,11 @@ def test_benjamini_hochberg_setting_is_used_for_segments():
     rejected = int((seg.p_adj < 0.05).sum())
     assert rejected >= 1
     assert seg.alpha_used.iloc[0] == pytest.approx(0.05 * rejected / len(seg))
+
+
+def test_catalog_entry_round_trips(tmp_path: Path) -> None:
+    """What the demo writes to experiments.yml (``as_yaml``) reads back as the same experiment."""
+    from kit.demo.experiments import catalog
+
+    for experiment in catalog("2026-10"):
+        assert parse_experiment(experiment.as_yaml(), tmp_path / "experiments.yml", 0) == experiment

@@ -1,4 +1,5 @@
-"""Overview KPIs against a brute-force pandas computation on random orders."""
+"""Overview KPIs against a brute-force pandas computation on random orders (anonymous store
+receipts count in revenue and orders, not in customer counts)."""
 
 from __future__ import annotations
 
@@ -36,15 +37,29 @@ def world(tmp_path: Path) -> tuple[Warehouse, pd.DataFrame, pd.DataFrame]:
             "nps": pd.array(np.where(rng.random(600) < 0.1, None, rng.integers(0, 11, 600)), dtype="Int64"),
         }
     )
+    # C350-C399 are anonymous store receipts (one unlinked POS identity row each); C340-C349
+    # have a POS receipt too but also a member record, so they are identified customers
+    identities = pd.DataFrame(
+        [(f"M{i}", f"C{i:03d}", "crm", "member_id") for i in range(350)]
+        + [(f"R{i}", f"C{i:03d}", "pos", "singleton") for i in range(340, 400)],
+        columns=["source_id", "customer_id", "source", "rule"],
+    )
     orders.to_parquet(tmp_path / "orders.parquet")
     surveys.to_parquet(tmp_path / "surveys.parquet")
+    identities.to_parquet(tmp_path / "identities.parquet")
     return Warehouse(tmp_path), orders, surveys
 
 
+ANONYMOUS = {f"C{i:03d}" for i in range(350, 400)}
+
+
 def brute_force(orders: pd.DataFrame, month: str, silent_days: int) -> dict[str, float]:
-    paid = orders[~orders["is_refund"] & (orders["order_ts"] < snapshot_end(month))]
+    everything = orders[~orders["is_refund"] & (orders["order_ts"] < snapshot_end(month))]
     start, end = snapshot_end(shift_month(month, -1)), snapshot_end(month)
+    all_in_month = everything[(everything["order_ts"] >= start) & (everything["order_ts"] < end)]
+    paid = everything[~everything["customer_id"].isin(ANONYMOUS)]
     in_month = paid[(paid["order_ts"] >= start) & (paid["order_ts"] < end)]
+    anonymous = all_in_month[all_in_month["customer_id"].isin(ANONYMOUS)]
     first = paid.groupby("customer_id")["order_ts"].min()
     last = paid.groupby("customer_id")["order_ts"].max()
     buyers = set(in_month["customer_id"])
@@ -55,9 +70,11 @@ def brute_force(orders: pd.DataFrame, month: str, silent_days: int) -> dict[str,
         "active_customers": active,
         "new_customers": int(((first >= start) & (first < end)).sum()),
         "churned_customers": int(churned),
-        "revenue": in_month["amount"].sum(),
+        "revenue": all_in_month["amount"].sum(),
         "repeat_rate": len(returning) / len(buyers),
-        "aov": in_month["amount"].sum() / len(in_month),
+        "aov": all_in_month["amount"].sum() / len(all_in_month),
+        "anonymous_orders": len(anonymous),
+        "anonymous_revenue": anonymous["amount"].sum(),
     }
 
 
@@ -68,6 +85,7 @@ def test_order_kpis_match_brute_force(world: tuple[Warehouse, pd.DataFrame, pd.D
     assert list(got.index) == [shift_month("2026-10", k) for k in range(-11, 1)]
     for month in ("2026-10", "2026-03", "2025-11"):
         expected = brute_force(orders, month, config.segmentation.silent_days)
+        assert expected["anonymous_orders"] > 0
         for key, value in expected.items():
             assert got.loc[month, key] == pytest.approx(value), (month, key)
 
@@ -108,10 +126,12 @@ def test_lifecycle_glance_matches_brute_force(world: tuple[Warehouse, pd.DataFra
     )
     customers.to_parquet(tmp_path / "customers.parquet")
     month = "2026-09"
-    glance = lifecycle_glance(wh, month, order_kpis(wh, month, load_config(), months=3))
+    kpis = order_kpis(wh, month, load_config(), months=3)
+    glance = lifecycle_glance(wh, month, kpis)
     end, start = snapshot_end(month), snapshot_end("2026-08")
+    customers = customers[~customers["customer_id"].isin(ANONYMOUS)]
     assert glance.signups == ((customers["first_seen"] >= start) & (customers["first_seen"] < end)).sum()
-    paid = orders[~orders["is_refund"] & (orders["order_ts"] < end)]
+    paid = orders[~orders["is_refund"] & (orders["order_ts"] < end) & ~orders["customer_id"].isin(ANONYMOUS)]
     recent = customers[(customers["first_seen"] >= end - pd.Timedelta(days=90)) & (customers["first_seen"] < end)]
     assert glance.conversion_rate == pytest.approx(recent["customer_id"].isin(paid["customer_id"]).mean())
 
@@ -120,3 +140,20 @@ def test_lifecycle_glance_matches_brute_force(world: tuple[Warehouse, pd.DataFra
         return set(sel["customer_id"])
 
     assert glance.retention_rate == pytest.approx(len(active(start) & active(end)) / len(active(start)))
+    in_month = paid[paid["order_ts"] >= start]
+    assert glance.revenue_per_active == pytest.approx(in_month["amount"].sum() / len(active(end)))
+
+
+def test_anonymous_note_states_receipts_revenue_and_share() -> None:
+    from kit.overview import LifecycleGlance, Overview, anonymous_note
+    from kit.report.fmt import Formatter
+
+    series = pd.DataFrame(
+        {"month": ["2026-09", "2026-10"], "revenue": [1000.0, 2000.0], "anonymous_orders": [0, 12], "anonymous_revenue": [0.0, 250.0]}
+    )
+    glance = LifecycleGlance(0, 0, float("nan"), float("nan"), float("nan"), float("nan"))
+    october = Overview("2026-10", series, {}, None, [], glance, {})
+    note = anonymous_note(october, Formatter("en", "CNY"))
+    assert note is not None and "12 store receipts" in note and "12.5%" in note
+    assert "12张" in anonymous_note(october, Formatter("zh", "CNY"))
+    assert anonymous_note(Overview("2026-09", series, {}, None, [], glance, {}), Formatter("en", "CNY")) is None

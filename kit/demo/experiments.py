@@ -47,7 +47,6 @@ experiments.yml format (read by ``kit.experiments``)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -55,6 +54,7 @@ import pandas as pd
 from kit.dates import shift_month, snapshot_date
 from kit.demo.timeline import Timeline, sample_nhpp
 from kit.demo.world import PERSONA_NAMES
+from kit.experiments.catalog import SEGMENTS, Experiment
 
 EXPOSURE_DAYS = 30
 STAGES = ("prospect", "new", "active", "silent", "churned")
@@ -63,36 +63,6 @@ COUPON_ASSIGN_DAYS = 7
 HOMEPAGE_ASSIGN_DAYS = 14
 SRM_DROP_SHARE = 0.15
 METRICS = ("conversion", "revenue_per_user", "orders_per_user", "aov", "refund_rate")
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """One experiment's metadata (a row of experiments.yml)."""
-
-    id: str
-    name: str
-    hypothesis: str
-    control: str
-    variants: dict[str, float]
-    unit_type: str
-    start: str
-    end: str
-    primary_metric: str
-    secondary_metrics: tuple[str, ...]
-    guardrail_metrics: tuple[str, ...]
-    segments: tuple[str, ...] = ("lifecycle_stage", "value_tier", "persona")
-    exposure_days: int = EXPOSURE_DAYS
-
-    def as_yaml(self) -> dict:
-        """The experiments.yml entry."""
-        return {
-            "id": self.id, "name": self.name, "hypothesis": self.hypothesis, "control": self.control,
-            "variants": dict(self.variants), "unit_type": self.unit_type, "start": self.start,
-            "end": self.end, "primary_metric": self.primary_metric,
-            "secondary_metrics": list(self.secondary_metrics),
-            "guardrail_metrics": list(self.guardrail_metrics), "segments": list(self.segments),
-            "exposure_days": self.exposure_days,
-        }
 
 
 def catalog(end_month: str) -> tuple[Experiment, Experiment]:
@@ -105,11 +75,13 @@ def catalog(end_month: str) -> tuple[Experiment, Experiment]:
         control="control",
         variants={"control": 0.5, "coupon": 0.5},
         unit_type="member",
-        start=f"{coupon_month}-01",
-        end=str(snapshot_date(end_month).date()),
+        start=pd.Timestamp(f"{coupon_month}-01"),
+        end=snapshot_date(end_month),
         primary_metric="conversion",
         secondary_metrics=("revenue_per_user", "orders_per_user", "aov"),
         guardrail_metrics=("refund_rate",),
+        segments=SEGMENTS,
+        exposure_days=EXPOSURE_DAYS,
     )
     homepage = Experiment(
         id="app_homepage",
@@ -118,11 +90,13 @@ def catalog(end_month: str) -> tuple[Experiment, Experiment]:
         control="control",
         variants={"control": 1 / 3, "variant_a": 1 / 3, "variant_b": 1 / 3},
         unit_type="app_user",
-        start=f"{homepage_month}-01",
-        end=str(snapshot_date(shift_month(end_month, -1)).date()),
+        start=pd.Timestamp(f"{homepage_month}-01"),
+        end=snapshot_date(shift_month(end_month, -1)),
         primary_metric="conversion",
         secondary_metrics=("revenue_per_user", "orders_per_user"),
         guardrail_metrics=("refund_rate",),
+        segments=SEGMENTS,
+        exposure_days=EXPOSURE_DAYS,
     )
     return coupon, homepage
 

@@ -59,6 +59,16 @@ class Experiment:
     segments: tuple[str, ...]
     exposure_days: int = 30
 
+    def as_yaml(self) -> dict:
+        """The catalog entry (experiments.yml) that ``parse_experiment`` reads back as this experiment."""
+        return {
+            "id": self.id, "name": self.name, "hypothesis": self.hypothesis, "control": self.control,
+            "variants": dict(self.variants), "unit_type": self.unit_type,
+            "start": str(self.start.date()), "end": str(self.end.date()), "primary_metric": self.primary_metric,
+            "secondary_metrics": list(self.secondary_metrics), "guardrail_metrics": list(self.guardrail_metrics),
+            "segments": list(self.segments), "exposure_days": self.exposure_days,
+        }
+
     @property
     def metrics(self) -> tuple[str, ...]:
         """Primary, secondary and guardrail metrics, each once, in that order."""
