@@ -355,7 +355,7 @@ def test_report_page_renders_every_section(lang, monkeypatch):
     assert metrics["retention_coupon.decision"] == r.decision.verdict
     # The explorer: switch capping off, pick a metric and a segment dimension.
     box = xr.explorer(rep, items)()
-    (exp_box, metric_box), (cap_box, seg_box) = box.children[0].children, box.children[1].children
+    (_, metric_box), (cap_box, seg_box) = box.children[0].children, box.children[1].children
     shown.clear()
     cap_box.value = False
     metric_box.value = "revenue_per_user"

@@ -155,7 +155,6 @@ def _with_history(wh: Warehouse, users: ibis.Table, exposure_days: int) -> ibis.
 
 def _with_outcomes(wh: Warehouse, users: ibis.Table, exposure_days: int, readout_end: pd.Timestamp) -> ibis.Table:
     """Add exposure-window and pre-period metrics from orders and visits."""
-    days = ibis.interval(days=exposure_days)
     orders = wh.table("orders")
     rows = orders.select("customer_id", ts=orders.order_ts, amount=orders.amount, refund=orders.is_refund)
     j = users.select("customer_id", "assigned_ts").join(rows, "customer_id")

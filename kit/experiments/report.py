@@ -262,7 +262,7 @@ def cuped_section(rep: Report, r: Readout) -> None:
 
 
 def bayes_section(rep: Report, r: Readout) -> None:
-    lang, fmt = rep.lang, rep.fmt
+    lang = rep.lang
     rep.section(t("exp.section.bayes", lang), t("exp.meaning.bayes", lang))
     view = pd.DataFrame({
         t("exp.col.metric", lang): [metric_label(m, lang) for m in r.results.metric],
