@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from kit.churn import actions, drivers, retention
+from kit.churn import actions, drivers, retention, signals
 from kit.churn.dataset import (
     ChurnDataError,
     check_point_in_time,
@@ -178,8 +179,10 @@ def test_plan_refuses_too_little_history() -> None:
 
 
 def _leakage_cases() -> list[str]:
-    """The features functions to check: ours always, kit.features once it exists."""
-    return ["simple"] + (["kit.features"] if importlib.util.find_spec("kit.features") is not None else [])
+    """The features functions to check: ours always, kit.features and the churn signals
+    on top of it (``run_churn``'s default) once kit.features exists."""
+    has_features = importlib.util.find_spec("kit.features") is not None
+    return ["simple"] + (["kit.features", "kit.churn.signals"] if has_features else [])
 
 
 @pytest.mark.parametrize("case", _leakage_cases())
@@ -187,10 +190,12 @@ def test_orders_inside_the_label_window_change_labels_but_not_features(tmp_path:
     if case == "simple":
         root, features_fn = make_world(tmp_path / "warehouse", n=400, seed=5), simple_features
     else:
+        from kit.churn.signals import churn_features
         from kit.features import build_features
         from warehouse_fixture import make_warehouse
 
-        root, features_fn = make_warehouse(tmp_path / "warehouse", n_customers=400, seed=5), build_features
+        features_fn = build_features if case == "kit.features" else churn_features
+        root = make_warehouse(tmp_path / "warehouse", n_customers=400, seed=5)
     config = load_config(overrides={"paths": {"warehouse": str(root)}})
     wh = Warehouse(root)
     month = "2026-06"
@@ -215,6 +220,60 @@ def test_orders_inside_the_label_window_change_labels_but_not_features(tmp_path:
     assert flipped == set(churners)
     for column in ("snapshot_date", "first_order_date", "last_order_date"):
         assert (pd.to_datetime(after[column]).dropna() < snapshot_end(month)).all()
+
+
+def test_purchase_history_and_visit_signals_by_hand(tmp_path: Path) -> None:
+    """Customer a: purchase days 1 May (100), 1 June (60 + 40) and 1 July (40), ten visits
+    from 2 May to 30 June and one on 10 July; b: one order, no visits. Refunds and rows at
+    or after the snapshot end (1 August) are ignored."""
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(7)],
+            "customer_id": ["a", "a", "a", "a", "a", "a", "b"],
+            "order_ts": pd.to_datetime(
+                ["2026-05-01 10:00", "2026-06-01 10:00", "2026-06-01 18:00", "2026-07-01 10:00", "2026-07-20 10:00",
+                 "2026-08-01 00:00", "2026-07-15 12:00"]
+            ),
+            "amount": [100.0, 60.0, 40.0, 40.0, 500.0, 500.0, 80.0],
+            "status": ["paid", "paid", "paid", "paid", "refunded", "paid", "paid"],
+            "is_refund": [False, False, False, False, True, False, False],
+        }
+    )
+    visits = pd.to_datetime(
+        [f"2026-05-{d:02d} 09:00" for d in (2, 9, 16, 23, 30)] + [f"2026-06-{d:02d} 09:00" for d in (6, 13, 20, 27, 30)]
+        + ["2026-07-10 09:00", "2026-08-02 09:00"]
+    )
+    events = pd.DataFrame({"customer_id": "a", "event_ts": visits, "event_type": "visit"})
+    events = pd.concat([events, pd.DataFrame({"customer_id": ["a"], "event_ts": [visits[0]], "event_type": ["view"]})])
+    orders.to_parquet(tmp_path / "orders.parquet", index=False)
+    events.to_parquet(tmp_path / "events.parquet", index=False)
+    wh = Warehouse(tmp_path)
+
+    history = signals.purchase_history(wh, "2026-07")
+    assert history.loc["a", "purchase_days"] == 3
+    assert history.loc["a", "last_order_value_ratio"] == pytest.approx(40 / 100)
+    assert np.isnan(history.loc["b", "last_order_value_ratio"])
+    out = signals.visit_signals(history, wh, "2026-07", population_days=365)
+    rate = 10 / 61  # visits from 2 May up to and including 1 July, the last purchase day
+    assert out.loc["a", "visits_since_last_order"] == 1
+    assert out.loc["a", "visit_rate_before_order"] == pytest.approx(rate)
+    assert out.loc["a", "visit_shortfall"] == pytest.approx(stats.poisson.cdf(1, rate * 30))  # 2-31 July
+    assert out.loc["b"].isna().all()
+
+
+def test_btyd_signals_rank_leavers(world: tuple[Warehouse, KitConfig]) -> None:
+    wh, config = world
+    month = "2026-03"
+    out = signals.btyd_signals(signals.purchase_history(wh, month), wh, month, config)
+    assert out["btyd_p_alive"].between(0, 1).all() and (out["btyd_expected_orders"] >= 0).all()
+    frame = snapshot_examples(wh, month, config, simple_features).set_index("customer_id")
+    joined = frame.join(out)
+    assert joined["btyd_p_alive"].notna().all()
+    # BG/NBD keeps one-time buyers alive (p_alive = 1), so p_alive alone ranks weakly here;
+    # the expected orders in the window carry the purchase rate too
+    assert roc_auc_score(joined["churned"], -joined["btyd_p_alive"]) > 0.55
+    assert roc_auc_score(joined["churned"], -joined["btyd_expected_orders"]) > 0.8
+    assert roc_auc_score(joined["churned"], -joined["btyd_expected_orders"]) > 0.7
 
 
 def test_point_in_time_guard_names_the_leaking_column() -> None:
@@ -322,9 +381,11 @@ def test_occlusion_attributions_come_from_the_model(result, world) -> None:
     model = result.model
     matrix = model.spec.matrix(frame).head(200)
     ref = drivers.reference_values(matrix)
-    att = drivers.occlusion_attributions(model, matrix, ["recency_days", "last_nps"], ref, batch_rows=64)
-    occluded = matrix.assign(recency_days=np.float32(ref["recency_days"]))
-    np.testing.assert_allclose(att["recency_days"], model.raw(matrix) - model.raw(occluded), atol=1e-6)
+    reasons = ["recency_days", "last_nps", "main_channel"]
+    att = drivers.occlusion_attributions(model, matrix, reasons, ref, batch_rows=64)
+    for feature in reasons:  # the tree-by-tree shortcut equals re-predicting the whole model
+        occluded = matrix.assign(**{feature: drivers._constant_like(matrix[feature], ref[feature])})
+        np.testing.assert_allclose(att[feature], model.raw(matrix) - model.raw(occluded), atol=1e-6)
     # long-silent customers get recency as a risk-raising driver
     silent = matrix["recency_days"] > 200
     assert (att.loc[silent, "recency_days"] > 0).mean() > 0.8
@@ -483,3 +544,86 @@ def test_page_helpers_use_the_result_numbers(result) -> None:
         assert contacts.iloc[:, 3].is_monotonic_decreasing  # value at risk, highest first
     summary, _ = report.action_summary(result, "en")
     assert summary["Customers"].sum() == len(result.scores)
+
+
+# --------------------------------------------------------------------------- training sample
+
+
+def test_stable_key_threshold_and_trim() -> None:
+    from kit.churn import sample
+
+    ids = pd.Series([f"C{i:06d}" for i in range(5000)])
+    keys = sample.stable_key(ids)
+    assert (keys == sample.stable_key(ids.to_numpy()[::-1])[::-1]).all()  # per id, not per position
+    assert sample.key_threshold(ids, 5000) is None
+    threshold = sample.key_threshold(ids, 1000)
+    keep = sample.in_sample(ids, threshold, 1000)
+    assert keep.sum() == 1000 and keys[keep].max() == threshold
+    # a larger population under the same threshold is trimmed to the cap, smallest keys first
+    more = pd.concat([ids, pd.Series([f"D{i:06d}" for i in range(5000)])], ignore_index=True)
+    trimmed = sample.in_sample(more, threshold, 1000)
+    assert trimmed.sum() == 1000 and sample.stable_key(more)[trimmed].max() <= threshold
+    with pytest.raises(ValueError, match="at least 20,000"):
+        sample.check_cap(500)
+
+
+def test_sampled_warehouse_rows_equal_the_full_build(tmp_path: Path, monkeypatch) -> None:
+    """Every sampled customer's features are those of the full build; the BG/NBD columns
+    too once the sample holds the ``BTYD_SAMPLE`` buyers the full build fits on."""
+    pytest.importorskip("kit.features")
+    monkeypatch.setattr(signals, "BTYD_SAMPLE", 50)
+    from kit.churn import sample
+    from kit.churn.signals import churn_features
+    from warehouse_fixture import make_warehouse
+
+    root = make_warehouse(tmp_path / "warehouse", n_customers=600, seed=3)
+    config = load_config(overrides={"paths": {"warehouse": str(root)}})
+    wh = Warehouse(root)
+    full = churn_features(wh, "2026-06", config).set_index("customer_id")
+    threshold = sample.key_threshold(full.index.to_series(), 200)
+    part = churn_features(sample.SampledWarehouse(wh, threshold), "2026-06", config).set_index("customer_id")
+    assert len(part) == (sample.stable_key(full.index.to_numpy()) <= np.uint64(threshold)).sum()
+    pd.testing.assert_frame_equal(part, full.loc[part.index])
+
+
+def test_fill_category_shares_adds_only_missing_category_columns() -> None:
+    from kit.churn import sample
+
+    frame = pd.DataFrame({"cat_share_food": [0.5, 1.0]})
+    filled = sample.fill_category_shares(frame, ("recency_days", "cat_share_food", "cat_share_toys"))
+    assert filled.columns.tolist() == ["cat_share_food", "cat_share_toys"]
+    assert filled["cat_share_toys"].tolist() == [0.0, 0.0]
+
+
+def test_run_churn_trains_on_a_followed_sample_and_scores_everyone(world, result, monkeypatch) -> None:
+    from kit.churn import sample
+
+    monkeypatch.setattr(sample, "MIN_SAMPLE_CUSTOMERS", 100)
+    wh, config = world
+    sampled = run_churn(wh, "2026-10", config, features_fn=simple_features, sample_customers=400)
+    observed = sampled.trend.loc[sampled.trend["kind"] == "observed"]
+    assert (observed["customers"] <= 400).all() and len(sampled.validation) <= 400
+    assert len(sampled.scores) == len(result.scores) > 400  # the run month is scored in full
+    # the validation customers are followed: those still in a later snapshot's population
+    # are all in its sample, because the key threshold is fixed
+    threshold = sample.key_threshold(result.scores["customer_id"], 400)
+    assert (sample.stable_key(sampled.validation["customer_id"]) <= np.uint64(threshold)).all()
+    assert sampled.quality.set_index("model").loc["model", "roc_auc"] > 0.7
+
+
+def test_reason_phrases_share_one_phrase_per_distinct_value() -> None:
+    from kit.report.fmt import Formatter
+
+    features = pd.DataFrame(
+        {
+            "recency_days": [30.0, 30.0, np.nan, 200.0, np.nan],
+            "visits_90d": [2.0, 2.0, 0.0, np.nan, 2.0],
+            "visits_prev_90d": [4.0, 4.0, 0.0, 1.0, 4.0],
+            "visit_trend_90d": [-0.5, -0.5, 0.0, np.nan, -0.5],
+        }
+    )
+    codes = pd.DataFrame({"reason_feature_1": ["recency_days"] * 3 + ["visit_trend_90d", "absent"]})
+    for lang in ("en", "zh"):
+        fmt = Formatter(lang)
+        expected = [drivers._phrases_for(f, features.iloc[[i]], fmt)[0] for i, f in enumerate(codes["reason_feature_1"])]
+        assert drivers.reason_phrases(features, codes, lang)["reason_1"].tolist() == expected

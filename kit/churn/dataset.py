@@ -141,13 +141,11 @@ def check_point_in_time(features: pd.DataFrame, month: str) -> None:
 
 
 def anonymous_receipts(wh: Warehouse) -> pd.Series:
-    """Customer ids known only through unlinked store receipts (see module docstring)."""
-    if not wh.table_path("identities").exists():
+    """Customer ids known only through unlinked store receipts (``Warehouse.anonymous_receipts``)."""
+    expr = wh.anonymous_receipts()
+    if expr is None:
         return pd.Series([], dtype="str", name="customer_id")
-    ids = wh.table("identities")
-    linked = ((ids.source != "pos") | (ids.rule != "singleton")).cast("int64")
-    per = ids.group_by("customer_id").aggregate(linked=linked.sum())
-    return per.filter(per.linked == 0).select("customer_id").to_pandas()["customer_id"]
+    return expr.to_pandas()["customer_id"]
 
 
 def select_population(

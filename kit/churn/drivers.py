@@ -9,9 +9,12 @@
   customer and each of the top global drivers, the change in the booster's predicted
   risk when that one feature is replaced by the population's typical value (median, or
   most common level). The three largest positive changes are the customer's reasons.
-  This is exact for the model (it only queries the model), vectorised (one batched
-  prediction per driver) and needs no extra dependency; SHAP would add a heavy package
-  for a similar ranking. Reasons are turned into phrases from the feature values
+  This is exact for the model (it only queries the model) and needs no extra
+  dependency; SHAP would add a heavy package for a similar ranking. A driver only
+  changes the trees that split on it, for the customers whose value differs from the
+  typical one, so ``occlusion_attributions`` scores each batch once tree by tree and
+  re-scores just those trees and rows per driver (it reads the booster's fitted trees,
+  ``_predictors``; tests/test_churn.py checks it against whole-model predictions). Reasons are turned into phrases from the feature values
   ("no order for 142 days", "last NPS 3") in English or Chinese.
 
 Permutation importance and partial dependence run single-threaded
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.inspection import partial_dependence, permutation_importance
 from threadpoolctl import threadpool_limits
 
@@ -64,6 +68,12 @@ VALUE_KINDS: dict[str, str] = {
     "low_score_count": "int",
     "age": "int",
     "city_tier": "int",
+    "btyd_p_alive": "pct",
+    "btyd_expected_orders": "num1",
+    "visits_since_last_order": "int",
+    "visit_rate_before_order": "num1",
+    "visit_shortfall": "pct",
+    "last_order_value_ratio": "pct",
 }
 # Trend features phrased from the two counts they compare: (recent, previous).
 TREND_PAIRS: dict[str, tuple[str, str]] = {"visit_trend_90d": ("visits_90d", "visits_prev_90d")}
@@ -168,21 +178,66 @@ def occlusion_attributions(
     matrix: pd.DataFrame,
     features: list[str],
     reference: dict[str, object],
-    batch_rows: int = 250_000,
+    batch_rows: int = 50_000,
 ) -> pd.DataFrame:
     """Risk(customer) - risk(customer with one feature set to its typical value), per feature.
 
     Positive values mean the customer's own value of that feature raises their risk.
-    Computed in row batches (memory stays bounded at 1M customers).
+    Exact, without re-predicting the whole model per feature: the booster's raw score is
+    a sum of trees, and setting one feature to its reference changes only the trees that
+    split on it, and only for rows whose value differs from the reference. Each batch of
+    rows is scored once tree by tree; each feature then re-scores just those trees on
+    just those rows. Computed in row batches (memory stays bounded at 1M customers).
     """
-    out = np.empty((len(matrix), len(features)), dtype="float32")
+    booster = model.booster
+    trees = booster._predictors
+    position = _booster_columns(booster, list(matrix.columns))
+    uses = {f: [i for i, tree in enumerate(trees) if _splits_on(tree[0], position[f])] for f in features}
+    out = np.zeros((len(matrix), len(features)), dtype="float32")
     for start in range(0, len(matrix), batch_rows):
         chunk = matrix.iloc[start : start + batch_rows]
-        base = model.raw(chunk)
+        x = booster._preprocess_X(chunk, reset=False)
+        per_tree = _tree_scores(booster, x, range(len(trees)))
+        base = booster._baseline_prediction.ravel()[0] + per_tree.sum(axis=1)
         for j, feature in enumerate(features):
-            occluded = chunk.assign(**{feature: _constant_like(chunk[feature], reference[feature])})
-            out[start : start + len(chunk), j] = base - model.raw(occluded)
+            column = position[feature]
+            first = chunk.iloc[:1]
+            typical = first.assign(**{feature: _constant_like(first[feature], reference[feature])})
+            value = booster._preprocess_X(typical, reset=False)[0, column]
+            same = (x[:, column] == value) | (np.isnan(x[:, column]) & np.isnan(value))
+            rows = np.flatnonzero(~same)
+            if not len(rows) or not uses[feature]:
+                continue
+            occluded = x[rows]
+            occluded[:, column] = value
+            before = per_tree[np.ix_(rows, uses[feature])].sum(axis=1)
+            change = _tree_scores(booster, occluded, uses[feature]).sum(axis=1) - before
+            out[start + rows, j] = expit(base[rows]) - expit(base[rows] + change)
     return pd.DataFrame(out, columns=features)
+
+
+def _booster_columns(booster: object, columns: list[str]) -> dict[str, int]:
+    """Where each input column sits in the booster's preprocessed matrix (its trees'
+    ``feature_idx``): categorical columns first, then numeric, each in input order."""
+    categorical = getattr(booster, "is_categorical_", None)
+    if getattr(booster, "_preprocessor", None) is None or categorical is None:
+        return {c: i for i, c in enumerate(columns)}
+    order = np.concatenate([np.flatnonzero(categorical), np.flatnonzero(~categorical)])
+    return {columns[k]: p for p, k in enumerate(order)}
+
+
+def _splits_on(tree: object, column: int) -> bool:
+    """Whether a fitted tree (sklearn ``TreePredictor``) splits on ``column`` anywhere."""
+    nodes = tree.nodes
+    return bool(np.any((nodes["is_leaf"] == 0) & (nodes["feature_idx"] == column)))
+
+
+def _tree_scores(booster: object, x: np.ndarray, trees: object) -> np.ndarray:
+    """Raw score of each of ``trees`` (indices into the booster's trees) for preprocessed rows ``x``."""
+    scores = np.zeros((len(x), len(trees)), order="F")
+    for k, tree in enumerate(trees):
+        booster._predict_iterations(x, [booster._predictors[tree]], scores[:, k : k + 1], False, 1)
+    return scores
 
 
 def _constant_like(series: pd.Series, value: object) -> pd.Series | np.ndarray:
@@ -206,7 +261,11 @@ def top_reasons(attributions: pd.DataFrame, k: int = N_REASONS, min_effect: floa
 
 
 def reason_phrases(features: pd.DataFrame, reasons: pd.DataFrame, lang: str, currency: str = "CNY") -> pd.DataFrame:
-    """Readable phrases (``reason_1..k``) for reason features, from each customer's values."""
+    """Readable phrases (``reason_1..k``) for reason features, from each customer's values.
+
+    Each distinct value (pair of values for trends) is phrased once and shared by the
+    customers who have it: day and order counts repeat across hundreds of thousands.
+    """
     fmt = Formatter(lang, currency)
     out = {}
     for slot, column in enumerate(reasons.columns, start=1):
@@ -216,9 +275,20 @@ def reason_phrases(features: pd.DataFrame, reasons: pd.DataFrame, lang: str, cur
             if not feature:
                 continue
             rows = np.flatnonzero(codes == feature)
-            phrases[rows] = _phrases_for(str(feature), features.iloc[rows], fmt)
+            phrases[rows] = _distinct_phrases(str(feature), features.iloc[rows], fmt)
         out[f"reason_{slot}"] = phrases
     return pd.DataFrame(out).astype("str")
+
+
+def _distinct_phrases(feature: str, rows: pd.DataFrame, fmt: Formatter) -> np.ndarray:
+    """``_phrases_for`` computed once per distinct value of the columns it reads."""
+    inputs = [c for c in (*TREND_PAIRS.get(feature, ()), feature) if c in rows.columns]
+    if not inputs:
+        return np.full(len(rows), _phrases_for(feature, rows.iloc[:1], fmt)[0], dtype=object)
+    part = rows[inputs]
+    distinct = part.drop_duplicates()
+    position = pd.MultiIndex.from_frame(distinct).get_indexer(pd.MultiIndex.from_frame(part))
+    return np.asarray(_phrases_for(feature, distinct, fmt), dtype=object)[position]
 
 
 def _phrases_for(feature: str, rows: pd.DataFrame, fmt: Formatter) -> list[str]:

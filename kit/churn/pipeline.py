@@ -1,5 +1,6 @@
 """``run_churn``: the whole churn early-warning run for one month, used by 05_churn and the bench.
 
+Features come from ``features_fn``, by default ``kit.churn.signals.churn_features``.
 Steps (snapshot scheme in ``kit.churn.dataset``):
 1. features for the run month fix the model columns (``FeatureSpec``);
 2. features + labels for every labelled snapshot month, kept only as model matrices;
@@ -14,6 +15,32 @@ threads, a gradient-boosting fit on this 2-core class of machine slowed from abo
 to over 14 minutes for a 50,000-customer month whenever another process held the other
 core (OpenMP threads spin while waiting for each other); one thread loses little when the
 machine is idle.
+
+Speed at 1,000,000 customers (issue #8 target: ``kit bench --customers 1000000 --stages
+churn`` under 180 s and 6 GB on 2 cores). Labelled snapshots use the customer sample of
+``kit.churn.sample`` when the run month has more than ``SAMPLE_CUSTOMERS``; the run month
+(777,458 customers) is always scored in full. Seconds per part (``ChurnResult.timings``;
+load average ~1 from the harness itself unless noted):
+
+| part | before | after |
+|---|---|---|
+| run month features (all 1.46M customers, + signals, spans) | 56 | 56 |
+| labelled snapshot features (9 months) | 9 x ~30 | 41 |
+| out-of-time fit + validation + baseline | 76 | 38 |
+| permutation drivers + partial dependence | 14 | 13 |
+| final fit + scoring 777,458 | 101 | 62 |
+| reasons (occlusion, 8 drivers) + phrases | 264 | 123 |
+| value, segments, actions; writing | 1 | 1 |
+| **bench total / peak** | **1,070 s / 6.40 GB** | **332 s / 4.82 GB** (load 0.7-1.0) |
+
+Before: the bench total is the code without any sample (load 1.2-3.5: the test suite
+and a profile ran alongside); the parts come from a profile of one full snapshot (2026-07:
+``build_features`` 17 s, purchase history 3 s, BG/NBD 2.5 s, visits 5 s) and from a run
+with a 200,000 sample but the old 600,000-row fit cap and whole-model occlusion. After:
+100,000 sample, 300,000-row fit cap, tree-subset occlusion; both "56" ran at load ~2.
+Still over the time target: the rest is prediction on one thread (one pass of the
+400-tree booster over 777,458 rows takes ~27 s; scoring is one pass and the reasons
+about four) and the full-population features of the run month.
 """
 
 from __future__ import annotations
@@ -23,8 +50,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
-from kit.churn import actions, drivers, retention
+from kit.churn import actions, drivers, retention, sample
 from kit.churn.dataset import (
     FeaturesFn,
     SnapshotPlan,
@@ -47,8 +75,7 @@ from kit.churn.model import (
     reliability,
     roc_points,
 )
-from threadpoolctl import threadpool_limits
-
+from kit.churn.sample import SAMPLE_CUSTOMERS
 from kit.config import KitConfig
 from kit.warehouse import Warehouse
 
@@ -59,7 +86,8 @@ N_DEPENDENCE = 3
 
 @dataclass
 class Snapshot:
-    """One labelled snapshot month, reduced to what the models need."""
+    """One labelled snapshot month, reduced to what the models need (its population, or
+    the population's sampled customers: ``kit.churn.sample``)."""
 
     customer_id: np.ndarray
     matrix: pd.DataFrame
@@ -80,7 +108,7 @@ class ChurnResult:
     gains: pd.DataFrame  # model, contacted, caught
     drivers: pd.DataFrame  # feature, importance, std
     dependence: pd.DataFrame  # feature, value, risk
-    trend: pd.DataFrame  # snapshot_month, customers, churn_rate, kind (observed / predicted)
+    trend: pd.DataFrame  # snapshot_month, customers (sampled ones above the cap), churn_rate, kind (observed / predicted)
     scores: pd.DataFrame  # the run month: actions.SNAPSHOT_COLUMNS + reason_feature_1..3
     spans: pd.DataFrame  # every buyer: customer_id, duration_days, lapsed, main_channel, segment, persona
     model: ChurnModel  # the final model that scored the run month
@@ -90,7 +118,9 @@ class ChurnResult:
 
 
 def _snapshot(frame: pd.DataFrame, spec: FeatureSpec) -> Snapshot:
-    """Reduce a labelled examples frame to model inputs."""
+    """Reduce a labelled examples frame to model inputs (a category nobody had bought yet
+    by that month counts as a share of 0)."""
+    frame = sample.fill_category_shares(frame, spec.numeric)
     base_cols = [c for c in BASELINE_FEATURES if c in frame.columns]
     return Snapshot(
         customer_id=frame["customer_id"].to_numpy(),
@@ -98,6 +128,27 @@ def _snapshot(frame: pd.DataFrame, spec: FeatureSpec) -> Snapshot:
         baseline=frame[base_cols].reset_index(drop=True),
         churned=frame["churned"].to_numpy(dtype=bool),
     )
+
+
+def _labelled_snapshots(
+    wh: Warehouse,
+    months: tuple[str, ...],
+    config: KitConfig,
+    features_fn: FeaturesFn,
+    spec: FeatureSpec,
+    threshold: int | None,
+    cap: int,
+) -> dict[str, Snapshot]:
+    """Features and labels of each snapshot month: the whole population when ``threshold``
+    is None, else at most ``cap`` sampled customers, read from a ``SampledWarehouse``."""
+    source = wh if threshold is None else sample.SampledWarehouse(wh, threshold)
+    snaps = {}
+    for month in months:
+        frame = snapshot_examples(source, month, config, features_fn)
+        if threshold is not None:
+            frame = frame.loc[sample.in_sample(frame["customer_id"], threshold, cap)].reset_index(drop=True)
+        snaps[month] = _snapshot(frame, spec)
+    return snaps
 
 
 def _stack(snaps: list[Snapshot]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
@@ -123,12 +174,15 @@ def run_churn(
     config: KitConfig,
     features_fn: FeaturesFn | None = None,
     lang: str = "en",
+    sample_customers: int = SAMPLE_CUSTOMERS,
 ) -> ChurnResult:
-    """Train, validate out of time, and score ``month`` (see module docstring)."""
+    """Train, validate out of time, and score ``month`` (see module docstring); labelled
+    snapshots follow at most ``sample_customers`` customers each, the run month scores all."""
+    sample.check_cap(sample_customers)
     if features_fn is None:
-        from kit.features import build_features
+        from kit.churn.signals import churn_features
 
-        features_fn = build_features
+        features_fn = churn_features
     cfg = config.churn
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -145,8 +199,12 @@ def run_churn(
     spans = spans.merge(actions.segment_labels(wh, month, spans["customer_id"]), on="customer_id", how="left")
     del features
     spec = FeatureSpec.infer(current)
-    snaps = {m: _snapshot(snapshot_examples(wh, m, config, features_fn), spec) for m in plan.labelled}
-    timings["features_s"] = time.perf_counter() - clock
+    timings["run_month_features_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    threshold = sample.key_threshold(current["customer_id"], sample_customers)
+    snaps = _labelled_snapshots(wh, plan.labelled, config, features_fn, spec, threshold, sample_customers)
+    timings["snapshot_features_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     model = _fit(spec, snaps, plan.training, cfg.seed)
@@ -182,6 +240,7 @@ def run_churn(
     phrases = drivers.reason_phrases(current, codes, lang, config.project.currency)
     timings["reasons_s"] = time.perf_counter() - clock
 
+    clock = time.perf_counter()
     value = actions.customer_value(wh, month, current, config.clv.gross_margin)
     labels = actions.segment_labels(wh, month, current["customer_id"])
     scores = pd.concat([scores, phrases, codes], axis=1).assign(
@@ -193,6 +252,8 @@ def run_churn(
     scores["value_at_risk"] = scores["churn_probability"] * scores["clv"]
     scores["action"] = actions.action_buckets(scores["churn_probability"], scores["clv"], cfg)
     scores["action"] = scores["action"].astype("str")
+
+    timings["value_actions_s"] = time.perf_counter() - clock
 
     sources = set(value["clv_source"])
     trend = pd.DataFrame(
@@ -235,5 +296,6 @@ def bench_stage(config: KitConfig) -> dict[str, float | int | str]:
     1,000,000 customers in under 3 minutes and 6 GB), writing the month's churn snapshot."""
     wh = Warehouse.from_config(config)
     result = run_churn(wh, config.run.month, config)
+    clock = time.perf_counter()
     actions.write_snapshot(wh, config.run.month, result.scores)
-    return {"customers_scored": int(len(result.scores)), **result.timings}
+    return {"customers_scored": int(len(result.scores)), **result.timings, "write_s": time.perf_counter() - clock}
