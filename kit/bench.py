@@ -94,6 +94,7 @@ class StageResult:
     target_gb: float | None = None
     verdict: str = ""
     message: str = ""
+    details: dict[str, float | int | str] = field(default_factory=dict)  # what the stage reports of itself, e.g. seconds per part
 
 
 @dataclass
@@ -209,10 +210,12 @@ def _stage_process(stage: Stage, config_file: str, customers: int, seed: int, co
         config = load_config(config_file)
         started = time.perf_counter()
         if stage.takes == "world":
-            function(config.resolve(config.paths.raw), customers=customers, seed=seed, end_month=config.run.month)
+            output = function(config.resolve(config.paths.raw), customers=customers, seed=seed, end_month=config.run.month)
         else:
-            function(config)
+            output = function(config)
         message["seconds"] = time.perf_counter() - started
+        if isinstance(output, dict):
+            message["details"] = {k: v for k, v in output.items() if isinstance(v, (int, float, str))}
     except StageUnavailable as exc:
         message = {"status": "unavailable", "message": f"stage unavailable: {exc}"}
     except Exception as exc:  # a stage's failure is a result to report, not a crash of the bench
@@ -250,6 +253,7 @@ def run_stage(stage: Stage, config_file: Path, customers: int, seed: int) -> Sta
         target_seconds=stage.target_seconds,
         target_gb=stage.target_gb,
         message=message.get("message", ""),
+        details=message.get("details", {}),
     )
     result.verdict = _verdict(result, customers)
     return result
@@ -321,7 +325,8 @@ HEADER = f"{'stage':<14} {'status':<12} {'seconds':>9} {'peak GB':>8} {'target s
 
 
 def format_row(result: StageResult) -> str:
-    """One table row; unavailable, skipped and failed stages carry their message."""
+    """One table row, then the stage's details (e.g. seconds per part) and, for
+    unavailable, skipped and failed stages, their message."""
 
     def number(value: float | None, digits: int) -> str:
         return "-" if value is None else f"{value:.{digits}f}"
@@ -330,16 +335,18 @@ def format_row(result: StageResult) -> str:
         f"{result.name:<14} {result.status:<12} {number(result.seconds, 1):>9} {number(result.peak_gb, 2):>8} "
         f"{number(result.target_seconds, 0):>9} {number(result.target_gb, 1):>9}  {result.verdict}"
     )
+    if result.details:
+        row += "\n    " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.details.items())
     if result.message:
         row += "\n    " + result.message.strip().replace("\n", "\n    ")
     return row
 
 
 def format_table(results: list[StageResult]) -> str:
-    """The summary table (one line per stage, messages left out)."""
+    """The summary table (one line per stage, details and messages left out)."""
     lines = [HEADER, "-" * len(HEADER)]
     for result in results:
-        lines.append(format_row(StageResult(**{**asdict(result), "message": ""})))
+        lines.append(format_row(StageResult(**{**asdict(result), "message": "", "details": {}})))
     return "\n".join(lines)
 
 

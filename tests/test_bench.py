@@ -68,6 +68,7 @@ def test_stages_run_in_their_own_processes_with_isolated_peaks(base, tmp_path, m
     assert results["big"].peak_gb * 1024 >= 200
     assert results["small"].peak_gb * 1024 < 150  # the 200 MB of the previous stage do not count
     assert results["big"].seconds >= 0 and results["later"].peak_gb is None
+    assert results["big"].details == {"touched_mb": 200} and results["small"].details == {}
     assert "TypeError" in results["broken"].message and "KitConfig" in results["broken"].message
     assert results["big"].verdict == "targets are for 1,000,000" and results["small"].verdict == "no target"
     assert not report.ok
@@ -77,7 +78,7 @@ def test_stages_run_in_their_own_processes_with_isolated_peaks(base, tmp_path, m
     assert written["customers"] == 1000 and written["machine"]["cpus"] >= 1
     out = capsys.readouterr().out
     assert "stage unavailable: module kit.nothing_here does not exist" in out
-    assert "peak GB" in out and "target s" in out
+    assert "peak GB" in out and "target s" in out and "touched_mb 200" in out
 
 
 def test_stages_are_skipped_without_a_world_and_unknown_names_refused(base, tmp_path, monkeypatch):

@@ -24,12 +24,20 @@ from kit.churn.dataset import (
     ChurnDataError,
     check_point_in_time,
     churn_labels,
+    ids_in,
     label_window,
     plan_snapshots,
     select_population,
     snapshot_examples,
 )
-from kit.churn.model import FeatureSpec, classification_metrics, gains, reliability, top_share_caught
+from kit.churn.model import (
+    FeatureSpec,
+    classification_metrics,
+    fit_churn_model,
+    gains,
+    reliability,
+    top_share_caught,
+)
 from kit.churn.pipeline import run_churn
 from kit.config import KitConfig, load_config
 from kit.dates import snapshot_date, snapshot_end
@@ -292,6 +300,13 @@ def test_labels_count_paid_orders_only_inside_the_window(world: tuple[Warehouse,
     assert set(churn_labels(wh, "2026-03", 90)) == expected
 
 
+def test_ids_in_matches_isin_and_handles_missing_and_empty() -> None:
+    ids = pd.Series(["a", "b", None, "c"], dtype="str")
+    assert ids_in(ids, pd.Series(["c", "a", "z"], dtype="str")).tolist() == [True, False, False, True]
+    assert ids_in(ids, pd.Series([], dtype="str")).tolist() == [False] * 4
+    assert ids_in(pd.Series([], dtype="str"), pd.Series(["a"], dtype="str")).tolist() == []
+
+
 def test_population_keeps_recent_buyers_only() -> None:
     frame = pd.DataFrame(
         {"customer_id": list("abcd"), "has_ordered": [True, True, False, True], "recency_days": [10, 400, None, 365]}
@@ -321,6 +336,19 @@ def test_feature_spec_fixes_columns_and_levels() -> None:
     assert matrix["recency_days"].dtype == np.float32
     with pytest.raises(ValueError, match="recency_days"):
         spec.matrix(later.drop(columns="recency_days"))
+
+
+@pytest.mark.parametrize("n_calibration", [800, 3000])  # sigmoid below ISOTONIC_MIN_ROWS, isotonic above
+def test_calibrate_maps_raw_scores_like_predict(n_calibration: int) -> None:
+    rng = np.random.default_rng(n_calibration)
+    n = 3000 + n_calibration
+    frame = pd.DataFrame({"recency_days": rng.exponential(60, n), "visits_90d": rng.poisson(2, n)})
+    churned = rng.random(n) < 1 / (1 + np.exp(-(frame["recency_days"] / 40 - frame["visits_90d"] / 2)))
+    spec = FeatureSpec.infer(frame)
+    matrix = spec.matrix(frame)
+    model = fit_churn_model(spec, matrix.iloc[:3000], churned[:3000], matrix.iloc[3000:], churned[3000:], seed=1)
+    assert model.calibration_method == ("sigmoid" if n_calibration < 2000 else "isotonic")
+    np.testing.assert_allclose(model.calibrate(model.booster.decision_function(matrix)), model.predict(matrix), rtol=0, atol=1e-12)
 
 
 def test_top_share_and_metrics_match_hand_counts() -> None:
@@ -382,8 +410,10 @@ def test_occlusion_attributions_come_from_the_model(result, world) -> None:
     matrix = model.spec.matrix(frame).head(200)
     ref = drivers.reference_values(matrix)
     reasons = ["recency_days", "last_nps", "main_channel"]
-    att = drivers.occlusion_attributions(model, matrix, reasons, ref, batch_rows=64)
-    for feature in reasons:  # the tree-by-tree shortcut equals re-predicting the whole model
+    raw, att = drivers.occlusion_attributions(model, matrix, reasons, ref, batch_rows=64)
+    # the raw scores it returns give the scored probability without another pass
+    np.testing.assert_allclose(model.calibrate(raw), model.predict(matrix), rtol=0, atol=1e-12)
+    for feature in reasons:  # the path-wise shortcut equals re-predicting the whole model
         occluded = matrix.assign(**{feature: drivers._constant_like(matrix[feature], ref[feature])})
         np.testing.assert_allclose(att[feature], model.raw(matrix) - model.raw(occluded), atol=1e-6)
     # long-silent customers get recency as a risk-raising driver
@@ -539,6 +569,11 @@ def test_page_helpers_use_the_result_numbers(result) -> None:
         assert 3 <= len(items) <= 5 and all(items)
         table, formats = report.quality_table(result, lang)
         assert set(formats) == set(table.columns) and len(table) == 2
+        assert table.iloc[:, 1].tolist() == [len(result.validation)] * 2  # customers tested
+        assert result.sample_customers is None
+        assert report.quality_meaning(result, lang, Formatter(lang), 90) == t(
+            "churn.meaning.quality", lang, month=Formatter(lang).month(result.plan.validation), days=90
+        )
         contacts, _ = report.contact_list(result, lang, n=5)
         assert len(contacts) == 5
         assert contacts.iloc[:, 3].is_monotonic_decreasing  # value at risk, highest first
@@ -609,6 +644,11 @@ def test_run_churn_trains_on_a_followed_sample_and_scores_everyone(world, result
     threshold = sample.key_threshold(result.scores["customer_id"], 400)
     assert (sample.stable_key(sampled.validation["customer_id"]) <= np.uint64(threshold)).all()
     assert sampled.quality.set_index("model").loc["model", "roc_auc"] > 0.7
+    from kit.churn import report
+    from kit.report.fmt import Formatter
+
+    assert sampled.sample_customers == 400
+    assert "400" in report.quality_meaning(sampled, "en", Formatter("en"), 90)
 
 
 def test_reason_phrases_share_one_phrase_per_distinct_value() -> None:

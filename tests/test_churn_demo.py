@@ -13,12 +13,18 @@ The model uses ``run_churn``'s default features (``kit.churn.signals.churn_featu
 The world has 30,000 customers, not 6,000, because the gap shrinks with training data
 and 6,000 leave it just above the target: with the same features, model and generator
 it is 0.031 at 6,000 and 0.029 at 30,000 (seed 11; seed 12: 0.027 at 30,000). The
-30,000-customer test takes about 80 s on the shared 2-core machine. Every measurement and the diagnosis behind the
-generator change are in kit.churn.signals.
+30,000-customer test takes about 50-80 s on the shared 2-core machine. Every measurement and the diagnosis
+behind the generator change are in kit.churn.signals.
+
+The identity salt is fixed (``SALT``) so the test is reproducible. A fresh warehouse
+otherwise draws a random salt, and with it other customer ids, row orders and early-
+stopping splits: with salts "churn-demo-test", "s2" and "s3" the gap was 0.0288, 0.0286
+and 0.0289 (``CHURN_TEST_SALT=s2 pytest -s tests/test_churn_demo.py`` repeats one).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +42,8 @@ features = pytest.importorskip("kit.features")
 from kit.churn import run_churn  # noqa: E402
 
 CUSTOMERS = 30_000
+# The identity salt: fixed for a reproducible run (module docstring).
+SALT = "churn-demo-test"
 
 
 def customer_persons(root: Path) -> pd.DataFrame:
@@ -58,7 +66,8 @@ def customer_persons(root: Path) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_out_of_time_auc_against_the_oracle(tmp_path: Path) -> None:
+def test_out_of_time_auc_against_the_oracle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIT_IDENTITY_SALT", os.environ.get("CHURN_TEST_SALT", SALT))
     demo.generate(tmp_path / "data" / "raw" / "demo", customers=CUSTOMERS, seed=11)
     config = load_config(write_config(tmp_path, {}))
     ingest.run_ingest(config)

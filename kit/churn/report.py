@@ -17,6 +17,7 @@ from kit.report.i18n import t
 # Okabe-Ito colours, distinct for colour-blind readers: call stands out, nurture recedes.
 ACTION_COLORS = {"call": "#D55E00", "coupon": "#0072B2", "nurture": "#BBBBBB"}
 QUALITY_COLUMNS = {
+    "n": "int",
     "roc_auc": "num2",
     "pr_auc": "num2",
     "brier": "num2",
@@ -82,6 +83,14 @@ def findings(result: ChurnResult, lang: str, fmt: Formatter, window_days: int) -
             calls=fmt.int(h["action_call"]),
         ),
     ]
+
+
+def quality_meaning(result: ChurnResult, lang: str, fmt: Formatter, window_days: int) -> str:
+    """The quality section's "what this means", saying when months were checked on a sample."""
+    text = t("churn.meaning.quality", lang, month=fmt.month(result.plan.validation), days=window_days)
+    if result.sample_customers is not None:
+        text += " " + t("churn.meaning.quality_sample", lang, n=fmt.int(result.sample_customers))
+    return text
 
 
 def quality_table(result: ChurnResult, lang: str) -> tuple[pd.DataFrame, dict[str, str]]:
