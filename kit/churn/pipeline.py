@@ -17,7 +17,7 @@ other core (OpenMP threads spin while waiting for each other at every one of tho
 of small parallel regions). The two cores are used instead by running the out-of-time
 fit and the final fit side by side in two Python threads (each one OpenMP thread; the
 heavy loops release the GIL): on the 1M bench world the two fits took 70 s one after
-the other and 38 s side by side, with identical models. The tree walk that scores the
+the other and 37 s side by side, with identical models. The tree walk that scores the
 run month (``kit.churn.trees``) is one numba parallel loop per 100,000 rows, so a busy
 second core costs it time but never a spin at thousands of barriers.
 
