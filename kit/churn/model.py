@@ -126,7 +126,8 @@ class ChurnModel:
         return np.clip(calibrator.predict(np.asarray(raw, dtype=float)), 0.0, 1.0)
 
     def raw(self, matrix: pd.DataFrame) -> np.ndarray:
-        """The booster's own (uncalibrated) churn probability; used for attributions."""
+        """The booster's own (uncalibrated) churn probability: the scale on which the
+        per-customer reasons (``kit.churn.drivers.occlusion_attributions``) measure change."""
         return self.booster.predict_proba(matrix)[:, 1]
 
 
