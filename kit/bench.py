@@ -170,8 +170,8 @@ def monthly_run(config: KitConfig) -> None:
 
     result = run_month(config, config.run.month, echo=lambda line: print(f"    {line}", flush=True))
     if not result.ok:
-        failed = next(r for r in result.results if r.status == "failed")
-        raise RuntimeError(f"monthly run failed at {failed.name}: {failed.error}")
+        failed = next((r for r in result.results if r.status == "failed"), None)
+        raise RuntimeError(f"monthly run failed at {failed.name}: {failed.error}" if failed else f"monthly run failed {result.failure}")
 
 
 # --------------------------------------------------------------------------- stages

@@ -1,7 +1,8 @@
 """The ``kit`` command: ``kit run``, ``kit demo-data`` and ``kit bench``.
 
-Exit codes: 0 success; 1 a notebook or benchmark stage failed; 2 the command could not
-start (bad arguments, config error, missing notebook, refused parameter, missing module).
+Exit codes: 0 success; 1 a notebook or benchmark stage failed, or the data fitness gate
+stopped the run; 2 the command could not start (bad arguments, config error, missing
+notebook, refused parameter, missing module, another run holding the project's lock).
 Heavy imports (papermill, the demo generator) happen inside the commands so that
 ``kit --help`` is quick and works before every module exists.
 """
@@ -32,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (kept in run order)")
     run.add_argument("--config", type=Path, help="config file (default: config/kit.yml)")
     run.add_argument("--lang", choices=["en", "zh"], help="report language (default: run.lang in the config)")
+    run.add_argument(
+        "--accept-data-warnings",
+        action="store_true",
+        help="publish even when the data fitness gate after 01_ingest grades a source 'fail' (recorded in run.json)",
+    )
 
     demo = commands.add_parser("demo-data", help="generate the synthetic demo company's raw files")
     demo.add_argument("--customers", type=_positive_int, default=50000, help="number of people (default 50000)")
@@ -63,12 +69,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``kit run``: execute and publish one month."""
     from kit.runner import RunError, run_month
 
-    if args.month and not MONTH_PATTERN.match(args.month):
-        raise CommandError(f"--month {args.month!r}: expected YYYY-MM, for example 2026-10")
-    run_overrides = {key: value for key, value in (("month", args.month), ("lang", args.lang)) if value}
+    # an empty --month "" is refused, never read as "the config's month"
+    if args.month is not None and not MONTH_PATTERN.match(args.month):
+        raise CommandError(f"--month {args.month[:40]!r}: expected YYYY-MM with a month 01-12, for example 2026-10")
+    run_overrides = {key: value for key, value in (("month", args.month), ("lang", args.lang)) if value is not None}
     config = load_config(args.config, overrides={"run": run_overrides})
     try:
-        result = run_month(config, config.run.month, only=args.only, lang=config.run.lang)
+        result = run_month(
+            config, config.run.month, only=args.only, lang=config.run.lang,
+            accept_data_warnings=args.accept_data_warnings,
+        )
     except RunError as exc:
         raise CommandError(str(exc)) from exc
     return result.exit_code

@@ -6,7 +6,8 @@ path, what is allowed, the closest valid key), which is simplest to guarantee he
 
 Every section below is one dataclass. Each field's type hint is the contract: the loader
 checks values against it (str, int, float, bool, Path, Literal, list, dict, optional,
-nested sections) and rejects unknown keys. Relative paths resolve from the config file's
+nested sections) and rejects unknown keys, keys given twice (kit.strict_yaml) and numbers
+outside their range (``RANGES``, checked on load). Relative paths resolve from the config file's
 folder's parent when the config lives in ``config/`` (the project root), else from the
 config file's folder, never from the current directory.
 """
@@ -15,18 +16,24 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from kit.strict_yaml import load_strict_yaml
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "kit.yml"
-MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+# ASCII digits only (\d would take full-width ones) and \Z, not $ (which allows a final newline).
+MONTH_PATTERN = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])\Z")
+DATE_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 class ConfigError(ValueError):
@@ -92,6 +99,9 @@ class SourceConfig:
     url: str | None = None
     table: str | None = None
     required: bool = True
+    # a line with bytes the encoding cannot decode: fail (the error names the line) or
+    # quarantine that one line (reason undecodable_bytes) and load the others
+    on_bad_encoding: Literal["fail", "quarantine"] = "fail"
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,44 @@ class IdentityConfig:
     overshared_orphan_threshold: int = 3
     overshared_total_threshold: int = 250
     id_prefix: str = "C"
+    # the pseudonymisation key (kit.ingest.identity.load_key): the environment variable
+    # named here wins; else the file, created with 256 random bits on the first ingest.
+    # Keep both outside the warehouse and the reports, and back the file up.
+    key_env: str = "KIT_IDENTITY_KEY"
+    key_file: Path = Path("secrets/identity.key")
+
+
+@dataclass(frozen=True)
+class IngestGateConfig:
+    """Limits of the data fitness gate (kit.ingest.quality.fitness): warn, then fail, above.
+
+    A source is graded on each limit; the run's grade is its worst. ``kit run`` stops
+    before publishing on fail (``--accept-data-warnings`` overrides).
+    """
+
+    # share of a source's physical records quarantined
+    quarantined_share_warn: float = 0.01
+    quarantined_share_fail: float = 0.05
+    # drop of the run month's rows against the month before (orders and events sources)
+    month_drop_warn: float = 0.3
+    month_drop_fail: float = 0.6
+    # share of an orders source's revenue (parseable amounts) in quarantined rows
+    revenue_lost_warn: float = 0.01
+    revenue_lost_fail: float = 0.05
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Plausibility limits and the fitness gate of ingest (owned by kit.ingest)."""
+
+    # an order amount above this (project currency), or not finite, is quarantined
+    # (reason implausible_amount)
+    max_amount: float = 1e7
+    # a date before min_date or from max_date on is quarantined (implausible_date); a
+    # birth date outside the range is nulled instead and counted (birth_date_invalid)
+    min_date: str = "1900-01-01"
+    max_date: str = "2100-01-01"
+    gate: IngestGateConfig = field(default_factory=IngestGateConfig)
 
 
 @dataclass(frozen=True)
@@ -194,6 +242,7 @@ class KitConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     clv: CLVConfig = field(default_factory=CLVConfig)
@@ -206,6 +255,152 @@ class KitConfig:
         """An absolute path for a config path: absolute stays, relative joins ``root``."""
         path = Path(path)
         return path if path.is_absolute() else (self.root / path).resolve()
+
+
+# --------------------------------------------------------------------------- ranges
+
+
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a number, or of every number in a list or mapping: from
+    ``low`` to ``high``, each end included unless marked open, never NaN or infinite.
+    ``increasing``: a list must also be strictly increasing."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    increasing: bool = False
+
+    def allows(self, number: float) -> bool:
+        """Whether ``number`` lies in the range."""
+        above = number > self.low if self.low_open else number >= self.low
+        below = number < self.high if self.high_open else number <= self.high
+        return (isinstance(number, int) or math.isfinite(number)) and above and below
+
+    def __str__(self) -> str:
+        if self.high == math.inf:
+            text = f"{'>' if self.low_open else '>='} {_number(self.low)}"
+        else:
+            text = f"{'(' if self.low_open else '['}{_number(self.low)}, {_number(self.high)}{')' if self.high_open else ']'}"
+        return text + (", strictly increasing" if self.increasing else "")
+
+
+COUNT = Range(1)  # a whole number of at least 1 (days, months, thresholds)
+POSITIVE = Range(0, low_open=True)
+SHARE = Range(0, 1)  # a share, probability or quantile, ends included
+OPEN_SHARE = Range(0, 1, low_open=True, high_open=True)  # a significance level or a power
+SEED = Range(0, 2**32 - 1)  # what numpy and scikit-learn accept as a seed
+
+# Every number the config holds, by (section, key): the loader refuses a value outside its
+# range, naming the file, the key, the value and the range (tests/test_config.py checks
+# that each numeric field of every section is listed here and that its default fits).
+RANGES: dict[tuple[type, str], Range] = {
+    (RunConfig, "timeout_seconds"): Range(1, 86400),  # per cell: a cell running a day has hung
+    (IdentityConfig, "overshared_threshold"): COUNT,
+    (IdentityConfig, "overshared_orphan_threshold"): COUNT,
+    (IdentityConfig, "overshared_total_threshold"): COUNT,
+    (IngestConfig, "max_amount"): POSITIVE,
+    (IngestGateConfig, "quarantined_share_warn"): SHARE,
+    (IngestGateConfig, "quarantined_share_fail"): SHARE,
+    (IngestGateConfig, "month_drop_warn"): SHARE,
+    (IngestGateConfig, "month_drop_fail"): SHARE,
+    (IngestGateConfig, "revenue_lost_warn"): SHARE,
+    (IngestGateConfig, "revenue_lost_fail"): SHARE,
+    (FeaturesConfig, "city_tiers"): COUNT,
+    (SegmentationConfig, "rfm_breaks"): Range(0, increasing=True),
+    (SegmentationConfig, "cn8_breaks"): Range(0),
+    (SegmentationConfig, "value_tier_shares"): Range(0, 1, low_open=True, high_open=True, increasing=True),
+    (SegmentationConfig, "new_days"): COUNT,
+    (SegmentationConfig, "active_days"): COUNT,
+    (SegmentationConfig, "silent_days"): COUNT,
+    (SegmentationConfig, "persona_k_min"): Range(2),  # k-means needs two clusters to compare
+    (SegmentationConfig, "persona_k_max"): Range(2),
+    (SegmentationConfig, "persona_sample"): COUNT,
+    (SegmentationConfig, "seed"): SEED,
+    (CLVConfig, "horizon_months"): COUNT,
+    (CLVConfig, "monthly_discount_rate"): Range(0, 1, high_open=True),
+    (CLVConfig, "gross_margin"): SHARE,
+    (CLVConfig, "holdout_months"): COUNT,
+    (ChurnConfig, "window_days"): COUNT,
+    (ChurnConfig, "training_snapshots"): Range(2),  # one to fit, one to calibrate
+    (ChurnConfig, "seed"): SEED,
+    (ChurnConfig, "population_days"): COUNT,
+    (ChurnConfig, "call_value_quantile"): SHARE,
+    (ChurnConfig, "call_risk"): SHARE,
+    (ChurnConfig, "coupon_risk"): SHARE,
+    (ChurnConfig, "coupon_value_quantile"): SHARE,
+    (ChurnConfig, "action_success_rate"): SHARE,
+    (ExperimentsConfig, "alpha"): OPEN_SHARE,
+    (ExperimentsConfig, "winsorize_quantile"): Range(0, 1, low_open=True),
+    (ExperimentsConfig, "srm_alpha"): OPEN_SHARE,
+    (ExperimentsConfig, "sequential_tuning"): POSITIVE,
+    (ExperimentsConfig, "power"): OPEN_SHARE,
+}
+SHOWN_VALUE_CHARS = 60  # an error message quotes a value up to this many characters
+
+
+def _number(x: float) -> str:
+    """A range end as the analyst wrote it: 1, 0.5, 4294967295, 1e+07."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e10 else f"{x:g}"
+
+
+def _show(value: Any) -> str:
+    """``repr(value)``, cut to SHOWN_VALUE_CHARS: an error never prints a whole long value."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_VALUE_CHARS else text[: SHOWN_VALUE_CHARS - 3] + "..."
+
+
+def _check_range(value: Any, allowed: Range, file: Path, key_path: str) -> None:
+    """Raise ConfigError when ``value`` (a number, or the numbers in a list or mapping) is
+    outside ``allowed``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_range(item, allowed, file, f"{key_path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_range(item, allowed, file, f"{key_path}[{i}]")
+        if allowed.increasing and any(b <= a for a, b in zip(value, value[1:])):
+            raise ConfigError(f"{file}: {key_path} = {_show(value)} must be strictly increasing (allowed: {allowed}).")
+    elif not allowed.allows(value):
+        raise ConfigError(f"{file}: {key_path} = {_show(value)} is out of range: allowed {allowed}.")
+
+
+def _check_relations(config: KitConfig, file: Path) -> None:
+    """Checks that involve two keys or a pattern (a single number's range is in RANGES)."""
+    if not MONTH_PATTERN.match(config.run.month):
+        raise ConfigError(f"{file}: run.month = {_show(config.run.month)}: expected YYYY-MM with a month 01-12, e.g. 2026-10.")
+    seg = config.segmentation
+    if seg.persona_k_min > seg.persona_k_max:
+        raise ConfigError(
+            f"{file}: segmentation.persona_k_min = {seg.persona_k_min} is above segmentation.persona_k_max = "
+            f"{seg.persona_k_max}: the range of persona counts tried needs k_min <= k_max."
+        )
+    _check_ingest_limits(config.ingest, file)
+
+
+def _check_ingest_limits(ingest: IngestConfig, file: Path) -> None:
+    """The plausible date range must be two ISO dates in order, and every gate limit's warn
+    level must not be above its fail level (else a source could fail without a warning)."""
+    dates = {}
+    for key in ("min_date", "max_date"):
+        text = getattr(ingest, key)
+        try:
+            dates[key] = date.fromisoformat(text) if DATE_PATTERN.match(text) else None
+        except ValueError:
+            dates[key] = None
+        if dates[key] is None:
+            raise ConfigError(f"{file}: ingest.{key} = {_show(text)}: expected a date YYYY-MM-DD, e.g. 1900-01-01.")
+    if dates["min_date"] >= dates["max_date"]:
+        raise ConfigError(f"{file}: ingest.min_date = {ingest.min_date} must be before ingest.max_date = {ingest.max_date}.")
+    gate = ingest.gate
+    for limit in ("quarantined_share", "month_drop", "revenue_lost"):
+        warn, fail = getattr(gate, f"{limit}_warn"), getattr(gate, f"{limit}_fail")
+        if warn > fail:
+            raise ConfigError(
+                f"{file}: ingest.gate.{limit}_warn = {warn} is above ingest.gate.{limit}_fail = {fail}: "
+                "the warning level must not be above the failing level."
+            )
 
 
 # --------------------------------------------------------------------------- loading
@@ -221,7 +416,7 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
     if not file.is_file():
         raise ConfigError(f"{file}: config file not found. Pass --config with an existing YAML file.")
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        data = load_strict_yaml(file.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -230,8 +425,7 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
     config = _build(KitConfig, data, file, "")
     root = file.parent.parent if file.parent.name == "config" else file.parent
     config = dataclasses.replace(config, source_file=file, root=root)
-    if not MONTH_PATTERN.match(config.run.month):
-        raise ConfigError(f"{file}: run.month = {config.run.month!r}: expected YYYY-MM, e.g. 2026-10.")
+    _check_relations(config, file)
     return config
 
 
@@ -250,7 +444,7 @@ def _build(cls: type, data: Any, file: Path, where: str) -> Any:
     """Instantiate dataclass ``cls`` from a mapping, checking keys and value types."""
     label = where or "the top level"
     if not isinstance(data, dict):
-        raise ConfigError(f"{file}: {label} must be a mapping, got {type(data).__name__} {data!r}.")
+        raise ConfigError(f"{file}: {label} must be a mapping, got {type(data).__name__} {_show(data)}.")
     hints = typing.get_type_hints(cls)
     allowed = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     values = {}
@@ -260,9 +454,11 @@ def _build(cls: type, data: Any, file: Path, where: str) -> Any:
             close = difflib.get_close_matches(str(key), list(allowed), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigError(
-                f"{file}: unknown key {key_path!r}.{hint} Allowed here: {', '.join(sorted(allowed))}."
+                f"{file}: unknown key {_show(key_path)}.{hint} Allowed here: {', '.join(sorted(allowed))}."
             )
         values[key] = _coerce(hints[key], value, file, key_path)
+        if (cls, key) in RANGES:
+            _check_range(values[key], RANGES[cls, key], file, key_path)
     missing = [
         name
         for name, f in allowed.items()
@@ -287,37 +483,37 @@ def _coerce(hint: Any, value: Any, file: Path, key_path: str) -> Any:
     if origin is Literal:
         if value not in args:
             allowed = ", ".join(repr(a) for a in args)
-            raise ConfigError(f"{file}: {key_path} = {value!r} is not allowed. Allowed values: {allowed}.")
+            raise ConfigError(f"{file}: {key_path} = {_show(value)} is not allowed. Allowed values: {allowed}.")
         return value
     if origin is list:
         if not isinstance(value, list):
-            raise ConfigError(f"{file}: {key_path} must be a list, got {type(value).__name__} {value!r}.")
+            raise ConfigError(f"{file}: {key_path} must be a list, got {type(value).__name__} {_show(value)}.")
         return [_coerce(args[0], v, file, f"{key_path}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{file}: {key_path} must be a mapping, got {type(value).__name__} {value!r}.")
+            raise ConfigError(f"{file}: {key_path} must be a mapping, got {type(value).__name__} {_show(value)}.")
         return {str(k): _coerce(args[1], v, file, f"{key_path}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, file, key_path)
     if hint is Path:
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"{file}: {key_path} must be a path (text), got {value!r}.")
+            raise ConfigError(f"{file}: {key_path} must be a path (text), got {_show(value)}.")
         return Path(value)
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{file}: {key_path} must be true or false, got {value!r}.")
+            raise ConfigError(f"{file}: {key_path} must be true or false, got {_show(value)}.")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{file}: {key_path} must be a whole number, got {value!r}.")
+            raise ConfigError(f"{file}: {key_path} must be a whole number, got {_show(value)}.")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{file}: {key_path} must be a number, got {value!r}.")
+            raise ConfigError(f"{file}: {key_path} must be a number, got {_show(value)}.")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{file}: {key_path} must be text, got {type(value).__name__} {value!r}.")
+            raise ConfigError(f"{file}: {key_path} must be text, got {type(value).__name__} {_show(value)}.")
         return value
     if hint is Any:
         return value

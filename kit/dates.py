@@ -13,9 +13,10 @@ from kit.config import MONTH_PATTERN
 
 
 def check_month(month: str) -> str:
-    """Return ``month`` if it is ``YYYY-MM``; raise ValueError naming the expected form."""
+    """Return ``month`` if it is ASCII ``YYYY-MM`` with a month 01-12 (no full-width digits,
+    no trailing newline); raise ValueError naming the expected form."""
     if not isinstance(month, str) or not MONTH_PATTERN.match(month):
-        raise ValueError(f"month {month!r} is not in the form YYYY-MM (for example 2026-10)")
+        raise ValueError(f"month {str(month)[:40]!r} is not in the form YYYY-MM with a month 01-12 (for example 2026-10)")
     return month
 
 

@@ -336,6 +336,25 @@ VALUE_FORMATS = {
 }
 
 
+def data_quality_banner(wh: Warehouse, lang: str) -> tuple[str, str] | None:
+    """(text, level) of the banner opening the overview when the data gate was not ok.
+
+    The gate's grade is the one ingest stored in ``ingest_report.json`` (``fitness``,
+    kit.ingest.quality): warn publishes with this banner naming the sources and limits;
+    fail only reaches the overview when the run was told ``--accept-data-warnings``.
+    None when every source passed, or for a warehouse ingested before the gate existed.
+    """
+    path = wh.root / "ingest_report.json"
+    gate = json.loads(path.read_text(encoding="utf-8")).get("fitness") if path.is_file() else None
+    if not gate or gate["grade"] == "ok":
+        return None
+    flagged = [c for c in gate["checks"] if c["grade"] != "ok"]
+    sources = ", ".join(dict.fromkeys(c["source"] for c in flagged))
+    limits = ", ".join(dict.fromkeys(t(f"ingest.value.{c['limit']}", lang) for c in flagged))
+    level = "danger" if gate["grade"] == "fail" else "warning"
+    return t(f"overview.data_quality.{gate['grade']}", lang, sources=sources, limits=limits), level
+
+
 def kpi_cards(ov: Overview, fmt: Formatter) -> list[Kpi]:
     """One KPI card per KPI: value, change against last month (coloured by direction), sparkline."""
     changes = {c.key: c for c in ov.changes}

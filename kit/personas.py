@@ -54,8 +54,10 @@ takes 0.1 s). The whole segmentation step went from 7 s to 24 s idle (13 s to 34
 loaded), peak memory 2.2 GB.
 
 Choosing k: k-means (scikit-learn ``KMeans``, k-means++ starts) is fitted for every k in
-[persona_k_min, persona_k_max] on a random sample of ``persona_sample`` customers who
-have ordered, weighted by sqrt(orders) since a long history is a more reliable profile;
+[persona_k_min, persona_k_max] on a sample of ``persona_sample`` customers who have
+ordered (those with the smallest ``kit.sampling.stable_key`` under ``segmentation.seed``,
+in key order: the same customers and the same k-means starts whatever the row order of
+the profile), weighted by sqrt(orders) since a long history is a more reliable profile;
 the k with the lowest Davies-Bouldin index (mean over clusters of the worst ratio of
 within-cluster spread to between-centroid distance; O(n k), on the whole sample) wins.
 The mean silhouette (on at most ``SILHOUETTE_SAMPLE`` = 4,000 of the sampled customers)
@@ -103,11 +105,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from kit.atomic import write_text_atomic
 from kit.config import SegmentationConfig
 from kit.dates import snapshot_end
 from kit.features import category_column
 from kit.report.fmt import Formatter
 from kit.report.i18n import t
+from kit.sampling import smallest_keys
 
 if TYPE_CHECKING:
     from kit.warehouse import Warehouse
@@ -328,10 +332,9 @@ def fit_personas(
     scaled = standardise(matrix, {name: available[name][2] for name in matrix.columns})
     orders = pd.to_numeric(profile.get("frequency_all", pd.Series(0, index=profile.index)), errors="coerce")
     weights = np.sqrt(np.maximum(orders.fillna(0).to_numpy(dtype=float), 1.0))
-    rng = np.random.default_rng(config.seed)
     ordered = orders.fillna(0).to_numpy(dtype=float) > 0
     pool = np.flatnonzero(ordered) if ordered.sum() > config.persona_k_max else np.arange(len(scaled))
-    sample_idx = rng.choice(pool, size=min(len(pool), config.persona_sample), replace=False)
+    sample_idx = pool[smallest_keys(profile["customer_id"].to_numpy()[pool], config.persona_sample, config.seed)]
     sample = scaled[sample_idx]
     with threadpool_limits(limits=1):
         if k is None:
@@ -674,11 +677,7 @@ def personas_path(snapshot_dir: Path) -> Path:
 
 def save_personas(snapshot_dir: Path, model: PersonaModel) -> Path:
     """Write personas.json (ids, names, traits, centroids, k selection) atomically."""
-    path = personas_path(snapshot_dir)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(model.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(personas_path(snapshot_dir), json.dumps(model.to_json(), ensure_ascii=False, indent=2))
 
 
 def load_personas(snapshot_dir: Path) -> dict | None:

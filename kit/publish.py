@@ -26,6 +26,7 @@ from typing import Any
 import nbformat
 from nbconvert import HTMLExporter
 
+from kit.atomic import write_text_atomic
 from kit.config import MONTH_PATTERN
 from kit.report.i18n import t
 from kit.report.webfont import embed_font
@@ -173,7 +174,7 @@ def export_html(executed: Path, html_path: Path, lang: str, fallback_title: str)
             f"{executed.name}: the page would load {len(remote)} resource(s) from the internet, "
             f"e.g. {remote[0][:120]!r}. Reports must work offline: embed the resource instead."
         )
-    html_path.write_text(embed_font(add_toc(body, lang)), encoding="utf-8")
+    write_text_atomic(html_path, embed_font(add_toc(body, lang)))
     return title
 
 
@@ -232,9 +233,9 @@ def write_month_index(month_dir: Path, manifest: dict[str, Any]) -> Path:
         f"<th>{escape(t('publish.col_updated', lang))}</th><th>{escape(t('publish.col_seconds', lang))}</th>"
         "</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
     )
-    path = month_dir / "index.html"
-    path.write_text(_page(lang, t("publish.month_title", lang, project=manifest["project"], month=month), body), encoding="utf-8")
-    return path
+    return write_text_atomic(
+        month_dir / "index.html", _page(lang, t("publish.month_title", lang, project=manifest["project"], month=month), body)
+    )
 
 
 def write_reports_index(reports_dir: Path, lang: str, project: str) -> Path:
@@ -260,6 +261,4 @@ def write_reports_index(reports_dir: Path, lang: str, project: str) -> Path:
         f"<th>{escape(t('publish.col_published', lang))}</th>"
         "</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
     )
-    path = reports_dir / "index.html"
-    path.write_text(_page(lang, title, body), encoding="utf-8")
-    return path
+    return write_text_atomic(reports_dir / "index.html", _page(lang, title, body))

@@ -1,27 +1,41 @@
 """Run the monthly notebooks and publish them atomically (the engine behind ``kit run``).
 
-Order of work for one month:
+A run's warehouse tables, snapshots, metrics, exports and pages become visible together
+or not at all. Order of work for one month:
 1. Plan: the notebooks of ``run.notebooks`` (a simple DAG written in run order), or the
-   ``--only`` subset kept in that order. Every file must exist and every injected
-   parameter (``month``, ``config_path``, ``lang``, ``headless``) must be defined in the
-   notebook's ``parameters`` cell, checked with ``ast`` before any kernel starts.
-2. Execute each notebook with papermill (one fresh kernel per notebook, the configured
-   kernel name and per-cell timeout, working directory = the notebooks folder) into a
-   staging folder ``reports/.staging-<month>-<pid>/`` and export its HTML page there.
-3. Only when every notebook succeeded: write ``metrics.json``, ``run.json`` and the month's
-   ``index.html`` into staging, then swap staging in place of ``reports/<month>/`` and
-   rebuild ``reports/index.html``. With ``--only``, the pages of the other notebooks are
+   ``--only`` subset kept in that order plus the notebooks that read what it rewrites
+   (``READS``). Every file must exist and every injected parameter (``INJECTED``) must
+   be defined in the notebook's ``parameters`` cell, checked with ``ast`` before any
+   kernel starts.
+2. Take the project's run lock (``<warehouse>/.kit-run.lock``); finish a commit a killed
+   run left half-done (the journal), and delete what killed runs left behind (staging
+   folders, uncommitted generations). ``--only`` refuses a month whose pages were built
+   from another warehouse generation than the current one.
+3. Start a new warehouse generation (a hard-link copy of the current one, see
+   ``kit.generations``) and a run folder ``reports/.run-<month>-<generation>/`` holding
+   ``run_context.json`` and the staging month. Each notebook gets ``run_dir`` and writes
+   through ``Report.start(..., run_dir=run_dir)`` into the new generation and the staging
+   month only. Notebooks run with papermill (one fresh kernel each, the configured
+   kernel name and per-cell timeout, working directory = the notebooks folder).
+4. After ``01_ingest`` the data fitness gate (``kit.ingest.quality.fitness``) grades the
+   new data: on "fail" the run stops before any other notebook and publishes nothing,
+   unless ``--accept-data-warnings`` was given.
+5. Only when every notebook succeeded: write ``metrics.json``, ``run.json`` (with the
+   generation id) and the month's ``index.html`` into staging, then commit: write the
+   journal, move staging in place of ``reports/<month>/``, point ``CURRENT`` at the new
+   generation, rebuild ``reports/index.html``, delete the journal; then delete
+   generations older than the previous one. With ``--only``, the pages of the other notebooks are
    carried over from the month published before.
-4. On a failure: stop, keep the failed executed notebook as
-   ``reports/failed/<month>/<notebook>.ipynb``, delete staging, leave the published month
-   untouched and report the notebook, cell and error.
+6. On a failure: stop, keep the failed executed notebook as
+   ``reports/failed/<month>/<notebook>.ipynb``, delete the new generation and the run
+   folder, leave the published month and the current warehouse untouched and report the
+   notebook, cell and error (a write that fails names the file).
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -35,21 +49,41 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from kit import __version__
+from kit import __version__, generations
+from kit.atomic import copy_atomic, write_text_atomic
 from kit.config import PROJECT_ROOT, KitConfig
 from kit.dates import check_month
+from kit.generations import Generation
+from kit.ingest.identity import IdentityKeyError, load_key
 from kit.publish import export_html, write_month_index, write_reports_index
-from kit.report.page import OUTPUT_DIR_ENV
+from kit.report.page import RunContext
+from kit.warehouse import with_warehouse
 
-# The names every notebook receives; each must be defined in its parameters cell.
-INJECTED = ("month", "config_path", "lang", "headless")
+# The names every notebook receives; each must be defined in its parameters cell
+# (``run_dir = None`` there: the run folder, see kit.report.page.RunContext).
+INJECTED = ("month", "config_path", "lang", "headless", "run_dir")
+# The notebook after which the data fitness gate grades the new warehouse generation.
+INGEST_NOTEBOOK = "01_ingest"
+# What each monthly notebook reads from the notebooks before it (tables, snapshots,
+# personas, metrics). ``--only X`` also re-runs every notebook that reads X, directly or
+# not, so that no page is carried over from data this run changes. A notebook not listed
+# here is taken to read every notebook before it in run.notebooks.
+READS: dict[str, tuple[str, ...]] = {
+    "01_ingest": (),
+    "02_tags": ("01_ingest",),  # canonical tables -> profile snapshot
+    "03_segmentation": ("01_ingest", "02_tags"),  # profile -> segments, personas
+    "04_clv": ("01_ingest", "03_segmentation"),  # orders; persona labels
+    "05_churn": ("01_ingest", "03_segmentation", "04_clv"),  # orders, events; segments, clv
+    "06_experiment_readout": ("01_ingest", "03_segmentation"),  # assignments; segments
+    "07_overview": ("01_ingest", "02_tags", "03_segmentation", "04_clv", "05_churn", "06_experiment_readout"),
+}
 # ipykernel's start-up warnings (e.g. "running over TCP without encryption") would be
 # printed between the progress lines; errors still reach the terminal.
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
 class RunError(RuntimeError):
-    """The run cannot start: unknown notebook, missing file or parameter not accepted."""
+    """The run cannot start: unknown notebook, missing file, parameter not accepted, lock held."""
 
 
 @dataclass
@@ -64,6 +98,7 @@ class NotebookResult:
     finished_at: str = ""
     error: str = ""
     failed_notebook: Path | None = None
+    keep_error: str = ""  # why the failed notebook could not be kept (e.g. read-only reports folder)
 
     def manifest_entry(self) -> dict[str, Any]:
         """This result as a ``run.json`` notebook entry (successful notebooks only)."""
@@ -87,6 +122,9 @@ class RunResult:
     results: list[NotebookResult] = field(default_factory=list)
     published: Path | None = None
     seconds: float = 0.0
+    generation: str | None = None
+    data_problems: list[str] = field(default_factory=list)  # set when the fitness gate stopped the run
+    error: str = ""  # a failure outside the notebooks (writing the month, committing)
 
     @property
     def ok(self) -> bool:
@@ -94,8 +132,19 @@ class RunResult:
         return self.published is not None
 
     @property
+    def failure(self) -> str:
+        """Why the run did not publish, in a few words ("" when it did)."""
+        if self.ok:
+            return ""
+        if self.error:
+            return self.error
+        if self.data_problems:
+            return f"the data is not fit to publish after {INGEST_NOTEBOOK}"
+        return "at " + next((r.name for r in self.results if r.status == "failed"), "?")
+
+    @property
     def exit_code(self) -> int:
-        """0 on success, 1 when a notebook failed."""
+        """0 on success, 1 when a notebook failed, the data gate stopped the run or publishing failed."""
         return 0 if self.ok else 1
 
 
@@ -146,7 +195,11 @@ def check_parameters(path: Path, names: list[str] | tuple[str, ...]) -> None:
 
 
 def plan(config: KitConfig, only: list[str] | None = None) -> list[Path]:
-    """The notebook files to run, in ``run.notebooks`` order, checked for existence."""
+    """The notebook files to run, in ``run.notebooks`` order, checked for existence.
+
+    With ``only``, the named notebooks plus every notebook that reads what they write
+    (``dependents``), so that a page is never carried over from data this run changes.
+    """
     declared = list(config.run.notebooks)
     if only:
         unknown = [name for name in only if name not in declared]
@@ -155,6 +208,7 @@ def plan(config: KitConfig, only: list[str] | None = None) -> list[Path]:
                 f"--only {' '.join(unknown)}: not in run.notebooks of {config.source_file}. "
                 f"Known notebooks: {', '.join(declared)}."
             )
+        only = [*only, *dependents(declared, only)]
     names = [name for name in declared if not only or name in only]
     folder = config.resolve(config.paths.notebooks)
     paths = [folder / f"{name}.ipynb" for name in names]
@@ -167,6 +221,17 @@ def plan(config: KitConfig, only: list[str] | None = None) -> list[Path]:
     return paths
 
 
+def dependents(declared: list[str], chosen: list[str]) -> list[str]:
+    """The declared notebooks, not in ``chosen``, that read what ``chosen`` writes (transitively)."""
+    changed, added = set(chosen), []
+    for index, name in enumerate(declared):
+        reads = READS.get(name, tuple(declared[:index]))
+        if name not in changed and changed.intersection(reads):
+            changed.add(name)
+            added.append(name)
+    return added
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -176,12 +241,15 @@ def run_month(
     only: list[str] | None = None,
     lang: str | None = None,
     echo: Callable[[str], None] | None = None,
+    accept_data_warnings: bool = False,
 ) -> RunResult:
     """Execute and publish the month's notebooks; see the module docstring for the steps.
 
-    Raises RunError before anything runs when the plan is invalid; notebook failures are
-    reported in the returned RunResult (``exit_code`` 1), never raised. Progress lines go
-    to ``echo`` (default: printed and flushed at once, so a cron log shows them live).
+    Raises RunError before anything runs when the plan is invalid, another run holds the
+    lock, ``--only`` would mix generations or the run folder cannot be created; notebook
+    failures, a stop by the data gate and write failures while publishing are reported in
+    the returned RunResult (``exit_code`` 1), never raised. Progress lines go to ``echo``
+    (default: printed and flushed at once, so a cron log shows them live).
     """
     echo = echo or _print
     month = check_month(month or config.run.month)
@@ -189,45 +257,210 @@ def run_month(
     notebooks = plan(config, only)
     for path in notebooks:
         check_parameters(path, INJECTED)
-    parameters = {"month": month, "config_path": str(config.source_file), "lang": lang, "headless": True}
-
+    if any(path.stem == INGEST_NOTEBOOK for path in notebooks):
+        # Before any kernel: a bad key fails here, and a new key's "keep and back it up"
+        # line reaches the terminal instead of a notebook's discarded stderr.
+        try:
+            load_key(config)
+        except IdentityKeyError as exc:
+            raise RunError(str(exc)) from None
+    if only and len(notebooks) > len(only):
+        added = [p.stem for p in notebooks if p.stem not in only]
+        echo(f"--only {' '.join(only)}: also running {', '.join(added)}, which read what it rewrites")
+    root = config.resolve(config.paths.warehouse)
     reports = config.resolve(config.paths.reports)
-    reports.mkdir(parents=True, exist_ok=True)
-    staging = reports / f".staging-{month}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "notebooks").mkdir(parents=True)
-    result = RunResult(month)
-    started = time.monotonic()
-    run_started = _now()
     try:
+        with generations.run_lock(root):
+            recover(config, echo)
+            if only:
+                _check_same_generation(root, reports / month, month)
+            return _run_locked(config, month, lang, only, notebooks, accept_data_warnings, echo)
+    except generations.RunLocked as exc:
+        raise RunError(str(exc)) from None
+    except OSError as exc:  # the lock, the new generation or the run folder cannot be written
+        raise RunError(f"cannot start the run: {exc}") from exc
+
+
+def recover(config: KitConfig, echo: Callable[[str], None]) -> None:
+    """Repair what a killed run left (call with the run lock held).
+
+    Finishes a commit that was under way (the journal names it), moves a flat warehouse
+    into its first generation, and deletes uncommitted generations and run folders.
+    """
+    root = config.resolve(config.paths.warehouse)
+    reports = config.resolve(config.paths.reports)
+    journal = generations.read_journal(root)
+    if journal is not None:
+        generations.roll_forward(root, journal)
+        write_reports_index(reports, journal["lang"], journal["project"])
+        generations.finish_commit(root, journal)
+        echo(f"finished publishing {journal['month']} (generation {journal['generation']}), interrupted earlier")
+    adopted = generations.adopt_flat(root)
+    if adopted:
+        echo(f"moved the warehouse tables of {root} into generation {adopted}")
+    generations.clean_stale(root)
+    if reports.is_dir():
+        for stale in reports.iterdir():
+            if stale.is_dir() and stale.name.startswith((".run-", ".previous-", ".staging-")):
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _check_same_generation(root: Path, month_dir: Path, month: str) -> None:
+    """Refuse ``--only`` when the published month was built from other data than the current.
+
+    Its carried-over pages would show figures from one warehouse generation next to pages
+    built from another (for example after a run of another month re-ingested the data).
+    """
+    previous = _read_manifest(month_dir)
+    if previous is None:
+        return
+    built, current = previous.get("generation"), generations.current_id(root)
+    if built != current:
+        raise RunError(
+            f"--only: the pages of {month_dir} were built from warehouse generation {built or 'unknown'}, but the "
+            f"current generation is {current or 'none'} (the data changed since, e.g. by a run of another month). "
+            f"Mixing their pages with new ones would combine different data; run the whole month: "
+            f"kit run --month {month}"
+        )
+
+
+def _run_locked(
+    config: KitConfig,
+    month: str,
+    lang: str,
+    only: list[str] | None,
+    notebooks: list[Path],
+    accept_data_warnings: bool,
+    echo: Callable[[str], None],
+) -> RunResult:
+    """The run itself, with the lock held: new generation, notebooks, gate, commit or discard."""
+    root = config.resolve(config.paths.warehouse)
+    reports = config.resolve(config.paths.reports)
+    gen = generations.start(root)
+    run_dir = reports / f".run-{month}-{gen.id}"
+    staging = run_dir / "month"
+    result = RunResult(month, generation=gen.id)
+    committed = False
+    try:
+        (staging / "notebooks").mkdir(parents=True)
+        RunContext(warehouse=str(gen.path), output_dir=str(staging)).write(run_dir)
+        parameters = {
+            "month": month, "config_path": str(config.source_file), "lang": lang, "headless": True,
+            "run_dir": str(run_dir),
+        }
+        started = time.monotonic()
+        run_started = _now()
+        fitness = None
         for index, path in enumerate(notebooks):
             outcome = _run_one(config, path, staging, parameters)
             result.results.append(outcome)
             echo(_progress_line(outcome))
-            if outcome.status != "ok":
+            if outcome.status == "ok" and path.stem == INGEST_NOTEBOOK:
+                try:
+                    fitness = _data_gate(gen, accept_data_warnings, result, echo)
+                except Exception as exc:  # an unreadable ingest report: stop, never publish ungraded data
+                    result.error = (
+                        f"the data fitness check after {path.stem} failed: {type(exc).__name__}: {exc}; "
+                        f"{reports / month} and the warehouse left unchanged"
+                    )
+            if outcome.status != "ok" or result.data_problems or result.error:
                 for later in notebooks[index + 1 :]:
                     result.results.append(NotebookResult(later.stem, "not run"))
                     echo(_progress_line(result.results[-1]))
                 break
         else:
-            month_dir = reports / month
-            manifest = _manifest(config, month, parameters, only, result.results, run_started, month_dir)
-            if only:
-                _carry_over(month_dir, staging, manifest, {p.stem for p in notebooks})
-            (staging / "metrics.json").write_text(
-                json.dumps(merge_metrics(config, month), ensure_ascii=False, indent=2), encoding="utf-8"
-            )
-            (staging / "run.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-            write_month_index(staging, manifest)
-            _swap_in(staging, month_dir)
-            write_reports_index(reports, lang, config.project.name)
-            _clear_failed(reports, month, [p.stem for p in notebooks])
-            result.published = month_dir
+            try:
+                committed = _publish(
+                    config, month, lang, only, notebooks, result, gen, staging, run_started,
+                    fitness, accept_data_warnings, echo,
+                )
+            except OSError as exc:
+                result.error = f"could not publish: {exc}; {reports / month} and the warehouse left unchanged"
+        result.seconds = time.monotonic() - started
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    result.seconds = time.monotonic() - started
+        if generations.read_journal(root) is None:  # a pending journal needs both for recover()
+            if not committed:
+                generations.discard(gen)
+            shutil.rmtree(run_dir, ignore_errors=True)
     echo(_summary_line(result, reports))
     return result
+
+
+def _data_gate(gen: Generation, accept: bool, result: RunResult, echo: Callable[[str], None]) -> Any:
+    """Grade the newly ingested data; on "fail" (not accepted) record the problems in ``result``.
+
+    Returns the fitness (its grade and problems go into run.json).
+    """
+    from kit.ingest import quality
+
+    fitness = quality.fitness(quality.load_report(gen.path))
+    problems = fitness.problems()
+    if fitness.grade == "fail" and not accept:
+        result.data_problems = problems or ["the data fitness grade is 'fail'"]
+        lines = "\n".join(f"    - {p}" for p in result.data_problems)
+        echo(
+            f"data not fit to publish; stopping before the other notebooks:\n{lines}\n"
+            "    Fix the source files and re-run, or publish anyway with: kit run --accept-data-warnings"
+        )
+    elif fitness.grade != "ok":
+        note = " (accepted with --accept-data-warnings)" if fitness.grade == "fail" else ""
+        echo(f"data warnings{note}:\n" + "\n".join(f"    - {p}" for p in problems))
+    return fitness
+
+
+def _publish(
+    config: KitConfig,
+    month: str,
+    lang: str,
+    only: list[str] | None,
+    notebooks: list[Path],
+    result: RunResult,
+    gen: Generation,
+    staging: Path,
+    run_started: str,
+    fitness: Any,
+    accept_data_warnings: bool,
+    echo: Callable[[str], None],
+) -> bool:
+    """Write the month's manifest, metrics and index into staging and commit; returns True once committed.
+
+    The commit point is the journal: once it is written, the run counts as published and
+    ``recover`` finishes the renames if this process dies before they are done.
+    """
+    root = config.resolve(config.paths.warehouse)
+    reports = config.resolve(config.paths.reports)
+    month_dir = reports / month
+    run_config = with_warehouse(config, gen.path)
+    parameters = {"month": month, "config_path": str(config.source_file), "lang": lang, "headless": True}
+    manifest = _manifest(run_config, month, parameters, only, result.results, run_started, month_dir)
+    manifest["generation"] = gen.id
+    manifest["data_fitness"] = None if fitness is None else fitness.grade
+    manifest["accepted_data_warnings"] = accept_data_warnings
+    if only:
+        _carry_over(month_dir, staging, manifest, {p.stem for p in notebooks})
+    write_text_atomic(staging / "metrics.json", json.dumps(merge_metrics(run_config, month), ensure_ascii=False, indent=2))
+    write_text_atomic(staging / "run.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+    write_month_index(staging, manifest)
+    entry = {
+        "month": month, "generation": gen.id, "staging": str(staging), "target": str(month_dir),
+        "backup": str(reports / f".previous-{month}-{gen.id}"), "lang": lang, "project": config.project.name,
+        "written_at": _now(),
+    }
+    generations.write_journal(root, entry)
+    try:
+        generations.roll_forward(root, entry)
+        write_reports_index(reports, lang, config.project.name)
+        generations.finish_commit(root, entry)
+    except OSError as exc:
+        result.error = f"publishing {month} was interrupted ({exc}); the next kit run finishes it"
+        return True
+    result.published = month_dir
+    try:  # housekeeping: the month is published whatever happens here
+        _clear_failed(reports, month, [p.stem for p in notebooks])
+        generations.clean_stale(root)
+    except OSError as exc:
+        echo(f"warning: {month} is published, but tidying up failed: {exc}")
+    return True
 
 
 def _run_one(config: KitConfig, path: Path, staging: Path, parameters: dict[str, Any]) -> NotebookResult:
@@ -236,8 +469,6 @@ def _run_one(config: KitConfig, path: Path, staging: Path, parameters: dict[str,
     executed = staging / "notebooks" / f"{name}.ipynb"
     outcome = NotebookResult(name, "ok", started_at=_now())
     started = time.monotonic()
-    previous_env = os.environ.get(OUTPUT_DIR_ENV)
-    os.environ[OUTPUT_DIR_ENV] = str(staging)
     try:
         papermill.execute_notebook(
             path,
@@ -257,18 +488,14 @@ def _run_one(config: KitConfig, path: Path, staging: Path, parameters: dict[str,
     except Exception as exc:  # kernel death, timeout, export problem: report, never crash the run
         outcome.status = "failed"
         outcome.error = f"{type(exc).__name__}: {exc}".strip()
-    finally:
-        if previous_env is None:
-            os.environ.pop(OUTPUT_DIR_ENV, None)
-        else:
-            os.environ[OUTPUT_DIR_ENV] = previous_env
     outcome.seconds = time.monotonic() - started
     outcome.finished_at = _now()
     if outcome.status == "failed" and executed.exists():
         kept = config.resolve(config.paths.reports) / "failed" / parameters["month"] / f"{name}.ipynb"
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(executed, kept)
-        outcome.failed_notebook = kept
+        try:
+            outcome.failed_notebook = copy_atomic(executed, kept)
+        except OSError as exc:  # the notebook's own error stays the one reported
+            outcome.keep_error = str(exc)
     return outcome
 
 
@@ -286,20 +513,6 @@ def _failed_cell(path: Path, executed_index: int, exec_count: int | None, source
     index = executed_index - 1 if injected != -1 and executed_index > injected else executed_index
     first_line = next((line.strip() for line in source.splitlines() if line.strip()), "")
     return f"cell {index + 1} of {len(nb.cells)} (In [{exec_count}]: {first_line[:80]})"
-
-
-def _swap_in(staging: Path, month_dir: Path) -> None:
-    """Replace ``month_dir`` by ``staging``; the old folder is kept until the new one is in place."""
-    old = month_dir.with_name(f".previous-{month_dir.name}-{os.getpid()}")
-    if month_dir.exists():
-        os.replace(month_dir, old)
-    try:
-        os.replace(staging, month_dir)
-    except OSError:
-        if old.exists():
-            os.replace(old, month_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _carry_over(month_dir: Path, staging: Path, manifest: dict[str, Any], ran: set[str]) -> None:
@@ -321,8 +534,8 @@ def _carry_over(month_dir: Path, staging: Path, manifest: dict[str, Any], ran: s
         html, notebook = month_dir / entry["html"], month_dir / entry["notebook"]
         if not (html.exists() and notebook.exists()):
             continue
-        shutil.copy2(html, staging / entry["html"])
-        shutil.copy2(notebook, staging / entry["notebook"])
+        copy_atomic(html, staging / entry["html"])
+        copy_atomic(notebook, staging / entry["notebook"])
         entries[name] = {**entry, "carried_over": True}
     manifest["notebooks"] = [entries[name] for name in order if name in entries]
     exports = month_dir / "exports"
@@ -330,8 +543,7 @@ def _carry_over(month_dir: Path, staging: Path, manifest: dict[str, Any], ran: s
         for file in exports.rglob("*"):
             target = staging / "exports" / file.relative_to(exports)
             if file.is_file() and not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(file, target)
+                copy_atomic(file, target)
 
 
 def _clear_failed(reports: Path, month: str, names: list[str]) -> None:
@@ -348,8 +560,9 @@ def _clear_failed(reports: Path, month: str, names: list[str]) -> None:
 
 
 def merge_metrics(config: KitConfig, month: str) -> dict[str, Any]:
-    """All ``snapshots/<month>/metrics/<notebook>.json`` files as one mapping by notebook."""
-    folder = config.resolve(config.paths.warehouse) / "snapshots" / month / "metrics"
+    """All ``snapshots/<month>/metrics/<notebook>.json`` files of the config's warehouse
+    (its current generation) as one mapping by notebook."""
+    folder = generations.current_dir(config.resolve(config.paths.warehouse)) / "snapshots" / month / "metrics"
     if not folder.is_dir():
         return {}
     return {file.stem: json.loads(file.read_text(encoding="utf-8")) for file in sorted(folder.glob("*.json"))}
@@ -363,7 +576,7 @@ def data_snapshot(config: KitConfig, month: str) -> dict[str, list[dict[str, Any
     snapshots are left out.
     """
     raw = config.resolve(config.paths.raw)
-    warehouse = config.resolve(config.paths.warehouse)
+    warehouse = generations.current_dir(config.resolve(config.paths.warehouse))
 
     def listing(folder: Path, keep: Callable[[Path], bool]) -> list[dict[str, Any]]:
         if not folder.is_dir():
@@ -454,6 +667,8 @@ def _progress_line(outcome: NotebookResult) -> str:
         line += f"\n    {outcome.name}: {error}"
         if outcome.failed_notebook:
             line += f"\n    failed notebook kept at {outcome.failed_notebook}"
+        if outcome.keep_error:
+            line += f"\n    could not keep the failed notebook: {outcome.keep_error}"
     return line
 
 
@@ -465,8 +680,7 @@ def _summary_line(result: RunResult, reports: Path) -> str:
             f"{result.month}: {done} notebook(s) ok in {result.seconds:.1f} s; "
             f"published {result.published / 'index.html'}"
         )
-    failed = next((r.name for r in result.results if r.status == "failed"), "?")
-    return (
-        f"{result.month}: FAILED at {failed} ({done} of {len(result.results)} notebook(s) ok, "
-        f"{result.seconds:.1f} s); {reports / result.month} left unchanged"
-    )
+    counts = f"({done} of {len(result.results)} notebook(s) ok, {result.seconds:.1f} s)"
+    if result.error:
+        return f"{result.month}: FAILED {counts}: {result.error}"
+    return f"{result.month}: FAILED {result.failure} {counts}; {reports / result.month} and the warehouse left unchanged"

@@ -24,6 +24,13 @@ line. Writing a parser by hand would only re-implement ``ast``'s well-tested gra
 
 Missing values: a customer whose feature is missing never matches a condition on it, even
 under ``not`` (three-valued logic, unknown counts as "no"); use ``is null`` to select them.
+
+Limits (each refused with a TagError naming the tag, the file and the line): a rule has
+at most ``MAX_RULE_CHARS`` characters and ``MAX_RULE_DEPTH`` levels of nesting (so neither
+parsing nor evaluation can exhaust Python's stack), a number literal is at most
+``MAX_LITERAL`` in size (a float holds it exactly), and dividing by a constant 0 is an
+error rather than a column of infinities. Messages quote at most ``SHOWN_RULE_CHARS``
+characters of a rule. A tag file with a key given twice is refused (kit.strict_yaml).
 """
 
 from __future__ import annotations
@@ -39,9 +46,15 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from kit.strict_yaml import load_strict_yaml
+
 DIMENSIONS = ("demographic", "behaviour", "value", "interest", "lifecycle", "satisfaction")
 FIELDS = ("name", "label_en", "label_zh", "dimension", "rule", "description", "version")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_RULE_CHARS = 2000  # real rules are under 200 characters; a long in [..] list fits
+MAX_RULE_DEPTH = 40  # nesting of the parsed rule; 18 <= age < 25 is 4 deep
+MAX_LITERAL = 1e15  # largest absolute number literal: larger ones lose digits as floats
+SHOWN_RULE_CHARS = 80  # an error message quotes at most this much of a rule
 
 _COMPARE = {
     ast.Eq: operator.eq,
@@ -119,9 +132,9 @@ def load_tags(path: Path | str) -> list[Tag]:
     text = path.read_text(encoding="utf-8")
     try:
         root = yaml.compose(text)
+        data = load_strict_yaml(text)
     except yaml.YAMLError as exc:
         raise TagError(f"{path}: not valid YAML: {exc}") from exc
-    data = yaml.safe_load(text)
     nodes = _tag_nodes(root, path)
     items = data["tags"] if isinstance(data, dict) else data
     tags: list[Tag] = []
@@ -181,26 +194,58 @@ def _tag_from_node(node: yaml.MappingNode, values: dict[str, Any], path: Path) -
 def parse_rule(rule: str, tag: Tag | None = None) -> ast.Expression:
     """Parse ``rule`` and check every node against the whitelist (no evaluation)."""
     tag = tag or Tag("rule", "", "", "behaviour", rule, "", "1")
+    shown = _short(rule)
+    if len(rule.strip()) > MAX_RULE_CHARS:
+        raise TagError(f"{tag.where()}: the rule has {len(rule.strip()):,} characters, more than the {MAX_RULE_CHARS:,} allowed: {shown}. Split it into several tags.")
     try:
         tree = ast.parse(rule.strip(), mode="eval")
-    except SyntaxError as exc:
+    except (SyntaxError, ValueError) as exc:
+        offset = getattr(exc, "offset", None) or 0
         raise TagError(
-            f"{tag.where()}: syntax error in rule {rule!r} at character {exc.offset or 0}: {exc.msg}. "
+            f"{tag.where()}: syntax error in rule {shown} at character {offset}: {getattr(exc, 'msg', exc)}. "
             "Rules look like: monetary_365d >= q(0.8) and frequency_365d >= 3"
         ) from None
+    except (RecursionError, MemoryError):
+        raise TagError(f"{tag.where()}: rule {shown} is nested too deeply (at most {MAX_RULE_DEPTH} levels).") from None
+    if _depth(tree) > MAX_RULE_DEPTH:
+        raise TagError(f"{tag.where()}: rule {shown} is nested {_depth(tree)} levels deep, more than the {MAX_RULE_DEPTH} allowed.")
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED_NODES):
-            raise TagError(f"{tag.where()}: {_describe_node(node)} is not allowed in rule {rule!r}. {_GRAMMAR_HINT}")
+            raise TagError(f"{tag.where()}: {_describe_node(node)} is not allowed in rule {shown}. {_GRAMMAR_HINT}")
         if isinstance(node, ast.Call):
             if not (isinstance(node.func, ast.Name) and node.func.id == "q") or node.keywords:
-                raise TagError(f"{tag.where()}: only q(p) or q(feature, p) may be called in rule {rule!r}.")
+                raise TagError(f"{tag.where()}: only q(p) or q(feature, p) may be called in rule {shown}.")
             if len(node.args) not in (1, 2) or not _is_probability(node.args[-1]):
                 raise TagError(f"{tag.where()}: q() takes a probability between 0 and 1, e.g. q(0.8) or q(monetary_all, 0.8).")
             if len(node.args) == 2 and not isinstance(node.args[0], ast.Name):
                 raise TagError(f"{tag.where()}: the first argument of q(feature, p) must be a feature name.")
         if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str, bool, type(None))):
-            raise TagError(f"{tag.where()}: literal {node.value!r} is not allowed; use numbers or 'text'.")
+            raise TagError(f"{tag.where()}: literal {_short(node.value)} is not allowed; use numbers or 'text'.")
+        if isinstance(node, ast.Constant) and _is_number(node.value) and not abs(node.value) <= MAX_LITERAL:
+            raise TagError(f"{tag.where()}: the number {_short(node.value)} is larger than the {MAX_LITERAL:g} allowed in rule {shown}.")
     return tree
+
+
+def _depth(tree: ast.AST) -> int:
+    """The nesting depth of ``tree``, walked without recursion (a deep tree must not
+    exhaust the stack while being measured)."""
+    deepest, pending = 0, [(tree, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to SHOWN_RULE_CHARS: a message never quotes a whole long rule."""
+    text = repr(value.strip() if isinstance(value, str) else value)
+    return text if len(text) <= SHOWN_RULE_CHARS else text[: SHOWN_RULE_CHARS - 3] + "..."
+
+
+def _is_number(value: Any) -> bool:
+    """Whether ``value`` is an int or float literal (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 _GRAMMAR_HINT = "Allowed: feature names, numbers, 'text', comparisons, and/or/not, in [..], + - * /, is null, q(p)."
@@ -218,12 +263,7 @@ def _describe_node(node: ast.AST) -> str:
 
 def _is_probability(node: ast.AST) -> bool:
     """Whether ``node`` is a numeric literal in [0, 1]."""
-    return (
-        isinstance(node, ast.Constant)
-        and isinstance(node.value, (int, float))
-        and not isinstance(node.value, bool)
-        and 0 <= node.value <= 1
-    )
+    return isinstance(node, ast.Constant) and _is_number(node.value) and 0 <= node.value <= 1
 
 
 def rule_features(rule: str) -> set[str]:
@@ -251,8 +291,8 @@ def evaluate_rule(rule: str, features: pd.DataFrame, tag: Tag | None = None) -> 
     if result.kind == "text" and isinstance(result.data, pd.Series):
         return result.data.astype("category")
     raise TagError(
-        f"{tag.where()}: rule {rule!r} gives a {result.kind}, not true/false. Compare it, e.g. "
-        f"{rule.strip()} > 0, or give a text feature for a categorical tag."
+        f"{tag.where()}: rule {_short(rule)} gives a {result.kind}, not true/false. Compare it with a "
+        "number (e.g. ... > 0), or give a text feature for a categorical tag."
     )
 
 
@@ -292,7 +332,7 @@ class _Evaluator:
         self._cache: dict[str, _Value] = {}
 
     def fail(self, message: str) -> TagError:
-        return TagError(f"{self.tag.where()}: {message} (rule: {self.tag.rule.strip()!r})")
+        return TagError(f"{self.tag.where()}: {message} (rule: {_short(self.tag.rule)})")
 
     def value(self, node: ast.AST, context: _Value | None = None) -> _Value:
         if isinstance(node, ast.Constant):
@@ -327,6 +367,8 @@ class _Evaluator:
                 raise self.fail(f"arithmetic needs numbers, got {left.kind} and {right.kind}")
             if isinstance(node.op, ast.Div) and isinstance(right.data, pd.Series):
                 right = _Value(right.data.mask(right.data == 0), "number")
+            elif isinstance(node.op, ast.Div) and right.data == 0:
+                raise self.fail(f"division by a constant zero ({_short(ast.unparse(node.right))})")
             return _Value(_ARITHMETIC[type(node.op)](left.data, right.data), "number")
         if isinstance(node, ast.Compare):
             return self.compare(node)
@@ -354,14 +396,14 @@ class _Evaluator:
             if name not in self.features.columns:
                 close = difflib.get_close_matches(name, [str(c) for c in self.features.columns], n=3, cutoff=0.5)
                 hint = f" Closest features: {', '.join(close)}." if close else ""
-                raise self.fail(f"unknown feature {name!r}.{hint}")
+                raise self.fail(f"unknown feature {_short(name)}.{hint}")
             self._cache[name] = _column(self.features[name])
         return self._cache[name]
 
     def boolean(self, node: ast.AST, where: str) -> pd.Series:
         value = self.value(node)
         if value.kind != "bool":
-            raise self.fail(f"'{where}' needs true/false on both sides, got {value.kind} ({ast.unparse(node)})")
+            raise self.fail(f"'{where}' needs true/false on both sides, got {value.kind} ({_short(ast.unparse(node))})")
         if not isinstance(value.data, pd.Series):
             return pd.Series(value.data, index=self.features.index, dtype="boolean")
         return value.data

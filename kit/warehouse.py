@@ -3,7 +3,8 @@
 Row-level work (orders, events) goes through Ibis on DuckDB so the same expressions can
 run on another Ibis backend. Customer-grain results come back to pandas once.
 
-Layout (the data contract, also in README.md):
+Layout of one generation (the data contract, also in README.md; ``kit.generations`` keeps
+the generations of ``paths.warehouse``, and a flat folder is read as one generation):
     <warehouse>/customers.parquet, identities.parquet, orders.parquet, events.parquet,
     surveys.parquet, assignments.parquet           canonical tables written by ingest
     <warehouse>/quarantine/<source>.parquet         rejected rows with the reason
@@ -13,19 +14,41 @@ Layout (the data contract, also in README.md):
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import ibis
 import pandas as pd
 
+from kit.atomic import atomic_path
 from kit.config import KitConfig
 from kit.dates import check_month
+from kit.generations import current_dir
 
 TABLES = ("customers", "identities", "orders", "events", "surveys", "assignments")
 
 
 class WarehouseError(FileNotFoundError):
     """A warehouse table or snapshot is missing: the message says which step produces it."""
+
+
+class DamagedFileError(WarehouseError):
+    """A warehouse file exists but cannot be read as Parquet (truncated, overwritten)."""
+
+
+def with_warehouse(config: KitConfig, folder: Path) -> KitConfig:
+    """``config`` with ``paths.warehouse`` set to ``folder`` (a run's generation)."""
+    return dataclasses.replace(config, paths=dataclasses.replace(config.paths, warehouse=Path(folder)))
+
+
+def _damaged(path: Path, exc: Exception) -> DamagedFileError:
+    """The error for a Parquet file that exists but does not read."""
+    reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    return DamagedFileError(
+        f"{path} is not a readable Parquet file ({reason}). It is damaged, for example truncated by a "
+        "full disk or a copy that did not finish: re-run the month (kit run) to rebuild it, or restore "
+        "the warehouse from a backup."
+    )
 
 
 class Warehouse:
@@ -41,8 +64,8 @@ class Warehouse:
 
     @classmethod
     def from_config(cls, config: KitConfig) -> "Warehouse":
-        """The warehouse named by ``paths.warehouse`` in the config."""
-        return cls(config.resolve(config.paths.warehouse))
+        """The warehouse named by ``paths.warehouse``: its current generation (or the flat folder)."""
+        return cls(current_dir(config.resolve(config.paths.warehouse)))
 
     def table_path(self, name: str) -> Path:
         """Where canonical table ``name`` lives."""
@@ -58,7 +81,10 @@ class Warehouse:
                 f"warehouse table {name!r} not found at {path}. Run the ingest step first "
                 "(kit run --only 01_ingest) or check paths.warehouse in the config."
             )
-        return self.con.read_parquet(path, table_name=f"wh_{name}")
+        try:
+            return self.con.read_parquet(path, table_name=f"wh_{name}")
+        except Exception as exc:  # DuckDB's error types vary by version; the message names the file
+            raise _damaged(path, exc) from exc
 
     def anonymous_receipts(self) -> ibis.Table | None:
         """Customer ids known only through store receipts ingest could not link to anyone.
@@ -99,12 +125,14 @@ class Warehouse:
                 f"snapshot {name!r} for {month} not found at {path}. "
                 f"Run the notebook that writes it for {month} first."
             )
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for a damaged file
+            raise _damaged(path, exc) from exc
 
     def write_snapshot(self, month: str, name: str, frame: pd.DataFrame) -> Path:
-        """Write snapshot output ``name`` for ``month`` atomically (temp file, then rename)."""
+        """Write snapshot output ``name`` for ``month`` atomically (``kit.atomic.atomic_path``)."""
         path = self.snapshot_dir(month) / f"{name}.parquet"
-        tmp = path.with_suffix(".parquet.tmp")
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            frame.to_parquet(tmp, index=False)
         return path

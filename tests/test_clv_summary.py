@@ -108,3 +108,26 @@ def test_bad_orders_give_a_clear_error(tmp_path):
     )
     with pytest.raises(ValueError, match="1 of 2 orders with a missing or negative amount"):
         customer_summary(_warehouse(tmp_path, orders), "2026-01", CLVConfig())
+
+
+def test_summary_does_not_depend_on_the_order_of_the_orders(tmp_path: Path) -> None:
+    """Amounts are summed exactly (in cents): the same orders in another row order give
+    the same monetary values to the last bit, so the CLV fits and exports repeat exactly."""
+    rng = np.random.default_rng(4)
+    n = 20_000
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"O{i}" for i in range(n)],
+            "customer_id": [f"C{i:04d}" for i in rng.integers(0, 300, n)],
+            "order_ts": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 600, n), unit="D"),
+            "amount": rng.integers(1, 100_000, n) / 100,
+            "status": "paid",
+            "is_refund": False,
+        }
+    )
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = customer_summary(_warehouse(tmp_path / "a", orders), "2026-10", CLVConfig())
+    shuffled = orders.sample(frac=1.0, random_state=1)
+    second = customer_summary(_warehouse(tmp_path / "b", shuffled), "2026-10", CLVConfig())
+    pd.testing.assert_frame_equal(first, second, check_exact=True)

@@ -207,7 +207,7 @@ def test_excel_jsonl_and_ibis_sources_ingest_like_csv(tmp_path, monkeypatch):
     DuckDB file) give the same warehouse as the CSV exports."""
     import duckdb
 
-    monkeypatch.setenv("KIT_IDENTITY_SALT", "same-salt-for-both-runs")
+    monkeypatch.setenv("KIT_IDENTITY_KEY", "same-identity-key-for-both-of-the-runs")
     csv_root, other_root = tmp_path / "csv", tmp_path / "other"
     run_ingest(load_config(write_tiny_world(csv_root)))
     config_path = write_tiny_world(other_root)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -114,3 +115,45 @@ def test_masks_hide_phones_and_emails():
     text = "call 138 0013 8000 or 13912345678, mail Foo.Bar@example.com"
     masked = _evaluate(mask_email(mask_phone("x")), [text])[0]
     assert masked == "call 138****8000 or 139****5678, mail F***@example.com"
+
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+SEPARATORS = ("", "", "", " ", "-", ".", "(", ")", "\u3000", "\t", " - ")
+PREFIXES = ("", "+86", "0086", "86", "+86 ", "(+86) ", "0086-", "+86 (", "86-")
+
+
+@st.composite
+def written_phones(draw) -> tuple[str, str, bool]:
+    """(phone, a writing of it, whether the phone rule accepts that writing): any prefix
+    and separators the rule strips, then maybe full-width digits and surrounding text."""
+    phone = draw(mobiles)
+    text = draw(st.sampled_from(PREFIXES))
+    for digit in phone:
+        text += digit + draw(st.sampled_from(SEPARATORS))
+    accepted = True
+    if draw(st.booleans()):
+        text = text.translate(FULL_WIDTH) if draw(st.booleans()) else "".join(
+            c.translate(FULL_WIDTH) if draw(st.booleans()) else c for c in text
+        )
+        accepted = False  # the phone rule reads ASCII digits only; the mask reads both
+    if draw(st.booleans()):
+        text = draw(st.sampled_from(("tel:", "电话 ", "\u3000", "call me on "))) + text + draw(st.sampled_from(("", " thanks", "（手机）", "\u3000")))
+        accepted = False
+    return phone, text, accepted
+
+
+def longest_clear_run(masked: str, phone: str) -> int:
+    """The most consecutive digits of ``phone`` readable in ``masked`` (full-width digits
+    read as digits, separators skipped)."""
+    digits = unicodedata.normalize("NFKC", masked)
+    digits = re.sub(r"[\s\-().\u3000/_]", "", digits)
+    return max((n for n in range(1, len(phone) + 1) for i in range(len(phone) - n + 1) if phone[i : i + n] in digits), default=0)
+
+
+@given(st.lists(written_phones(), min_size=1, max_size=30))
+def test_mask_hides_every_writing_of_a_phone(items):
+    writings = [text for _, text, _ in items]
+    accepted = [phone for (phone, _, ok) in items if ok]
+    assert [p for p, (_, _, ok) in zip(normalize_phones(writings), items) if ok] == accepted
+    for (phone, text, _), masked in zip(items, _evaluate(mask_phone("x"), writings)):
+        assert "****" in masked and longest_clear_run(masked, phone) <= 4, (text, masked)

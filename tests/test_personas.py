@@ -289,3 +289,18 @@ def test_personas_match_the_demo_generators_latent_personas(tmp_path: Path) -> N
     assert ari_all >= 0.5  # never-ordered customers placed from profile and browsing (kit.personas docstring)
     assert ari_ordered >= 0.5
     assert (segments.loc[ordered, "persona_basis"] == "orders").all() and set(basis) <= {"orders", "profile", "none"}
+
+
+def test_personas_do_not_depend_on_the_profile_row_order(world: tuple[pd.DataFrame, np.ndarray]) -> None:
+    """The fit sample is drawn by a seeded hash of the customer id, not by row position:
+    the same profile in another row order gives every customer the same persona."""
+    profile = world[0]
+    config = dataclasses.replace(CFG, persona_sample=700)
+    first = fit_personas(profile, config)
+    shuffled = profile.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    second = fit_personas(shuffled, config)
+    assert first.k == second.k and first.sample_size == second.sample_size == 700
+    by_id = pd.Series(second.labels.to_numpy(), index=shuffled["customer_id"])
+    np.testing.assert_array_equal(first.labels.to_numpy(), by_id.loc[profile["customer_id"]].to_numpy())
+    other_seed = fit_personas(profile, dataclasses.replace(config, seed=config.seed + 1))
+    assert other_seed.davies_bouldin != first.davies_bouldin  # the seed does draw another sample

@@ -17,7 +17,7 @@ import pytest
 from kit.report import blocks, theme
 from kit.report.fmt import MISSING, Formatter
 from kit.report.i18n import LANGS, TranslationError, catalogue, check_catalogue, t
-from kit.report.page import OUTPUT_DIR_ENV, Report
+from kit.report.page import Report, RunContext
 
 
 # ---------------------------------------------------------------- formatting
@@ -128,7 +128,6 @@ def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Report, lis
     cfg.write_text("paths:\n  warehouse: wh\n  reports: rep\n", encoding="utf-8")
     shown: list[str] = []
     monkeypatch.setattr("kit.report.page._display_html", shown.append)
-    monkeypatch.delenv(OUTPUT_DIR_ENV, raising=False)
     return Report.start(cfg, month="2026-10", lang="zh", headless=True, notebook="99_test"), shown
 
 
@@ -142,14 +141,31 @@ def test_report_start_and_blocks(report: tuple[Report, list[str]]) -> None:
     assert rep.explore(lambda: pytest.fail("widgets must not be built headless")) is None
 
 
-def test_save_metrics_and_export_dir(report: tuple[Report, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_save_metrics_and_export_dir(report: tuple[Report, list[str]], tmp_path: Path) -> None:
     rep, _ = report
-    path = rep.save_metrics({"customers": np.int64(5), "rate": np.float64(0.5), "missing": np.nan})
+    assert rep.save_metrics({"customers": np.int64(5), "rate": np.float64(0.5), "missing": np.nan}) is None
+    path = rep.metrics_path
     assert json.loads(path.read_text(encoding="utf-8")) == {"customers": 5, "rate": 0.5, "missing": None}
     assert path.parent == tmp_path / "wh" / "snapshots" / "2026-10" / "metrics"
     assert rep.export_dir == tmp_path / "rep" / "2026-10" / "exports"
-    monkeypatch.setenv(OUTPUT_DIR_ENV, str(tmp_path / "staging"))
-    assert rep.export_dir == tmp_path / "staging" / "exports"
+    assert not list(path.parent.glob("*.tmp")) and not list(path.parent.glob(".*"))
+
+
+def test_run_dir_sends_tables_metrics_and_exports_to_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``run_dir`` (set by kit run) every write goes to the run's generation and staging folder."""
+    cfg = tmp_path / "kit.yml"
+    cfg.write_text("paths:\n  warehouse: wh\n  reports: rep\n", encoding="utf-8")
+    monkeypatch.setattr("kit.report.page._display_html", lambda html: None)
+    run_dir = tmp_path / "rep" / ".run-x"
+    RunContext(warehouse=str(tmp_path / "wh" / "generations" / "g1"), output_dir=str(run_dir / "month")).write(run_dir)
+    rep = Report.start(cfg, month="2026-10", run_dir=str(run_dir), notebook="99_test")
+    assert rep.config.resolve(rep.config.paths.warehouse) == tmp_path / "wh" / "generations" / "g1"
+    assert rep.wh.root == tmp_path / "wh" / "generations" / "g1"
+    rep.save_metrics({"n": 1})
+    assert rep.metrics_path.parent == tmp_path / "wh" / "generations" / "g1" / "snapshots" / "2026-10" / "metrics"
+    assert rep.export_dir == run_dir / "month" / "exports"
+    with pytest.raises(FileNotFoundError, match="run_context.json not found"):
+        Report.start(cfg, month="2026-10", run_dir=str(tmp_path / "nowhere"))
     with pytest.raises(TypeError, match="not JSON-serialisable"):
         rep.save_metrics({"bad": object()})
 

@@ -68,7 +68,11 @@ def test_every_notebook_published_in_both_languages(published: KitConfig) -> Non
             box = re.search(r"kit-findings.*?</ul>", page, re.S)
             assert box and 3 <= box.group(0).count("<li>") <= 5, (month, name)  # 3-5 key findings
             body = visible_text(page[page.index("<body") :])
-            for forbidden in ("Traceback", "Warning:", "warnings.warn", "import kit", "rep.section("):
+            # code, warnings and reprs (a returned path or object printed by a cell's last line)
+            for forbidden in (
+                "Traceback", "Warning:", "warnings.warn", "import kit", "rep.section(",
+                "PosixPath(", "/tmp/", "<function", "object at 0x",
+            ):
                 assert forbidden not in body, (month, name, forbidden)
         manifest = json.loads((folder / "run.json").read_text(encoding="utf-8"))
         assert all(n["status"] == "ok" for n in manifest["notebooks"]), manifest

@@ -56,14 +56,16 @@ def notebook_with_parameters(path: Path, source: str) -> Path:
 
 def test_parameters_cell_reads_literal_defaults():
     values = parameters_cell(FIXTURES / "01_first.ipynb")
-    assert values == {"month": "2026-10", "config_path": "../../../config/kit.yml", "lang": "en", "headless": False}
+    assert values == {
+        "month": "2026-10", "config_path": "../../../config/kit.yml", "lang": "en", "headless": False, "run_dir": None
+    }
 
 
 def test_unknown_injected_name_is_refused_naming_notebook_and_parameter(tmp_path):
     path = notebook_with_parameters(tmp_path / "04_clv.ipynb", 'month = "2026-10"\nconfig_path = "x"\nlang = "en"')
     with pytest.raises(RunError) as info:
         check_parameters(path, INJECTED)
-    assert "04_clv.ipynb" in str(info.value) and "'headless'" in str(info.value)
+    assert "04_clv.ipynb" in str(info.value) and "'headless', 'run_dir'" in str(info.value)
     check_parameters(path, ["month", "lang"])  # defined names pass
 
 
@@ -87,17 +89,34 @@ def test_notebook_without_parameters_cell_is_refused(tmp_path):
 def test_run_refuses_before_executing_anything(tmp_path):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    notebook_with_parameters(notebooks / "01_a.ipynb", 'month = "x"\nconfig_path = "x"\nlang = "en"\nheadless = False')
-    notebook_with_parameters(notebooks / "02_b.ipynb", 'month = "x"\nconfig_path = "x"\nlang = "en"')
+    defined = 'month = "x"\nconfig_path = "x"\nlang = "en"\nheadless = False\nrun_dir = None'
+    notebook_with_parameters(notebooks / "01_a.ipynb", defined)
+    notebook_with_parameters(notebooks / "02_b.ipynb", defined.replace("\nrun_dir = None", ""))
     config = load_config(write_config(tmp_path, ["01_a", "02_b"], notebooks))
-    with pytest.raises(RunError, match=r"02_b.ipynb.*'headless'"):
+    with pytest.raises(RunError, match=r"02_b.ipynb.*'run_dir'"):
+        run_month(config, MONTH)
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_run_with_ingest_checks_the_identity_key_before_any_kernel(tmp_path, monkeypatch):
+    # before: a bad key failed inside the 01_ingest kernel, and a newly created key's
+    # "keep and back it up" line went to that kernel's stderr, which the page drops
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    defined = 'month = "x"\nconfig_path = "x"\nlang = "en"\nheadless = False\nrun_dir = None'
+    notebook_with_parameters(notebooks / "01_ingest.ipynb", defined)
+    config = load_config(write_config(tmp_path, ["01_ingest"], notebooks))
+    monkeypatch.setenv(config.identity.key_env, "too-short")
+    with pytest.raises(RunError, match=r"identity key .* needs at least"):
         run_month(config, MONTH)
     assert not (tmp_path / "reports").exists()
 
 
 def test_plan_keeps_run_order_for_only_and_names_missing_files(tmp_path):
     config = load_config(write_config(tmp_path, ["01_first", "02_broken", "03_overview"]))
-    assert [p.stem for p in plan(config, ["03_overview", "01_first"])] == ["01_first", "03_overview"]
+    assert [p.stem for p in plan(config, ["03_overview", "02_broken"])] == ["02_broken", "03_overview"]
+    # a notebook not in READS is taken to read every notebook before it
+    assert [p.stem for p in plan(config, ["01_first"])] == ["01_first", "02_broken", "03_overview"]
     with pytest.raises(RunError, match=r"--only 09_nope: not in run.notebooks.*Known notebooks: 01_first"):
         plan(config, ["09_nope"])
     missing = load_config(write_config(tmp_path / "m", ["01_first", "05_churn"]))
@@ -145,7 +164,7 @@ def test_success_publishes_pages_index_manifest_and_metrics(published):
     ]
     assert (month_dir / "exports" / "first_list.csv").read_text() == "customer_id\nC0000000001\n"
     assert sorted(p.name for p in (month_dir / "notebooks").iterdir()) == ["01_first.ipynb", "03_overview.ipynb"]
-    assert not list((published / "reports").glob(".staging-*"))
+    assert not [p for p in (published / "reports").iterdir() if p.name.startswith(".")]
     run = json.loads((month_dir / "run.json").read_text())
     assert run["month"] == MONTH and run["kit_version"]
     assert run["parameters"] == {
@@ -188,7 +207,7 @@ def test_failing_notebook_keeps_the_published_month_and_exits_1(published, tmp_p
     assert kept.exists()
     assert "deliberate fixture failure" in kept.read_text()
     assert {k: v for k, v in after.items() if "failed" not in k.parts} == before
-    assert not list((world / "reports").glob(".staging-*"))
+    assert not [p for p in (world / "reports").iterdir() if p.name.startswith(".")]
 
 
 def test_only_runs_a_subset_and_merges_with_the_published_month(published, tmp_path):

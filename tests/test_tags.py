@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -173,3 +174,47 @@ def test_rule_features_lists_names() -> None:
         "age",
     }
     assert parse_rule("true").body is not None
+
+
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        ("not " * 400 + "has_ordered", r"nested \d+ levels deep, more than the 40 allowed"),
+        ("age" + " + age" * 60 + " > 1", r"nested \d+ levels deep"),
+        ("(" * 300 + "age" + ")" * 300 + " > 1", "too many nested parentheses"),
+        ("age" + " + age" * 1000 + " > 1", "6,007 characters, more than the 2,000 allowed"),
+        ("age > " + "9" * 400, r"the number 9+\.\.\. is larger than the 1e\+15 allowed"),
+        ("age > 1e999", "the number inf is larger"),
+    ],
+)
+def test_oversized_rules_are_refused_at_load_naming_tag_file_and_line(tmp_path: Path, rule: str, message: str) -> None:
+    # before: RecursionError, OverflowError (at evaluation) or a pass; now a TagError at load
+    with pytest.raises(TagError, match=r"tags.yml, line 13, tag 'broken': ") as info:
+        load_tags(_tag_file(tmp_path, rule))
+    assert re.search(message, str(info.value))
+    assert len(str(info.value)) < 400, "the message must not quote the whole rule"
+
+
+@pytest.mark.parametrize("rule", ["age > 1 / 0", "age / 0 > 1", "age / (2 - 2) > 1", "age > 3 / 0.0"])
+def test_division_by_a_constant_zero_is_a_tag_error(tmp_path: Path, features: pd.DataFrame, rule: str) -> None:
+    tags = load_tags(_tag_file(tmp_path, rule))
+    with pytest.raises(TagError, match=r"line 13, tag 'broken': division by a constant zero"):
+        evaluate_tags(tags, features)
+
+
+def test_limits_leave_ordinary_rules_and_column_division_alone(features: pd.DataFrame) -> None:
+    assert parse_rule("monetary_all >= 1e15 or age > -1e15")
+    ratio = evaluate_rule("monetary_all / frequency_all > 0", features)  # zero columns give missing, not an error
+    assert ratio.dtype == bool
+
+
+def test_a_tag_file_with_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    # before: the second `tags:` silently replaced the first one's tags
+    path = _tag_file(tmp_path, "age > 1")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + "tags:\n" + text.split("tags:\n", 1)[1].replace("ok_tag", "other").replace("broken", "other2"))
+    with pytest.raises(TagError, match=r"tags.yml: not valid YAML: line 16: the key 'tags' is given a second time \(first on line 1\)"):
+        load_tags(path)
+    path.write_text(text.replace("    version: 2\n", "    version: 2\n    rule: age > 2\n"))
+    with pytest.raises(TagError, match=r"line 16: the key 'rule' is given a second time \(first on line 13\)"):
+        load_tags(path)

@@ -13,7 +13,10 @@
   sum(risk) expected churners; if an action keeps ``action_success_rate`` of them, it
   saves that share of their value at risk (an assumption, shown as such).
 - Exports: ``churn_risk.csv`` in UTF-8 with BOM (``utf-8-sig``) so Excel shows Chinese;
-  ids only, no personal data.
+  ids only, no personal data. Like the snapshot it holds codes, not words (segment and
+  persona as stored by 03_segmentation, reason codes with their numbers, the action code),
+  so the same data gives the same file whatever the run's language; the page shows the
+  phrases (``kit.churn.drivers.reason_phrases``).
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kit.atomic import atomic_path
 from kit.config import ChurnConfig, KitConfig
 from kit.dates import check_month
-from kit.report.i18n import t
 from kit.warehouse import Warehouse
 
 ACTIONS = ("call", "coupon", "nurture")
@@ -39,9 +42,7 @@ SNAPSHOT_COLUMNS = [
     "value_at_risk",
     "segment",
     "persona",
-    "reason_1",
-    "reason_2",
-    "reason_3",
+    *(f"reason_{k}{part}" for k in (1, 2, 3) for part in ("", "_value", "_before")),
     "action",
 ]
 
@@ -137,10 +138,11 @@ def export_path(rep_or_config: Any, month: str) -> Path:
     return folder
 
 
-def export_frame(scores: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """The contact list as exported: ids, risk, value, labels, reasons, action; riskiest value first."""
+def export_frame(scores: pd.DataFrame) -> pd.DataFrame:
+    """The contact list as exported: ids, risk, value, labels, reason codes, action code;
+    highest value at risk first (ties in the scores' order: by customer id)."""
     ordered = scores.iloc[contact_order(scores["value_at_risk"].to_numpy())]
-    actions = {code: t(f"churn.action.{code}", lang) for code in ACTIONS}
+    reasons = [f"reason_{k}{part}" for k in (1, 2, 3) for part in ("", "_value", "_before")]
     return pd.DataFrame(
         {
             "customer_id": ordered["customer_id"].to_numpy(),
@@ -150,21 +152,20 @@ def export_frame(scores: pd.DataFrame, lang: str) -> pd.DataFrame:
             "value_at_risk": ordered["value_at_risk"].round(2).to_numpy(),
             "segment": ordered["segment"].to_numpy(),
             "persona": ordered["persona"].to_numpy(),
-            "reason_1": ordered["reason_1"].to_numpy(),
-            "reason_2": ordered["reason_2"].to_numpy(),
-            "reason_3": ordered["reason_3"].to_numpy(),
-            "action": ordered["action"].map(actions).to_numpy(),
+            # values to 4 decimals: past that only summation-order noise, which would make
+            # two runs on the same data write different files
+            **{c: ordered[c].round(4).to_numpy() if c.endswith(("_value", "_before")) else ordered[c].to_numpy() for c in reasons},
+            "action": ordered["action"].to_numpy(),
         }
     )
 
 
-def write_export(scores: pd.DataFrame, folder: Path, lang: str) -> Path:
+def write_export(scores: pd.DataFrame, folder: Path) -> Path:
     """Write ``churn_risk.csv`` (UTF-8 with BOM for Excel) into ``folder``; return its path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / EXPORT_FILE
-    tmp = path.with_suffix(".csv.tmp")
-    export_frame(scores, lang).to_csv(tmp, index=False, encoding="utf-8-sig")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        export_frame(scores).to_csv(tmp, index=False, encoding="utf-8-sig")
     return path
 
 

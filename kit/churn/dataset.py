@@ -165,7 +165,8 @@ def select_population(
     features: pd.DataFrame, population_days: int, excluded: pd.Series | None = None
 ) -> pd.DataFrame:
     """The customers to model: ordered at least once, last order within ``population_days``,
-    not in ``excluded`` (anonymous receipts)."""
+    not in ``excluded`` (anonymous receipts); sorted by ``customer_id``, so that nothing
+    downstream (samples, the booster's early-stopping split) depends on the row order."""
     missing = [c for c in ("customer_id", "has_ordered", "recency_days") if c not in features.columns]
     if missing:
         raise ChurnDataError(f"features frame lacks column(s) {', '.join(missing)} needed to pick the churn population.")
@@ -174,7 +175,7 @@ def select_population(
     keep = ordered & recent
     if excluded is not None and len(excluded):
         keep &= ~ids_in(features["customer_id"], excluded)
-    return features.loc[keep].reset_index(drop=True)
+    return features.loc[keep].sort_values("customer_id", ignore_index=True, kind="stable")
 
 
 def snapshot_examples(

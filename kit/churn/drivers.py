@@ -14,8 +14,10 @@
   few partial re-walks here. ``kit.churn.trees`` computes
   the scores and all occlusions in one walk over the trees (module docstring there for
   the speed; tests/test_churn_trees.py checks it against whole-model predictions).
-  Reasons are turned into phrases from the feature values ("no order for 142 days",
-  "last NPS 3") in English or Chinese.
+  Reasons are stored as codes with the numbers their phrase needs (``reason_inputs``:
+  ``reason_1`` = ``recency_days``, ``reason_1_value`` = 142), the same in every language,
+  and turned into phrases only for display (``reason_phrases``: "no order for 142 days",
+  "已142天未下单").
 
 Permutation importance and partial dependence run single-threaded
 (``threadpool_limits(1)``): they make hundreds of predictions on a few thousand rows,
@@ -33,6 +35,7 @@ from threadpoolctl import threadpool_limits
 
 from kit.churn import trees
 from kit.churn.model import ChurnModel
+from kit.sampling import smallest_keys
 from kit.report.fmt import Formatter
 from kit.report.i18n import catalogue, t
 
@@ -81,11 +84,17 @@ TREND_PAIRS: dict[str, tuple[str, str]] = {"visit_trend_90d": ("visits_90d", "vi
 
 
 def permutation_drivers(
-    model: ChurnModel, matrix: pd.DataFrame, y: np.ndarray, seed: int, max_rows: int = 4000, n_repeats: int = 2
+    model: ChurnModel,
+    matrix: pd.DataFrame,
+    y: np.ndarray,
+    ids: np.ndarray,
+    seed: int,
+    max_rows: int = 4000,
+    n_repeats: int = 2,
 ) -> pd.DataFrame:
-    """Features ranked by the drop in out-of-time ROC AUC when shuffled (``importance``)."""
-    rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(len(y), min(max_rows, len(y)), replace=False))
+    """Features ranked by the drop in out-of-time ROC AUC when shuffled (``importance``), on
+    the ``max_rows`` customers (``ids``, one per row) with the smallest seeded keys."""
+    rows = np.sort(smallest_keys(ids, max_rows, seed))
     with threadpool_limits(1):
         result = permutation_importance(
             model.booster,
@@ -102,11 +111,11 @@ def permutation_drivers(
 
 
 def dependence(
-    model: ChurnModel, matrix: pd.DataFrame, features: list[str], seed: int, max_rows: int = 2000
+    model: ChurnModel, matrix: pd.DataFrame, features: list[str], ids: np.ndarray, seed: int, max_rows: int = 2000
 ) -> pd.DataFrame:
-    """Average calibrated risk over a grid of each numeric feature (long: feature, value, risk)."""
-    rng = np.random.default_rng(seed)
-    sample = matrix.iloc[np.sort(rng.choice(len(matrix), min(max_rows, len(matrix)), replace=False))]
+    """Average calibrated risk over a grid of each numeric feature (long: feature, value, risk),
+    on the ``max_rows`` customers (``ids``, one per row) with the smallest seeded keys."""
+    sample = matrix.iloc[np.sort(smallest_keys(ids, max_rows, seed))]
     # sklearn writes float64 grid values into the column: widen the float32 columns first
     sample = sample.astype({c: "float64" for c in model.spec.numeric})
     frames = []
@@ -238,59 +247,73 @@ def top_reasons(attributions: pd.DataFrame, k: int = N_REASONS, min_effect: floa
     return result
 
 
-def reason_phrases(features: pd.DataFrame, reasons: pd.DataFrame, lang: str, currency: str = "CNY") -> pd.DataFrame:
-    """Readable phrases (``reason_1..k``) for reason features, from each customer's values.
+def reason_inputs(features: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+    """Language-neutral reasons: per slot ``k`` of ``reasons`` (``top_reasons``' columns),
+    ``reason_k`` (the feature code, ``feature=level`` for a text feature, "" for none),
+    ``reason_k_value`` (the customer's value; the recent count for a trend) and
+    ``reason_k_before`` (a trend's earlier count, else NaN), from ``features`` (same rows)."""
+    out: dict[str, object] = {}
+    for slot, column in enumerate(reasons.columns, start=1):
+        codes = reasons[column].to_numpy(dtype=object).copy()
+        value = np.full(len(reasons), np.nan)
+        before = np.full(len(reasons), np.nan)
+        for feature in pd.unique(reasons[column]):
+            rows = np.flatnonzero(reasons[column].to_numpy() == feature)
+            pair = TREND_PAIRS.get(feature, ())
+            if pair and all(c in features.columns for c in pair):
+                value[rows] = pd.to_numeric(features[pair[0]].iloc[rows], errors="coerce").to_numpy(dtype=float)
+                before[rows] = pd.to_numeric(features[pair[1]].iloc[rows], errors="coerce").to_numpy(dtype=float)
+            elif feature and feature in features.columns:
+                data = features[feature].iloc[rows]
+                if pd.api.types.is_numeric_dtype(data) or pd.api.types.is_bool_dtype(data):
+                    value[rows] = data.to_numpy(dtype=float, na_value=np.nan)
+                else:
+                    codes[rows] = [f"{feature}={v}" if pd.notna(v) else feature for v in data]
+        out[f"reason_{slot}"] = pd.Series(codes, dtype="str")
+        out[f"reason_{slot}_value"] = value
+        out[f"reason_{slot}_before"] = before
+    return pd.DataFrame(out)
 
-    Each distinct value (pair of values for trends) is phrased once and shared by the
-    customers who have it: day and order counts repeat across hundreds of thousands.
+
+def reason_phrases(reasons: pd.DataFrame, lang: str, currency: str = "CNY") -> pd.DataFrame:
+    """Readable phrases (``reason_1..k``) from ``reason_inputs`` columns, in ``lang``.
+
+    Each distinct (code, value, before) is phrased once and shared by the customers who
+    have it: day and order counts repeat across hundreds of thousands.
     """
     fmt = Formatter(lang, currency)
+    slots = [c for c in reasons.columns if c.startswith("reason_") and c.removeprefix("reason_").isdigit()]
     out = {}
-    for slot, column in enumerate(reasons.columns, start=1):
-        phrases = np.full(len(reasons), "", dtype=object)
-        codes = reasons[column].to_numpy()
-        for feature in pd.unique(codes):
-            if not feature:
-                continue
-            rows = np.flatnonzero(codes == feature)
-            phrases[rows] = _distinct_phrases(str(feature), features.iloc[rows], fmt)
-        out[f"reason_{slot}"] = phrases
-    return pd.DataFrame(out).astype("str")
+    for column in slots:
+        part = reasons[[column, f"{column}_value", f"{column}_before"]].set_axis(["code", "value", "before"], axis=1)
+        group = part.groupby(["code", "value", "before"], dropna=False, sort=False).ngroup().to_numpy()
+        first = part.iloc[np.unique(group, return_index=True)[1]]
+        phrases = np.asarray([_phrase(c, v, b, fmt) for c, v, b in first.itertuples(index=False)], dtype=object)
+        out[column] = phrases[group] if len(group) else np.array([], dtype=object)
+    return pd.DataFrame(out, index=reasons.index).astype("str")
 
 
-def _distinct_phrases(feature: str, rows: pd.DataFrame, fmt: Formatter) -> np.ndarray:
-    """``_phrases_for`` computed once per distinct value of the columns it reads."""
-    inputs = [c for c in (*TREND_PAIRS.get(feature, ()), feature) if c in rows.columns]
-    if not inputs:
-        return np.full(len(rows), _phrases_for(feature, rows.iloc[:1], fmt)[0], dtype=object)
-    part = rows[inputs]
-    distinct = part.drop_duplicates()
-    position = pd.MultiIndex.from_frame(distinct).get_indexer(pd.MultiIndex.from_frame(part))
-    return np.asarray(_phrases_for(feature, distinct, fmt), dtype=object)[position]
-
-
-def _phrases_for(feature: str, rows: pd.DataFrame, fmt: Formatter) -> list[str]:
-    """Phrases for one reason feature over the customers who have it."""
+def _phrase(code: str, value: float, before: float, fmt: Formatter) -> str:
+    """The phrase of one reason code with its numbers (see ``reason_inputs``)."""
+    if not code or pd.isna(code):
+        return ""
     lang = fmt.lang
-    if feature in TREND_PAIRS and all(c in rows.columns for c in TREND_PAIRS[feature]):
-        recent, previous = (pd.to_numeric(rows[c], errors="coerce").to_numpy(dtype=float) for c in TREND_PAIRS[feature])
-        phrases = []
-        for now, before in zip(recent, previous):
-            if np.isnan(now) or np.isnan(before) or before <= 0:
-                phrases.append(t(f"churn.reason.{feature}.none", lang, now=fmt.int(now)))
-            else:
-                change = now / before - 1
-                key = f"churn.reason.{feature}.down" if change < 0 else f"churn.reason.{feature}.up"
-                phrases.append(t(key, lang, v=fmt.pct(abs(change), 0)))
-        return phrases
-    values = rows[feature].to_numpy() if feature in rows.columns else np.full(len(rows), np.nan)
-    key = f"churn.reason.{feature}"
+    feature, _, level = str(code).partition("=")
+    if feature in TREND_PAIRS:
+        if np.isnan(value) or np.isnan(before) or before <= 0:
+            return t(f"churn.reason.{feature}.none", lang, now=fmt.int(value))
+        change = value / before - 1
+        key = f"churn.reason.{feature}.down" if change < 0 else f"churn.reason.{feature}.up"
+        return t(key, lang, v=fmt.pct(abs(change), 0))
     if feature.startswith("cat_share_"):
-        category = feature.removeprefix("cat_share_")
-        return [t("churn.reason.cat_share", lang, category=category, v=fmt.pct(v, 0)) for v in values]
+        return t("churn.reason.cat_share", lang, category=feature.removeprefix("cat_share_"), v=fmt.pct(value, 0))
     label = feature_label(feature, lang)
-    kind = VALUE_KINDS.get(feature) or ("num1" if pd.api.types.is_numeric_dtype(values.dtype) else "text")
+    if level:
+        return t("churn.reason.generic", lang, label=label, v=level)
+    if np.isnan(value):
+        return t("churn.reason.missing", lang, label=label)
+    key = f"churn.reason.{feature}"
+    kind = VALUE_KINDS.get(feature, "num1")
     if key not in catalogue():
-        return [t("churn.reason.generic", lang, label=label, v=fmt.apply(v, kind)) for v in values]
-    missing = t("churn.reason.missing", lang, label=label)
-    return [missing if pd.isna(v) else t(key, lang, v=fmt.apply(v, kind)) for v in values]
+        return t("churn.reason.generic", lang, label=label, v=fmt.apply(value, kind))
+    return t(key, lang, v=fmt.apply(value, kind))

@@ -116,7 +116,7 @@ class ChurnResult:
     drivers: pd.DataFrame  # feature, importance, std
     dependence: pd.DataFrame  # feature, value, risk
     trend: pd.DataFrame  # snapshot_month, customers (sampled ones above the cap), churn_rate, kind (observed / predicted)
-    scores: pd.DataFrame  # the run month: actions.SNAPSHOT_COLUMNS + reason_feature_1..3
+    scores: pd.DataFrame  # the run month: actions.SNAPSHOT_COLUMNS (reasons as codes: drivers.reason_inputs)
     spans: pd.DataFrame  # every buyer: customer_id, duration_days, lapsed, main_channel, segment, persona
     model: ChurnModel  # the final model that scored the run month
     clv_source: str  # "clv_model", "margin_365d" or "mixed"
@@ -149,30 +149,33 @@ def _labelled_snapshots(
 ) -> dict[str, Snapshot]:
     """Features and labels of each snapshot month: the whole population when ``threshold``
     is None, else at most ``cap`` sampled customers, read from a ``SampledWarehouse``."""
-    source = wh if threshold is None else sample.SampledWarehouse(wh, threshold)
+    seed = config.churn.seed
+    source = wh if threshold is None else sample.SampledWarehouse(wh, threshold, seed)
     snaps = {}
     for month in months:
         frame = snapshot_examples(source, month, config, features_fn)
         if threshold is not None:
-            frame = frame.loc[sample.in_sample(frame["customer_id"], threshold, cap)].reset_index(drop=True)
+            frame = frame.loc[sample.in_sample(frame["customer_id"], threshold, cap, seed)].reset_index(drop=True)
         snaps[month] = _snapshot(frame, spec)
     return snaps
 
 
-def _stack(snaps: list[Snapshot]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """Model matrix, baseline frame and labels of several snapshots, stacked."""
+def _stack(snaps: list[Snapshot]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """Model matrix, baseline frame, labels and customer ids of several snapshots, stacked
+    (each snapshot sorted by customer id: ``select_population``)."""
     return (
         pd.concat([s.matrix for s in snaps], ignore_index=True),
         pd.concat([s.baseline for s in snaps], ignore_index=True),
         np.concatenate([s.churned for s in snaps]),
+        np.concatenate([s.customer_id for s in snaps]),
     )
 
 
 def _fit(spec: FeatureSpec, snaps: dict[str, Snapshot], months: tuple[str, ...], seed: int) -> ChurnModel:
     """Fit on all but the newest of ``months``; calibrate on the newest."""
-    fit_x, _, fit_y = _stack([snaps[m] for m in months[:-1]])
+    fit_x, _, fit_y, fit_ids = _stack([snaps[m] for m in months[:-1]])
     cal = snaps[months[-1]]
-    return fit_churn_model(spec, fit_x, fit_y, cal.matrix, cal.churned, seed)
+    return fit_churn_model(spec, fit_x, fit_y, cal.matrix, cal.churned, seed, fit_ids)
 
 
 @threadpool_limits.wrap(limits=1)
@@ -188,7 +191,6 @@ def run_churn(
     month: str,
     config: KitConfig,
     features_fn: FeaturesFn | None = None,
-    lang: str = "en",
     sample_customers: int = SAMPLE_CUSTOMERS,
 ) -> ChurnResult:
     """Train, validate out of time, and score ``month`` (see module docstring); labelled
@@ -217,7 +219,7 @@ def run_churn(
     timings["run_month_features_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    threshold = sample.key_threshold(current["customer_id"], sample_customers)
+    threshold = sample.key_threshold(current["customer_id"], sample_customers, cfg.seed)
     snaps = _labelled_snapshots(wh, plan.labelled, config, features_fn, spec, threshold, sample_customers)
     timings["snapshot_features_s"] = time.perf_counter() - clock
 
@@ -226,7 +228,7 @@ def run_churn(
         # the final model does not depend on the out-of-time one: both fit at once, one per core
         final_job = pool.submit(_fit_one_thread, spec, snaps, plan.final, cfg.seed)
         model = _fit(spec, snaps, plan.training, cfg.seed)
-        _, base_x, base_y = _stack([snaps[m] for m in plan.training])
+        _, base_x, base_y, _ = _stack([snaps[m] for m in plan.training])
         baseline = fit_baseline(base_x, base_y, cfg.seed)
         val = snaps[plan.validation]
         risk = model.predict(val.matrix)
@@ -240,9 +242,9 @@ def run_churn(
                 {"model": "baseline", **classification_metrics(val.churned, base_risk)},
             ]
         )
-        importance = drivers.permutation_drivers(model, val.matrix, val.churned, cfg.seed)
+        importance = drivers.permutation_drivers(model, val.matrix, val.churned, val.customer_id, cfg.seed)
         top_numeric = [f for f in importance["feature"] if f in spec.numeric][:N_DEPENDENCE]
-        curves = drivers.dependence(model, val.matrix, top_numeric, cfg.seed)
+        curves = drivers.dependence(model, val.matrix, top_numeric, val.customer_id, cfg.seed)
         timings["drivers_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -254,14 +256,13 @@ def run_churn(
     reason_features = importance.loc[importance["importance"] > 0, "feature"].head(N_REASON_DRIVERS).tolist()
     raw, attributions = drivers.occlusion_attributions(final, matrix, reason_features, drivers.reference_values(matrix))
     scores = pd.DataFrame({"customer_id": current["customer_id"].to_numpy(), "churn_probability": final.calibrate(raw)})
-    codes = drivers.top_reasons(attributions)
-    phrases = drivers.reason_phrases(current, codes, lang, config.project.currency)
+    reasons = drivers.reason_inputs(current, drivers.top_reasons(attributions))
     timings["score_reasons_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     value = actions.customer_value(wh, month, current, config.clv.gross_margin)
     labels = actions.segment_labels(wh, month, current["customer_id"])
-    scores = pd.concat([scores, phrases, codes], axis=1).assign(
+    scores = pd.concat([scores, reasons], axis=1).assign(
         clv=value["clv"].to_numpy(),
         clv_source=value["clv_source"].to_numpy(),
         segment=labels["segment"].to_numpy(),

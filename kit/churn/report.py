@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kit.churn.actions import ACTIONS
-from kit.churn.drivers import describe_dependence, feature_label
+from kit.churn.drivers import describe_dependence, feature_label, reason_phrases
 from kit.churn.pipeline import ChurnResult
 from kit.report.fmt import Formatter
 from kit.report.i18n import t
@@ -135,16 +135,18 @@ def risk_by_group(result: ChurnResult, column: str, lang: str) -> tuple[pd.DataF
     return table.rename(columns=names), {names[c]: k for c, k in kinds.items()}
 
 
-def contact_list(result: ChurnResult, lang: str, n: int = 20) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The first ``n`` customers to contact (highest value at risk): ids and reasons only."""
+def contact_list(result: ChurnResult, lang: str, n: int = 20, currency: str = "CNY") -> tuple[pd.DataFrame, dict[str, str]]:
+    """The first ``n`` customers to contact (highest value at risk): ids and reasons only,
+    the reasons phrased in ``lang`` from their stored codes."""
     top = result.scores.nlargest(n, "value_at_risk")
+    phrases = reason_phrases(top, lang, currency)
     table = pd.DataFrame(
         {
             "customer_id": top["customer_id"].to_numpy(),
             "risk": top["churn_probability"].to_numpy(),
             "clv": top["clv"].to_numpy(),
             "value_at_risk": top["value_at_risk"].to_numpy(),
-            "reasons": ["; ".join(r for r in row if r) for row in top[["reason_1", "reason_2", "reason_3"]].to_numpy()],
+            "reasons": ["; ".join(r for r in row if r) for row in phrases.to_numpy()],
             "action": [t(f"churn.action.{a}", lang) for a in top["action"]],
         }
     )

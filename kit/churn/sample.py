@@ -16,7 +16,7 @@ standard error is about 0.001 (Hanley-McNeil at AUC 0.92, churn rate 0.42), well
 the differences the page reports. Worlds below the cap (the demo) are not sampled.
 
 The sample is a set of customers, not of rows: every customer whose ``stable_key`` (a
-SipHash of the id, pandas' stable ``hash_pandas_object``) is below a threshold, the
+SipHash of the id keyed by ``churn.seed``: ``kit.sampling``) is below a threshold, the
 threshold chosen so that ``cap`` customers of the run month's population fall below it.
 It is the same customers in every snapshot month and every run, a uniform random subset
 of *all* customers (lapsed ones and anonymous receipts included, so the BG/NBD signals
@@ -38,6 +38,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from kit.sampling import stable_key
 from kit.warehouse import Warehouse
 
 SAMPLE_CUSTOMERS = 100_000
@@ -57,24 +58,19 @@ def check_cap(cap: object) -> int:
     return cap
 
 
-def stable_key(customer_ids: pd.Series | np.ndarray) -> np.ndarray:
-    """A fixed pseudo-random uint64 per customer id: the same in every month and run."""
-    return pd.util.hash_pandas_object(pd.Series(customer_ids, dtype="str"), index=False).to_numpy()
-
-
-def key_threshold(population_ids: pd.Series, cap: int) -> int | None:
+def key_threshold(population_ids: pd.Series, cap: int, seed: int) -> int | None:
     """The largest key among the ``cap`` population ids with the smallest keys, or None
     when the population has at most ``cap`` customers (no sampling)."""
     if len(population_ids) <= cap:
         return None
-    keys = stable_key(population_ids)
+    keys = stable_key(population_ids, seed)
     return int(np.partition(keys, cap - 1)[cap - 1])
 
 
-def in_sample(customer_ids: pd.Series, threshold: int, cap: int) -> np.ndarray:
+def in_sample(customer_ids: pd.Series, threshold: int, cap: int, seed: int) -> np.ndarray:
     """Mask of the ids with a key at most ``threshold``, trimmed to the ``cap`` smallest keys
     (an earlier month's population can be larger than the run month's)."""
-    keys = stable_key(customer_ids)
+    keys = stable_key(customer_ids, seed)
     keep = keys <= np.uint64(threshold)
     if keep.sum() > cap:
         keep = keys <= np.partition(keys[keep], cap - 1)[cap - 1]
@@ -82,16 +78,17 @@ def in_sample(customer_ids: pd.Series, threshold: int, cap: int) -> np.ndarray:
 
 
 class SampledWarehouse(Warehouse):
-    """``wh`` with ``CUSTOMER_TABLES`` limited to customers whose key is at most ``threshold``.
+    """``wh`` with ``CUSTOMER_TABLES`` limited to customers whose key (under ``seed``) is at
+    most ``threshold``.
 
     Each table is filtered once, on first use, into a table of the sample's own in-memory
     DuckDB connection (freed with the object); other tables are read from ``wh.root``.
     """
 
-    def __init__(self, wh: Warehouse, threshold: int) -> None:
+    def __init__(self, wh: Warehouse, threshold: int, seed: int) -> None:
         super().__init__(wh.root)
         customers = super().table("customers").select("customer_id").to_pandas()["customer_id"]
-        ids = customers.loc[stable_key(customers) <= np.uint64(threshold)]
+        ids = customers.loc[stable_key(customers, seed) <= np.uint64(threshold)]
         self.sample_ids = self.con.create_table(
             "sample_ids", ibis.memtable(pd.DataFrame({"customer_id": ids.to_numpy()}))
         )

@@ -12,7 +12,7 @@ and calendar day with the day's total), as the CLV models count purchases:
   "customers" who by construction never return would teach it that everyone leaves),
   then the probability that each buyer is still active and their expected purchase days
   in the next ``churn.window_days``. Fitted on at most ``BTYD_SAMPLE`` buyers, those with
-  the smallest ``kit.churn.sample.stable_key``: the fit does not depend on the order rows
+  the smallest ``kit.sampling.stable_key`` (seeded by ``churn.seed``): the fit does not depend on the order rows
   come back from DuckDB (a seeded draw of positions did, so reruns differed in the third
   decimal), and a ``SampledWarehouse`` holding that many buyers fits the same model. The
   predictions are closed-form and vectorised over distinct (x, t_x, T) rows.
@@ -80,7 +80,7 @@ import pandas as pd
 from scipy import stats
 
 from kit.churn.dataset import anonymous_receipts, ids_in
-from kit.churn.sample import stable_key
+from kit.sampling import stable_key
 from kit.clv.base import ClvFitError, per_customer
 from kit.clv.bgnbd import BetaGeoModel
 from kit.clv.summary import UNIT_DAYS, purchase_days
@@ -154,7 +154,7 @@ def btyd_signals(history: pd.DataFrame, wh: Warehouse, month: str, config: KitCo
     out = pd.DataFrame(index=history.index)
     fit = np.flatnonzero(~ids_in(history.index.to_series(), anonymous_receipts(wh)))
     if len(fit) > BTYD_SAMPLE:
-        keys = stable_key(history.index.to_numpy()[fit])
+        keys = stable_key(history.index.to_numpy()[fit], config.churn.seed)
         fit = fit[np.argsort(keys, kind="stable")[:BTYD_SAMPLE]]
     try:
         model = BetaGeoModel().fit(x[fit], t_x[fit], age[fit])

@@ -52,8 +52,15 @@ def purchase_days(wh: Warehouse, before: pd.Timestamp) -> ibis.Table:
         orders.status.fill_null("paid") != "refunded",
     )
     return paid.group_by(customer_id=paid.customer_id, day=paid.order_ts.date().epoch_days()).aggregate(
-        amount=_.amount.sum()
+        amount=_cents_sum(_.amount)
     )
+
+
+def _cents_sum(amount: ibis.Value, where: ibis.Value | None = None) -> ibis.Value:
+    """The sum of money amounts, exact in cents: a float sum depends on the order rows
+    arrive in (parallel scans), and the CLV fits turned that last-digit noise into
+    differences in the 9th digit between runs on the same data."""
+    return amount.cast("decimal(18, 2)").sum(where=where).cast("float64")
 
 
 def _check_orders(orders: ibis.Table, wh: Warehouse) -> None:
@@ -85,7 +92,7 @@ def _summarise(days: ibis.Table, as_of_day: int, unit: int) -> ibis.Table:
         first_day=_.day.min(),
         last_day=_.day.max(),
         purchase_days=_.day.count(),
-        repeat_amount=_.amount.sum(where=_.repeat),
+        repeat_amount=_cents_sum(_.amount, where=_.repeat),
     )
     frequency = agg.purchase_days - 1
     return agg.select(

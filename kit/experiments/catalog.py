@@ -29,6 +29,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from kit.strict_yaml import load_strict_yaml
+
 #: Metrics the readout can compute (see kit.experiments.metrics for definitions).
 METRICS = ("conversion", "revenue_per_user", "orders_per_user", "aov", "refund_rate", "retention")
 #: Segment dimensions the breakdown understands.
@@ -89,7 +91,7 @@ def load_catalog(path: Path | str) -> list[Experiment]:
             "YAML file listing the experiments (the demo generator writes data/raw/demo/experiments.yml)."
         )
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = load_strict_yaml(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise CatalogError(f"{file}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("experiments"), list):

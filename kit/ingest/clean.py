@@ -10,14 +10,22 @@ and the view ``clean_<name>`` (the rows kept), in three steps:
    aggregate instead of a window over every column (measured: 0.5 s instead of 24 s on
    650,000 shop orders);
 2. validation: each column is parsed by its rule (``kinds.py``); the first failed check
-   gives the row's quarantine ``reason`` and ``column``;
+   gives the row's quarantine ``reason`` and ``column``. Plausibility limits come from
+   the config's ``ingest:`` section: an amount above ``max_amount`` or not finite
+   (``implausible_amount``), a date outside [``min_date``, ``max_date``)
+   (``implausible_date``; a birth date out of range is nulled and counted instead: a
+   member is not lost for a typo in an optional field);
 3. re-sent rows: of the valid rows sharing a key (order id, member id, ...), the latest
    version in file order is kept; for orders a refunded version wins over a paid one,
    because a refund is always the later state of an order. Only keys that occur more than
    once go through the window that picks the version.
 
-``write_quarantine`` writes the rejected rows with their raw fields as text so that
-nothing is lost, except that the personal columns (``kinds.PERSONAL``: names) are
+Malformed records (``bad_<name>``, found before parsing: ``lines.py``) count as
+quarantined too, so that read (physical records) = loaded + duplicates + quarantined.
+
+``quarantine_sql`` selects the rejected rows with their raw fields as text so that
+nothing is lost (a malformed record has no fields: its file and line point to it),
+except that the personal columns (``kinds.PERSONAL``: names) are
 dropped and phone numbers and e-mail addresses inside any field are masked
 (``138****8000``, ``a***@example.com``).
 """
@@ -28,7 +36,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from kit.config import SourceConfig
+from kit.config import IngestConfig, SourceConfig
 from kit.ingest.kinds import KINDS, ORDER_STATUSES, PERSONAL, Column, Kind
 from kit.ingest.normalize import (
     TEXT_TYPES,
@@ -48,12 +56,17 @@ from kit.ingest.normalize import (
 )
 from kit.ingest.sources import IngestError, RawSource
 
-INTERNAL = ("_file", "_row", "_pos")
+INTERNAL = ("_file", "_row", "_line", "_pos")
+MONEY = ("amount", "discount")  # number columns held to ingest.max_amount
 
 
 @dataclass
 class SourceStats:
-    """Row accounting of one source: read = loaded + duplicates + quarantined."""
+    """Row accounting of one source: read = loaded + duplicates + quarantined.
+
+    ``read`` is the physical records of the source's files (malformed ones included),
+    counted independently of the parser; ``quarantined`` includes the malformed records.
+    """
 
     source: str
     kind: str
@@ -84,10 +97,13 @@ class SourceStats:
             )
 
 
-def _parsed_sql(column: Column, present: dict[str, str], source: SourceConfig, project_tz: str) -> str:
+def _parsed_sql(
+    column: Column, present: dict[str, str], source: SourceConfig, project_tz: str, limits: IngestConfig
+) -> str:
     """The SQL expression giving the cleaned value of ``column`` (NULL when absent).
 
     Integer columns are parsed in two steps by ``clean_source`` (number, then whole number).
+    A date of a nullable column (birth date) outside the plausible range is NULL.
     """
     if column.name not in present:
         return "NULL"
@@ -99,13 +115,21 @@ def _parsed_sql(column: Column, present: dict[str, str], source: SourceConfig, p
     if column.parse == "number":
         return number_sql(col, dtype)
     if column.parse == "timestamp":
-        return timestamp_sql(col, dtype, source.timestamp_formats, source.timezone, project_tz)
+        value = timestamp_sql(col, dtype, source.timestamp_formats, source.timezone, project_tz)
+        if column.on_invalid == "null":
+            return f"CASE WHEN {_date_outside(value, limits)} THEN NULL ELSE {value} END"
+        return value
     if column.parse == "lower":
         return f"lower({text_sql(col, dtype)})"
     return text_sql(col, dtype)
 
 
-def _checks(kind_name: str, kind: Kind, present: dict[str, str]) -> list[tuple[str, str, str]]:
+def _date_outside(value: str, limits: IngestConfig) -> str:
+    """SQL: the TIMESTAMP ``value`` lies outside [min_date, max_date)."""
+    return f"({value} < {sql_literal(limits.min_date)}::TIMESTAMP OR {value} >= {sql_literal(limits.max_date)}::TIMESTAMP)"
+
+
+def _checks(kind_name: str, kind: Kind, present: dict[str, str], limits: IngestConfig) -> list[tuple[str, str, str]]:
     """(reason, column, SQL condition) in the order they are tested."""
     checks = []
     for column in kind.columns:
@@ -122,6 +146,10 @@ def _checks(kind_name: str, kind: Kind, present: dict[str, str]) -> list[tuple[s
                 checks.append(("text_in_number", column.name, f"NOT {blank} AND p_{column.name}_num IS NULL"))
                 reason = "not_whole_number"
             checks.append((reason, column.name, f"NOT {blank} AND {parsed} IS NULL"))
+        if column.parse == "timestamp" and column.on_invalid == "quarantine":
+            checks.append(("implausible_date", column.name, _date_outside(parsed, limits)))
+        if column.name in MONEY:
+            checks.append(("implausible_amount", column.name, f"(NOT isfinite({parsed}) OR abs({parsed}) > {limits.max_amount!r})"))
         if column.valid_range is not None:
             low, high = column.valid_range
             checks.append(("out_of_range", column.name, f"{parsed} NOT BETWEEN {low} AND {high}"))
@@ -133,7 +161,7 @@ def _checks(kind_name: str, kind: Kind, present: dict[str, str]) -> list[tuple[s
 
 
 def clean_source(
-    con: duckdb.DuckDBPyConnection, raw: RawSource, source: SourceConfig, project_tz: str
+    con: duckdb.DuckDBPyConnection, raw: RawSource, source: SourceConfig, project_tz: str, limits: IngestConfig
 ) -> SourceStats:
     """Clean ``raw_<name>`` into ``stage_<name>`` / view ``clean_<name>``; return its accounting."""
     name, kind = raw.name, KINDS[source.kind]
@@ -165,11 +193,11 @@ def clean_source(
             number = number_sql(quote_ident(column.name), types[column.name]) if column.name in types else "NULL"
             parsed.append(f"{number} AS p_{column.name}_num")
         else:
-            parsed.append(f"{_parsed_sql(column, types, source, project_tz)} AS p_{column.name}")
+            parsed.append(f"{_parsed_sql(column, types, source, project_tz, limits)} AS p_{column.name}")
     wholes = [f"{whole_number_sql(f'p_{c.name}_num')} AS p_{c.name}" for c in kind.columns if c.parse == "integer"]
     nullable = [c.name for c in kind.columns if c.on_invalid == "null" and c.name in present]
     flags = [f"{quote_ident(c)} IS NOT NULL AND p_{c} IS NULL AS _nulled_{c}" for c in nullable]
-    checks = _checks(source.kind, kind, types)
+    checks = _checks(source.kind, kind, types, limits)
     # the first failing check's number, evaluated once; reason and column are looked up
     first = "CASE " + " ".join(f"WHEN {cond} THEN {i}" for i, (_, _, cond) in enumerate(checks, 1)) + " END"
     reasons = "[" + ", ".join(sql_literal(r) for r, _, _ in checks) + "]"
@@ -189,7 +217,7 @@ def clean_source(
         _mark_resent(con, name, kind, source.kind)
     keep = ", ".join([c.name for c in kind.columns] + ["_pos"])
     con.execute(f"CREATE OR REPLACE VIEW clean_{name} AS SELECT {keep} FROM stage_{name} WHERE _reason IS NULL AND NOT _resent")
-    stats = SourceStats(name, source.kind, raw.files, raw.encodings, read=raw.rows)
+    stats = SourceStats(name, source.kind, raw.files, raw.encodings, read=raw.records)
     stats.exact_duplicates = _count(con, f"dup_{name}", "true")
     if nullable:
         counts = ", ".join(f"count(*) FILTER (WHERE _nulled_{c})" for c in nullable)
@@ -239,7 +267,10 @@ def refresh_counts(con: duckdb.DuckDBPyConnection, stats: SourceStats) -> None:
     ).fetchall()[0]
     stats.loaded, stats.resent_duplicates = int(loaded), int(resent)
     detail = con.execute(
-        f"SELECT _reason, _column, count(*) FROM stage_{name} WHERE _reason IS NOT NULL GROUP BY ALL ORDER BY 1, 2"
+        f"""SELECT _reason, _column, count(*) FROM (
+                SELECT _reason, _column FROM stage_{name} WHERE _reason IS NOT NULL
+                UNION ALL SELECT _reason, NULL FROM bad_{name})
+            GROUP BY ALL ORDER BY 1, 2 NULLS FIRST"""
     ).fetchall()
     stats.quarantine_detail = [{"reason": r, "column": c, "rows": int(n)} for r, c, n in detail]
     stats.quarantine_reasons = {}
@@ -250,17 +281,24 @@ def refresh_counts(con: duckdb.DuckDBPyConnection, stats: SourceStats) -> None:
 
 
 def quarantine_sql(raw: RawSource) -> str:
-    """SELECT of the quarantine rows of ``raw``'s source: reason, position, masked raw fields."""
-    fields = [
-        f"{mask_email(mask_phone('r.' + quote_ident(c)))} AS {quote_ident(c)}"
-        for c in raw.columns
-        if c not in INTERNAL and c not in PERSONAL
-    ]
+    """SELECT of the quarantine rows of ``raw``'s source: reason, position, masked raw fields.
+
+    ``row_number`` is the record's number in its file (header not counted), ``line`` the
+    text line it starts on. Malformed records come with no fields (NULL): their content
+    cannot be split into columns, so it cannot be masked column by column either.
+    """
+    names = [c for c in raw.columns if c not in INTERNAL and c not in PERSONAL]
+    fields = "".join(f", {mask_email(mask_phone('r.' + quote_ident(c)))} AS {quote_ident(c)}" for c in names)
+    empty = "".join(f", NULL::VARCHAR AS {quote_ident(c)}" for c in names)
     return (
-        f"""SELECT {sql_literal(raw.name)} AS source, r._file AS file, r._row AS row_number,
-               s._reason AS reason, s._column AS "column"{", " + ", ".join(fields) if fields else ""}
+        f"""SELECT * EXCLUDE (_pos) FROM (
+        SELECT {sql_literal(raw.name)} AS source, r._file AS file, r._row AS row_number, r._line AS line,
+               s._reason AS reason, s._column AS "column"{fields}, s._pos
         FROM (SELECT _pos, _reason, _column FROM stage_{raw.name} WHERE _reason IS NOT NULL) s
-        JOIN {raw.table} r USING (_pos) ORDER BY s._pos"""
+        JOIN {raw.table} r USING (_pos)
+        UNION ALL
+        SELECT {sql_literal(raw.name)}, _file, _row, _line, _reason, NULL::VARCHAR{empty}, _pos FROM bad_{raw.name})
+        ORDER BY _pos"""
     )
 
 

@@ -12,8 +12,12 @@ written anywhere (quarantine rows drop them too).
 Quarantine reasons (the ``reason`` column; the ``column`` column names the field):
 ``missing_value``, ``unparseable_timestamp``, ``text_in_number``, ``not_whole_number``,
 ``negative_amount`` (a negative paid amount without refund status), ``unknown_status``,
-``out_of_range`` (NPS outside 0-10, CSAT outside 1-5, negative item count), and, for rows
-that point at nobody, ``unknown_app_user_id`` / ``unknown_unit``.
+``out_of_range`` (NPS outside 0-10, CSAT outside 1-5, negative item count),
+``implausible_amount`` (amount or discount not finite or above ``ingest.max_amount``),
+``implausible_date`` (a quarantining date outside ``ingest.min_date`` .. ``max_date``),
+for rows that point at nobody, ``unknown_app_user_id`` / ``unknown_unit``, and for
+malformed CSV records (``lines.py``) ``unbalanced_quote``, ``too_many_fields``,
+``too_few_fields`` and ``undecodable_bytes``.
 """
 
 from __future__ import annotations

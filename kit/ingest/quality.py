@@ -4,21 +4,130 @@ Every function reads the run's report (``IngestResult.report``, the same content
 ``ingest_report.json``) so the notebook stays free of pandas code and a report can be
 rebuilt from the JSON alone. Text is not produced here: ``findings`` and ``verdict``
 return translation keys with their values, the notebook translates them.
+
+``fitness`` is the data fitness gate: every source graded ok / warn / fail on the limits
+of the config's ``ingest.gate`` (stored in the report under ``gate``):
+
+- ``quarantined_share``: share of the source's physical records quarantined;
+- ``month_drop``: drop of the run month's rows against the month before, from the
+  source's own rows by month (orders and events sources, when the month before has rows);
+- ``revenue_lost``: share of an orders source's revenue (parseable amounts, implausible
+  ones excluded) in quarantined rows; malformed records have no amount and count in
+  ``quarantined_share`` only;
+- ``empty_month``: an orders or events source declared ``required`` with no row in the
+  run month fails.
+
+A check is graded at or above its thresholds. ``kit run`` stops before publishing when
+the grade is fail (``kit.runner``; ``--accept-data-warnings`` overrides); on warn it
+publishes and the overview opens with a data-quality banner naming the sources.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from kit.config import IngestGateConfig
+from kit.ingest.lines import MALFORMED
 from kit.report.fmt import Formatter
 from kit.report.i18n import t
 
-QUARANTINE_WARN = 0.01  # a source with more than 1% of rows quarantined gets a caveat
-QUARANTINE_FAIL = 0.05  # more than 5% quarantined: not fit until the export is fixed
 FLOW_KINDS = ("orders", "events")  # kinds expected to have rows in every month
+GRADES = ("ok", "warn", "fail")
+LIMIT_TEXT = {
+    "quarantined_share": "share of records quarantined",
+    "month_drop": "drop of the run month's rows against the month before",
+    "revenue_lost": "share of revenue in quarantined rows",
+    "empty_month": "no rows in the run month",
+}
+
+
+@dataclass(frozen=True)
+class FitnessCheck:
+    """One limit of the gate applied to one source."""
+
+    source: str
+    limit: str  # quarantined_share | month_drop | revenue_lost | empty_month
+    value: float
+    warn: float
+    fail: float
+    grade: str  # ok | warn | fail
+
+
+@dataclass(frozen=True)
+class Fitness:
+    """The gate's verdict: the worst grade of its checks, and the checks."""
+
+    grade: str
+    checks: list[FitnessCheck]
+
+    def problems(self) -> list[str]:
+        """One plain English line per warn or fail check: source, limit, value, threshold."""
+        lines = []
+        for c in self.checks:
+            if c.grade == "ok":
+                continue
+            threshold = c.fail if c.grade == "fail" else c.warn
+            if c.limit == "empty_month":
+                lines.append(f"{c.grade}: source {c.source!r} has no rows in the run month (limit ingest.gate: required orders/events source)")
+            else:
+                lines.append(
+                    f"{c.grade}: source {c.source!r}, {LIMIT_TEXT[c.limit]} is {c.value:.2%}, at or above the "
+                    f"{c.grade} limit {threshold:.2%} (ingest.gate.{c.limit}_{c.grade})"
+                )
+        return lines
+
+    def sources(self, grade: str) -> list[str]:
+        """The sources with a check of ``grade``, in check order."""
+        return list(dict.fromkeys(c.source for c in self.checks if c.grade == grade))
+
+    def to_dict(self) -> dict:
+        """The JSON form stored in ingest_report.json under ``fitness``."""
+        return {"grade": self.grade, "checks": [asdict(c) for c in self.checks], "problems": self.problems()}
+
+
+def _grade(value: float, warn: float, fail: float) -> str:
+    return "fail" if value >= fail else "warn" if value >= warn else "ok"
+
+
+def fitness(report: dict) -> Fitness:
+    """Grade every source of an ingest report on the limits in ``report["gate"]``.
+
+    A report written before the gate existed is graded on the default limits, without
+    the revenue check (it holds no revenue figures).
+    """
+    gate, month = report.get("gate") or asdict(IngestGateConfig()), report["run_month"]
+    previous = str(pd.Period(month, freq="M") - 1)
+    checks = []
+
+    def check(source: str, limit: str, value: float) -> None:
+        warn, fail = (1.0, 1.0) if limit == "empty_month" else (gate[f"{limit}_warn"], gate[f"{limit}_fail"])
+        checks.append(FitnessCheck(source, limit, float(value), float(warn), float(fail), _grade(value, warn, fail)))
+
+    for name, s in report["sources"].items():
+        check(name, "quarantined_share", s["quarantined"] / s["read"] if s["read"] else 0.0)
+        if s["kind"] == "orders" and s.get("revenue"):
+            revenue = s["revenue"]
+            total = revenue["loaded"] + revenue["quarantined"]
+            check(name, "revenue_lost", revenue["quarantined"] / total if total else 0.0)
+        if s["kind"] in FLOW_KINDS:
+            now, before = s["rows_by_month"].get(month, 0), s["rows_by_month"].get(previous, 0)
+            if s.get("required", True):
+                check(name, "empty_month", float(now == 0))
+            if before and now:
+                check(name, "month_drop", max(0.0, 1 - now / before))
+    worst = max((GRADES.index(c.grade) for c in checks), default=0)
+    return Fitness(GRADES[worst], checks)
+
+
+def fitness_table(report: dict) -> pd.DataFrame:
+    """The gate's checks as a table (source, limit, value, warn, fail, grade), worst first."""
+    frame = pd.DataFrame([asdict(c) for c in fitness(report).checks], columns=["source", "limit", "value", "warn", "fail", "grade"])
+    order = frame["grade"].map(GRADES.index)
+    return frame.assign(_o=-order).sort_values(["_o", "source"], kind="stable").drop(columns="_o").reset_index(drop=True)
 
 
 def load_report(warehouse: Path | str) -> dict:
@@ -27,7 +136,9 @@ def load_report(warehouse: Path | str) -> dict:
 
 
 def accounting(report: dict) -> pd.DataFrame:
-    """Rows per source: read, loaded, duplicates (exact, re-sent), quarantined, share kept."""
+    """Records per source: read (physical records in the files), loaded, duplicates (exact,
+    re-sent), quarantined (of which malformed: not even split into fields), and whether
+    read = loaded + duplicates + quarantined (ingest fails when it does not)."""
     rows = [
         {
             "source": name,
@@ -37,6 +148,7 @@ def accounting(report: dict) -> pd.DataFrame:
             "exact_duplicates": s["exact_duplicates"],
             "resent_duplicates": s["resent_duplicates"],
             "quarantined": s["quarantined"],
+            "malformed": sum(n for reason, n in s["quarantine_reasons"].items() if reason in MALFORMED),
             "quarantined_share": s["quarantined"] / s["read"] if s["read"] else 0.0,
             "balanced": s["read"] == s["loaded"] + s["exact_duplicates"] + s["resent_duplicates"] + s["quarantined"],
         }
@@ -154,28 +266,23 @@ def headline(report: dict) -> dict[str, float | int | str]:
         "overshared_identifiers": len(identity["overshared"]),
         "identity_merges": int(identity["merges"]),
         "verdict": verdict(report)[0],
+        "data_grade": fitness(report).grade,
     }
 
 
 def verdict(report: dict) -> tuple[str, str, dict]:
     """(level, translation key, values): is the data fit for this month's analysis?
 
-    ``danger`` when an orders source has no rows in the run month or any source has more
-    than 5% of its rows quarantined; ``warning`` when an events source has no rows in the
-    run month or more than 1% is quarantined; else ``success``. Sign-ups, surveys and
-    experiment assignments come in bursts, so a month without them is not a warning.
+    The data fitness gate's grade (``fitness``): fail is ``danger`` (not fit), warn is
+    ``warning`` (usable with caveats), ok is ``success``; the sources named are those at
+    the grade. Sign-ups, surveys and experiment assignments come in bursts, so a month
+    without them is not checked.
     """
-    fresh = freshness(report)
-    table = accounting(report)
-    kinds = dict(zip(table["source"], table["kind"]))
-    stale = [s for s, ok in zip(fresh["source"], fresh["has_run_month"]) if not ok and kinds[s] in FLOW_KINDS]
-    stale_orders = [s for s in stale if kinds[s] == "orders"]
-    heavy = table.loc[table["quarantined_share"] > QUARANTINE_FAIL, "source"].tolist()
-    some = table.loc[table["quarantined_share"] > QUARANTINE_WARN, "source"].tolist()
-    if stale_orders or heavy:
-        return "danger", "ingest.verdict.not_fit", {"sources": ", ".join(stale_orders + heavy)}
-    if stale or some:
-        return "warning", "ingest.verdict.caveats", {"sources": ", ".join(stale + some)}
+    gate = fitness(report)
+    if gate.grade == "fail":
+        return "danger", "ingest.verdict.not_fit", {"sources": ", ".join(gate.sources("fail"))}
+    if gate.grade == "warn":
+        return "warning", "ingest.verdict.caveats", {"sources": ", ".join(gate.sources("warn"))}
     return "success", "ingest.verdict.fit", {}
 
 
@@ -210,12 +317,13 @@ def findings(report: dict, fmt: Formatter) -> list[tuple[str, dict[str, str]]]:
 # Column formats for rep.table (kit.report): column name -> format kind.
 FORMATS = {
     "read": "int", "loaded": "int", "exact_duplicates": "int", "resent_duplicates": "int",
-    "quarantined": "int", "quarantined_share": "pct", "rows": "int", "records": "int",
+    "quarantined": "int", "malformed": "int", "quarantined_share": "pct", "rows": "int", "records": "int",
+    "value": "pct", "warn": "pct", "fail": "pct",
     "unified_share": "pct", "cross_source_share": "pct", "n_records": "int", "n_accounts": "int",
     "n_sources": "int", "missing_share": "pct", "latest_record": "date", "days_before_month_end": "num1",
     "rows_after_month_end": "int",
 }
-TRANSLATED_VALUES = ("reason", "rule", "key_type", "problem", "kind", "balanced", "has_run_month")
+TRANSLATED_VALUES = ("reason", "rule", "key_type", "problem", "kind", "balanced", "has_run_month", "limit", "grade")
 
 
 def view(frame: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, dict[str, str]]:

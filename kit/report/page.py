@@ -9,8 +9,8 @@ reach a headless (published) run.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +18,41 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from kit.atomic import write_text_atomic
 from kit.config import KitConfig, load_config
 from kit.dates import check_month
+from kit.generations import current_dir
 from kit.report import blocks, theme
 from kit.report.fmt import Formatter
 from kit.report.i18n import t as translate
-from kit.warehouse import Warehouse
+from kit.warehouse import Warehouse, with_warehouse
 
-# The runner sets this to the staging folder of reports/<month>/ so that files a notebook
-# exports (CSV lists) are published atomically together with the HTML pages.
-OUTPUT_DIR_ENV = "KIT_OUTPUT_DIR"
+
+@dataclass(frozen=True)
+class RunContext:
+    """What ``kit run`` tells each notebook through ``run_dir/run_context.json``.
+
+    ``warehouse``: the run's new warehouse generation, where every table, snapshot and
+    metric of the run is written; ``output_dir``: the staging folder of ``reports/<month>/``,
+    where exported files go. Both become visible only when the whole run succeeds.
+    """
+
+    warehouse: str
+    output_dir: str
+
+    FILE = "run_context.json"
+
+    def write(self, run_dir: Path) -> Path:
+        """Write the context into the run folder (the runner does this before any notebook)."""
+        return write_text_atomic(Path(run_dir) / self.FILE, json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def read(cls, run_dir: str | Path) -> "RunContext":
+        """The context the runner wrote into ``run_dir``; a clear error when it is not there."""
+        file = Path(run_dir) / cls.FILE
+        if not file.is_file():
+            raise FileNotFoundError(f"run_dir={run_dir}: {file} not found; run_dir is set by kit run (None when interactive).")
+        return cls(**json.loads(file.read_text(encoding="utf-8")))
 
 
 def _display_html(html: str) -> None:
@@ -64,23 +89,44 @@ def _json_default(value: Any) -> Any:
 class Report:
     """The page being built by one notebook for one month."""
 
-    def __init__(self, config: KitConfig, month: str, lang: str, headless: bool, notebook: str) -> None:
+    def __init__(
+        self, config: KitConfig, month: str, lang: str, headless: bool, notebook: str, output_dir: Path | None = None
+    ) -> None:
         self.config = config
         self.month = check_month(month)
         self.lang = lang
         self.headless = headless
         self.notebook = notebook
+        self.output_dir = output_dir
         self.fmt = Formatter(lang, config.project.currency)
         self.wh = Warehouse.from_config(config)
 
     @classmethod
     def start(
-        cls, config_path: str | Path, month: str, lang: str = "en", headless: bool = False, notebook: str = ""
+        cls,
+        config_path: str | Path,
+        month: str,
+        lang: str = "en",
+        headless: bool = False,
+        notebook: str = "",
+        run_dir: str | Path | None = None,
     ) -> "Report":
-        """Load the config for this run, apply the chart theme and put the page style in place."""
+        """Load the config for this run, apply the chart theme and put the page style in place.
+
+        ``run_dir`` is the folder ``kit run`` injects (None when interactive): the returned
+        report's ``config.paths.warehouse`` is then the run's new warehouse generation and
+        its exports go to the run's staging folder, so every stage writes where the run can
+        publish or discard it as a whole. Interactively, ``paths.warehouse`` becomes the
+        current generation and exports go to ``reports/<month>/exports``.
+        """
         config = load_config(config_path, overrides={"run": {"month": month, "lang": lang}})
+        if run_dir is not None:
+            context = RunContext.read(run_dir)
+            config, output_dir = with_warehouse(config, Path(context.warehouse)), Path(context.output_dir)
+        else:
+            config, output_dir = with_warehouse(config, current_dir(config.resolve(config.paths.warehouse))), None
         theme.apply_theme()
-        report = cls(config, month, lang, headless, notebook)
+        report = cls(config, month, lang, headless, notebook, output_dir)
         _display_html(blocks.style())
         return report
 
@@ -158,18 +204,23 @@ class Report:
     @property
     def export_dir(self) -> Path:
         """Where this run's exported files go (inside the staging folder during ``kit run``)."""
-        staging = os.environ.get(OUTPUT_DIR_ENV)
-        base = Path(staging) if staging else self.config.resolve(self.config.paths.reports) / self.month
+        base = self.output_dir or self.config.resolve(self.config.paths.reports) / self.month
         folder = base / "exports"
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def save_metrics(self, values: dict[str, Any]) -> Path:
-        """Write this notebook's headline figures for the month (read by the overview)."""
+    @property
+    def metrics_path(self) -> Path:
+        """Where ``save_metrics`` writes this notebook's headline figures for the month."""
         if not self.notebook:
             raise ValueError("Report.start(..., notebook=NAME) is needed to save metrics")
-        folder = self.wh.snapshot_dir(self.month) / "metrics"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{self.notebook}.json"
-        path.write_text(json.dumps(_clean(values), default=_json_default, ensure_ascii=False, indent=2), encoding="utf-8")
-        return path
+        return self.wh.snapshot_dir(self.month) / "metrics" / f"{self.notebook}.json"
+
+    def save_metrics(self, values: dict[str, Any]) -> None:
+        """Write this notebook's headline figures for the month (read by the overview).
+
+        Returns nothing on purpose: a notebook's last line is shown on the page, and a
+        returned path printed a server path (``PosixPath('/…/metrics/…json')``) there.
+        """
+        text = json.dumps(_clean(values), default=_json_default, ensure_ascii=False, indent=2)
+        write_text_atomic(self.metrics_path, text)

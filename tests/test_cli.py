@@ -1,0 +1,36 @@
+"""``kit run --month``: only ASCII YYYY-MM with a real month is accepted, refused before
+anything runs (exit code 2, the message says the expected form)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kit.cli import main
+
+
+def config_without_notebooks(folder: Path) -> Path:
+    """A config whose notebooks folder is empty: a month that got through would fail later
+    with a different message ("not found"), so the tests see where a month is refused."""
+    (folder / "notebooks").mkdir(parents=True)
+    file = folder / "kit.yml"
+    file.write_text("run:\n  notebooks: [01_first]\npaths:\n  reports: reports\n  notebooks: notebooks\n", encoding="utf-8")
+    return file
+
+
+@pytest.mark.parametrize("month", ["", "2026-10\n", "２０２６-１０", "2026-13", "2026-00", "2026-1", "2026/10"])
+def test_run_refuses_a_month_that_is_not_ascii_yyyy_mm(tmp_path, capsys, month):
+    # before: "" silently ran the config's month; "2026-10\n" and full-width digits passed
+    config = config_without_notebooks(tmp_path)
+    assert main(["run", "--config", str(config), "--month", month]) == 2
+    err = capsys.readouterr().err
+    assert "--month" in err and "expected YYYY-MM with a month 01-12" in err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_valid_month_gets_past_the_check(tmp_path, capsys):
+    config = config_without_notebooks(tmp_path)
+    assert main(["run", "--config", str(config), "--month", "2026-10"]) == 2
+    err = capsys.readouterr().err
+    assert "expected YYYY-MM" not in err and "01_first" in err
