@@ -85,8 +85,10 @@ test-latest: chromium
 	$(LATEST)/bin/python -m pip list --format=freeze | grep -iE "^(pandas|numpy|scipy|scikit-learn|duckdb|ibis-framework|numba)=="
 	$(LATEST)/bin/python -m pytest
 
+# JupyterLab on your working copies of the notebooks (data/scratch/<user>/notebooks): the
+# tracked notebooks and the published month never change from there (kit.scratch).
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/kit lab $(if $(CONFIG),--config $(CONFIG))
 
 bench: $(STAMP)
 	$(BIN)/kit bench --customers $(BENCH_CUSTOMERS)

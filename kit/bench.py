@@ -128,8 +128,8 @@ def bench_config(base: KitConfig, customers: int) -> KitConfig:
 def world_config(base: KitConfig, root: Path) -> KitConfig:
     """Write ``<root>/kit.yml``: the base config with its data folders moved into ``root``.
 
-    raw, warehouse and reports become ``<root>/raw``, ``<root>/warehouse`` and
-    ``<root>/reports``; notebooks, the tags file and every source path become absolute,
+    raw, warehouse, reports and scratch become ``<root>/raw``, ``<root>/warehouse``,
+    ``<root>/reports`` and ``<root>/scratch``; notebooks, the tags file and every source path become absolute,
     with sources under the base raw folder moved to the new raw folder.
     """
     raw = root / "raw"
@@ -139,6 +139,7 @@ def world_config(base: KitConfig, root: Path) -> KitConfig:
         "warehouse": str(root / "warehouse"),
         "reports": str(root / "reports"),
         "notebooks": str(base.resolve(base.paths.notebooks)),
+        "scratch": str(root / "scratch"),
     }
     base_raw = base.resolve(base.paths.raw)
 

@@ -1,4 +1,4 @@
-"""The ``kit`` command: ``kit run``, ``kit demo-data`` and ``kit bench``.
+"""The ``kit`` command: ``kit run``, ``kit demo-data``, ``kit lab`` and ``kit bench``.
 
 Exit codes: 0 success; 1 a notebook or benchmark stage failed, or the data fitness gate
 stopped the run; 2 the command could not start (bad arguments, config error, missing
@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     demo.add_argument("--out", type=Path, help="output folder (default: paths.raw in the config)")
     demo.add_argument("--config", type=Path, help="config file (default: config/kit.yml)")
+
+    lab = commands.add_parser(
+        "lab", help="open JupyterLab on your working copies of the notebooks (they write only to the scratch area)"
+    )
+    lab.add_argument("--config", type=Path, help="config file (default: config/kit.yml)")
 
     bench = commands.add_parser("bench", help="time each stage and the monthly run on generated data")
     bench.add_argument("--customers", type=_positive_int, required=True, help="size of the generated world")
@@ -116,7 +121,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
-COMMANDS = {"run": cmd_run, "demo-data": cmd_demo_data, "bench": cmd_bench}
+def cmd_lab(args: argparse.Namespace) -> int:
+    """``kit lab``: JupyterLab on this user's working copies of the notebooks (kit.scratch).
+
+    The tracked notebooks stay as committed (autosave writes into the copies), and every
+    notebook run there reads and writes this user's scratch copy of the warehouse."""
+    import os
+
+    from kit import scratch
+
+    config = load_config(args.config)
+    folder, stale = scratch.working_notebooks(config, config.source_file)
+    for line in stale:
+        print(f"kit lab: {line}", file=sys.stderr)
+    print(f"kit lab: working copies in {folder}; they write only to {scratch.user_dir(config)}", flush=True)
+    command = scratch.lab_command(folder)
+    os.execv(command[0], command)
+    return EXIT_OK  # not reached: execv replaces this process
+
+
+COMMANDS = {"run": cmd_run, "demo-data": cmd_demo_data, "lab": cmd_lab, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

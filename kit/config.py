@@ -81,6 +81,9 @@ class PathsConfig:
     warehouse: Path = Path("data/warehouse")
     reports: Path = Path("reports")
     notebooks: Path = Path("notebooks")
+    # interactive sessions (a notebook run by hand, `kit lab`) read and write only here,
+    # in <scratch>/<user>/ (kit.scratch); only `kit run` writes the published warehouse
+    scratch: Path = Path("data/scratch")
 
 
 @dataclass(frozen=True)

@@ -147,7 +147,7 @@ def start(root: Path) -> Generation:
     parent = current_id(root)
     try:
         if parent is not None:
-            _link_tree(current_dir(root), target)
+            link_tree(current_dir(root), target)
         else:
             target.mkdir(parents=True)
         write_text_atomic(
@@ -179,7 +179,7 @@ def adopt_flat(root: Path) -> str | None:
     target.mkdir(parents=True)
     for entry in entries:
         if entry.is_dir():
-            _link_tree(entry, target / entry.name)
+            link_tree(entry, target / entry.name)
         else:
             os.link(entry, target / entry.name)
     write_text_atomic(target / INFO, json.dumps({"id": gen_id, "parent": None, "adopted_from_flat": True}))
@@ -200,7 +200,7 @@ def _flat_entries(root: Path) -> list[Path]:
     )
 
 
-def _link_tree(source: Path, target: Path) -> None:
+def link_tree(source: Path, target: Path) -> None:
     """Copy a folder tree with hard links (a plain copy where the filesystem has none)."""
 
     def link(src: str, dst: str) -> None:

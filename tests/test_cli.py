@@ -1,5 +1,6 @@
 """``kit run --month``: only ASCII YYYY-MM with a real month is accepted, refused before
-anything runs (exit code 2, the message says the expected form)."""
+anything runs (exit code 2, the message says the expected form); ``kit lab`` opens working
+copies of the notebooks."""
 
 from __future__ import annotations
 
@@ -34,3 +35,18 @@ def test_a_valid_month_gets_past_the_check(tmp_path, capsys):
     assert main(["run", "--config", str(config), "--month", "2026-10"]) == 2
     err = capsys.readouterr().err
     assert "expected YYYY-MM" not in err and "01_first" in err
+
+
+def test_lab_opens_working_copies_not_the_tracked_notebooks(tmp_path, monkeypatch):
+    # before: make lab opened notebooks/ itself, so autosave wrote outputs and parameter
+    # edits into the tracked notebooks, and it refused to start as root
+    file = config_without_notebooks(tmp_path)
+    tracked = tmp_path / "notebooks" / "01_first.ipynb"
+    tracked.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', encoding="utf-8")
+    started = []
+    monkeypatch.setattr("os.execv", lambda path, argv: started.append(argv))
+    assert main(["lab", "--config", str(file)]) == 0
+    (argv,) = started
+    folder = Path(argv[3])
+    assert argv[1:3] == ["-m", "jupyterlab"] and folder != tracked.parent
+    assert (folder / "01_first.ipynb").is_file() and folder.is_relative_to(tmp_path / "data" / "scratch")

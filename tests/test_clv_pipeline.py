@@ -119,5 +119,11 @@ def test_notebook_runs_headless_in_both_languages(tmp_path):
             cwd=str(PROJECT_ROOT / "notebooks"),
             progress_bar=False,
         )
-    assert (warehouse / "snapshots" / "2026-10" / "clv.parquet").exists()
-    assert (warehouse / "snapshots" / "2026-10" / "metrics" / "04_clv.json").exists()
+    # run by hand (no run_dir), the notebook writes to the user's scratch copy only
+    from kit.config import load_config
+    from kit.scratch import user_dir
+
+    written = user_dir(load_config(config)) / "warehouse" / "snapshots" / "2026-10"
+    assert (written / "clv.parquet").exists()
+    assert (written / "metrics" / "04_clv.json").exists()
+    assert not (warehouse / "snapshots").exists()

@@ -14,6 +14,7 @@ from scipy import stats as sps
 
 from kit.config import load_config
 from kit.experiments.readout import load_experiments, read_out
+from kit.scratch import user_dir
 from kit.warehouse import Warehouse
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -104,6 +105,8 @@ def test_notebook_runs_headless(demo, tmp_path, lang):
     assert all("".join(o["text"]).startswith("findfont:") for o in stderr), stderr
     html = "".join("".join(o.get("data", {}).get("text/html", "")) for o in outputs)
     assert ("样本比例失衡" if lang == "zh" else "Sample ratio mismatch") in html
-    metrics = json.loads((demo / "data" / "warehouse" / "snapshots" / "2026-10" / "metrics"
+    # run by hand (no run_dir), the notebook writes to the user's scratch copy only
+    scratch = user_dir(load_config(demo / "config" / "kit.yml"))
+    metrics = json.loads((scratch / "warehouse" / "snapshots" / "2026-10" / "metrics"
                           / "06_experiment_readout.json").read_text(encoding="utf-8"))
     assert metrics["app_homepage.decision"] == "investigate"

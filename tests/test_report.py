@@ -18,6 +18,7 @@ from kit.report import blocks, theme
 from kit.report.fmt import MISSING, Formatter
 from kit.report.i18n import LANGS, TranslationError, catalogue, check_catalogue, t
 from kit.report.page import Report, RunContext
+from kit.scratch import user_dir
 
 
 # ---------------------------------------------------------------- formatting
@@ -146,9 +147,11 @@ def test_save_metrics_and_export_dir(report: tuple[Report, list[str]], tmp_path:
     assert rep.save_metrics({"customers": np.int64(5), "rate": np.float64(0.5), "missing": np.nan}) is None
     path = rep.metrics_path
     assert json.loads(path.read_text(encoding="utf-8")) == {"customers": 5, "rate": 0.5, "missing": None}
-    assert path.parent == tmp_path / "wh" / "snapshots" / "2026-10" / "metrics"
-    assert rep.export_dir == tmp_path / "rep" / "2026-10" / "exports"
+    scratch = user_dir(rep.config)
+    assert path.parent == scratch / "warehouse" / "snapshots" / "2026-10" / "metrics"
+    assert rep.export_dir == scratch / "months" / "2026-10" / "exports"
     assert not list(path.parent.glob("*.tmp")) and not list(path.parent.glob(".*"))
+    assert not (tmp_path / "wh").exists() and not (tmp_path / "rep").exists()
 
 
 def test_run_dir_sends_tables_metrics_and_exports_to_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

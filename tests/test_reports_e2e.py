@@ -11,6 +11,7 @@ with screenshots saved under ``reports/<month>/screenshots/``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -152,3 +153,38 @@ def test_pages_in_headless_chromium(published: KitConfig) -> None:
             assert check.ok, (month, check)
             assert Path(check.screenshot).stat().st_size > 10_000
         assert sum(c.images for c in results) >= 10
+
+
+def checksums(*folders: Path) -> dict[str, str]:
+    """SHA-256 of every file below ``folders``, by path."""
+    return {
+        str(file): hashlib.sha256(file.read_bytes()).hexdigest()
+        for folder in folders
+        for file in sorted(folder.rglob("*"))
+        if file.is_file()
+    }
+
+
+def test_interactive_sessions_change_nothing_published(published: KitConfig, tmp_path: Path) -> None:
+    """Every notebook run by hand (headless=False, no run_dir: how JupyterLab runs it), in the
+    other language, after the month was published: the published month, the warehouse and
+    the tracked notebooks stay byte-identical; the session wrote only to its scratch area."""
+    import papermill
+
+    from kit.scratch import user_dir
+
+    notebooks = published.resolve(published.paths.notebooks)
+    watched = [published.resolve(published.paths.reports), published.resolve(published.paths.warehouse), notebooks]
+    before = checksums(*watched)
+    for name in published.run.notebooks:
+        papermill.execute_notebook(
+            str(notebooks / f"{name}.ipynb"),
+            str(tmp_path / f"{name}.ipynb"),
+            parameters={"month": "2026-10", "config_path": str(published.source_file), "lang": "zh", "headless": False},
+            cwd=str(notebooks),
+            progress_bar=False,
+        )
+    assert checksums(*watched) == before
+    scratch = user_dir(published)
+    assert (scratch / "warehouse" / "snapshots" / "2026-10" / "metrics" / "07_overview.json").is_file()
+    assert (scratch / "months" / "2026-10" / "exports" / "churn_risk.csv").is_file()

@@ -13,6 +13,7 @@ import pytest
 from kit.config import PROJECT_ROOT, load_config
 from kit.report.fmt import Formatter
 from kit.report.i18n import catalogue as i18n_catalogue
+from kit.scratch import user_dir
 from kit.tag_report import (
     bool_tags,
     build_profile,
@@ -182,5 +183,7 @@ def test_notebook_runs_headless_in_both_languages(project: Path, runs: tuple, tm
         )
         text = out.read_text(encoding="utf-8")
         assert "Traceback" not in text
-    metrics = json.loads((project / "wh" / "snapshots" / "2026-10" / "metrics" / "02_tags.json").read_text())
+    # run by hand (no run_dir), the notebook writes to the user's scratch copy only
+    scratch = user_dir(load_config(project / "config" / "kit.yml"))
+    metrics = json.loads((scratch / "warehouse" / "snapshots" / "2026-10" / "metrics" / "02_tags.json").read_text())
     assert metrics["tags"] == 30

@@ -20,8 +20,8 @@ import pandas as pd
 
 from kit.atomic import write_text_atomic
 from kit.config import KitConfig, load_config
+from kit import scratch
 from kit.dates import check_month
-from kit.generations import current_dir
 from kit.report import blocks, theme
 from kit.report.fmt import Formatter
 from kit.report.i18n import t as translate
@@ -116,15 +116,16 @@ class Report:
         ``run_dir`` is the folder ``kit run`` injects (None when interactive): the returned
         report's ``config.paths.warehouse`` is then the run's new warehouse generation and
         its exports go to the run's staging folder, so every stage writes where the run can
-        publish or discard it as a whole. Interactively, ``paths.warehouse`` becomes the
-        current generation and exports go to ``reports/<month>/exports``.
+        publish or discard it as a whole. Interactively, ``paths.warehouse`` becomes this
+        user's scratch copy of the current generation and exports go to the scratch area
+        (``kit.scratch``): exploring never changes the published month.
         """
         config = load_config(config_path, overrides={"run": {"month": month, "lang": lang}})
         if run_dir is not None:
             context = RunContext.read(run_dir)
             config, output_dir = with_warehouse(config, Path(context.warehouse)), Path(context.output_dir)
         else:
-            config, output_dir = with_warehouse(config, current_dir(config.resolve(config.paths.warehouse))), None
+            config, output_dir = with_warehouse(config, scratch.warehouse(config)), scratch.month_dir(config, month)
         theme.apply_theme()
         report = cls(config, month, lang, headless, notebook, output_dir)
         _display_html(blocks.style())
@@ -203,8 +204,9 @@ class Report:
 
     @property
     def export_dir(self) -> Path:
-        """Where this run's exported files go (inside the staging folder during ``kit run``)."""
-        base = self.output_dir or self.config.resolve(self.config.paths.reports) / self.month
+        """Where this run's exported files go: the staging folder during ``kit run``, else
+        the scratch area (never the published ``reports/<month>/``)."""
+        base = self.output_dir or scratch.month_dir(self.config, self.month)
         folder = base / "exports"
         folder.mkdir(parents=True, exist_ok=True)
         return folder
