@@ -706,10 +706,13 @@ def card_view(cards: pd.DataFrame, columns: dict[str, str], lang: str) -> tuple[
 
 
 def explorer(profile: pd.DataFrame, segments: pd.DataFrame, config: SegmentationConfig, lang: str = "en",
-             currency: str = "CNY", browsing: pd.DataFrame | None = None):  # -> ipywidgets.Widget (lazy import)
+             currency: str = "CNY", browsing: pd.DataFrame | None = None,
+             k: int | None = None):  # -> ipywidgets.Widget (lazy import)
     """An interactive widget: pick clustering features and k, see the persona cards update.
 
-    ``browsing`` (``browsing_features``) places customers who never ordered as the report does.
+    ``browsing`` (``browsing_features``) places customers who never ordered as the report does;
+    ``k`` is where the slider starts (the report's chosen k, so the widget opens on the
+    personas the page shows; default ``persona_k_min``).
     """
     import ipywidgets as widgets
 
@@ -720,7 +723,8 @@ def explorer(profile: pd.DataFrame, segments: pd.DataFrame, config: Segmentation
         options=options, value=tuple(f for f in default_features(profile) if f in options),
         description=t("personas.explore.features", lang), rows=12,
     )
-    k = widgets.IntSlider(value=config.persona_k_min, min=max(config.persona_k_min, 2), max=config.persona_k_max, description="k")
+    low, high = max(config.persona_k_min, 2), config.persona_k_max
+    k = widgets.IntSlider(value=min(max(k or low, low), high), min=low, max=high, description="k")
     button = widgets.Button(description=t("personas.explore.update", lang))
     output = widgets.HTML()
     fmt = Formatter(lang, currency)

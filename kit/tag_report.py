@@ -8,6 +8,7 @@ as a table or chart. Only counts and shares leave this module, never customer ro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -16,8 +17,11 @@ from kit.dates import previous_month
 from kit.features import build_features, write_profile
 from kit.report.fmt import Formatter
 from kit.report.i18n import t
-from kit.tags import Tag, TagResult, coverage_of, evaluate_rule, evaluate_tags, load_tags
+from kit.tags import Tag, TagError, TagResult, coverage_of, evaluate_rule, evaluate_tags, load_tags
 from kit.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from kit.report.page import Report
 
 # Columns summarised on a profile card: (output column, feature, statistic).
 CARD_NUMBERS = (
@@ -275,3 +279,36 @@ def card_table(cards: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, dict[str, 
     }  # fmt: skip
     columns = ["label", *formats] if "label" in cards else list(formats)
     return labelled(cards[columns], formats, lang)
+
+
+def rule_box(rep: Report, profile: pd.DataFrame):  # -> ipywidgets.Widget (lazy import)
+    """A box to try a tag rule on this month's profile: Enter (or the button) shows how
+    many customers match, or the rule's error with the closest feature names.
+
+    The answer is computed for the rule as committed (Enter, leaving the box, the button)
+    and replaces the previous one at once, so no result stands under another rule.
+    """
+    import ipywidgets as widgets
+
+    text = widgets.Text(
+        placeholder=rep.t("tags.explore.placeholder"), layout=widgets.Layout(width="70%"), continuous_update=False
+    )
+    button = widgets.Button(description=rep.t("tags.explore.button"))
+    out = widgets.Output()
+
+    def evaluate(_: object = None) -> None:
+        out.clear_output()
+        if not text.value.strip():
+            return
+        with out:
+            try:
+                card = preview_rule(text.value, profile)
+            except TagError as err:
+                rep.banner(str(err), "warning")
+                return
+            rep.banner(rep.t("tags.explore.result", customers=rep.fmt.int(card["customers"]), share=rep.fmt.pct(card["coverage"])))
+            rep.table(*card_table(pd.DataFrame([card]), rep.lang))
+
+    button.on_click(evaluate)
+    text.observe(evaluate, names="value")
+    return widgets.VBox([widgets.HBox([text, button]), out])

@@ -694,3 +694,15 @@ def test_reason_phrases_share_one_phrase_per_distinct_value() -> None:
         "no order for 30 days", "no order for 30 days", "days since last order: no data",
         "— visits in 90 days, none before", "absent: no data",
     ]
+
+
+def test_run_churn_reports_each_step_as_it_starts(world: tuple[Warehouse, KitConfig]) -> None:
+    # before: 05's first cell ran 40-50 s on the demo without a line of progress
+    from kit.churn.pipeline import PROGRESS_STEPS
+    from kit.report.i18n import t
+
+    wh, config = world
+    steps: list[str] = []
+    run_churn(wh, "2026-10", config, features_fn=simple_features, progress=steps.append)
+    assert steps == list(PROGRESS_STEPS)
+    assert all(t(f"churn.progress.{s}", lang) for s in steps for lang in ("en", "zh"))

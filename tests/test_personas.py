@@ -304,3 +304,13 @@ def test_personas_do_not_depend_on_the_profile_row_order(world: tuple[pd.DataFra
     np.testing.assert_array_equal(first.labels.to_numpy(), by_id.loc[profile["customer_id"]].to_numpy())
     other_seed = fit_personas(profile, dataclasses.replace(config, seed=config.seed + 1))
     assert other_seed.davies_bouldin != first.davies_bouldin  # the seed does draw another sample
+
+
+def test_the_explorer_opens_on_the_reports_k(world: tuple[pd.DataFrame, np.ndarray], model: PersonaModel) -> None:
+    # before: the widget started at persona_k_min (3) while the page showed the chosen k (5)
+    from kit.personas import explorer
+
+    profile = world[0]
+    box = explorer(profile, build_segments(profile, CFG), CFG, k=model.k)
+    slider = box.children[0].children[1]
+    assert slider.value == model.k and slider.min <= model.k <= slider.max

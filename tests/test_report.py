@@ -195,3 +195,22 @@ def test_highlights_link_to_their_pages() -> None:
     html = blocks.highlights([blocks.Highlight("Churn up <5%>", "05_churn.html"), blocks.Highlight("No link")], "details")
     assert '<a href="05_churn.html">details</a>' in html
     assert "&lt;5%&gt;" in html and html.count("<a ") == 1
+
+
+def test_explore_shows_a_widget_once(report: tuple[Report, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    # before: explore returned the widget, so as a cell's last expression it was shown twice
+    rep, _ = report
+    displayed: list[object] = []
+    monkeypatch.setattr("IPython.display.display", displayed.append)
+    rep.headless = False
+    assert rep.explore(lambda: "widget") is None
+    assert displayed == ["widget"]
+
+
+def test_progress_lines_only_when_an_analyst_waits(report: tuple[Report, list[str]], capsys: pytest.CaptureFixture[str]) -> None:
+    rep, _ = report
+    assert rep.progress("churn.progress") is None  # headless: nothing reaches a published page
+    rep.headless = False
+    say = rep.progress("churn.progress")
+    say("scoring")
+    assert "正在为每位客户打分" in capsys.readouterr().out

@@ -29,6 +29,7 @@ from kit.tag_report import (
     movement_view,
     preview_rule,
     profile_card,
+    rule_box,
     run_month,
 )
 from kit.features import run_reference
@@ -187,3 +188,23 @@ def test_notebook_runs_headless_in_both_languages(project: Path, runs: tuple, tm
     scratch = user_dir(load_config(project / "config" / "kit.yml"))
     metrics = json.loads((scratch / "warehouse" / "snapshots" / "2026-10" / "metrics" / "02_tags.json").read_text())
     assert metrics["tags"] == 30
+
+
+def test_rule_box_answers_on_enter_and_never_keeps_an_old_answer(project: Path, runs: tuple, monkeypatch) -> None:
+    # before: the rule box answered only to its button (Enter did nothing) and kept the
+    # previous answer under a new rule
+    from kit.report.page import Report
+
+    shown: list[str] = []
+    monkeypatch.setattr("kit.report.page._display_html", shown.append)
+    rep = Report.start(project / "config" / "kit.yml", month="2026-10", notebook="02_tags")
+    box = rule_box(rep, runs[1].profile)
+    text = box.children[0].children[0]
+    assert text.continuous_update is False  # the value commits on Enter (or leaving the box)
+    shown.clear()
+    text.value = "recency_days <= 30"  # what Enter does: commit the value
+    expected = int((runs[1].profile["recency_days"] <= 30).sum())
+    assert any(f"{expected:,}" in html for html in shown)
+    shown.clear()
+    text.value = "no_such_feature > 1"
+    assert len(shown) == 1 and "no_such_feature" in shown[0]

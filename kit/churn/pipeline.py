@@ -51,6 +51,7 @@ scoring pass alone); id membership tests with pyarrow instead of pandas' ``isin`
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -89,6 +90,8 @@ from kit.warehouse import Warehouse
 # Per-customer reasons are searched among this many top global drivers.
 N_REASON_DRIVERS = 8
 N_DEPENDENCE = 3
+# The steps run_churn reports to its ``progress`` callback, in order (churn.progress.* texts).
+PROGRESS_STEPS = ("features", "snapshots", "training", "drivers", "scoring", "actions")
 
 
 @dataclass
@@ -192,10 +195,16 @@ def run_churn(
     config: KitConfig,
     features_fn: FeaturesFn | None = None,
     sample_customers: int = SAMPLE_CUSTOMERS,
+    progress: Callable[[str], None] | None = None,
 ) -> ChurnResult:
     """Train, validate out of time, and score ``month`` (see module docstring); labelled
-    snapshots follow at most ``sample_customers`` customers each, the run month scores all."""
+    snapshots follow at most ``sample_customers`` customers each, the run month scores all.
+
+    ``progress`` is called with the code of each step as it starts (``PROGRESS_STEPS``), so
+    an analyst waiting on a large base sees where the run is.
+    """
     sample.check_cap(sample_customers)
+    step = progress or (lambda code: None)
     if features_fn is None:
         from kit.churn.signals import churn_features
 
@@ -204,6 +213,7 @@ def run_churn(
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
+    step("features")
     plan = plan_snapshots(month, cfg.window_days, cfg.training_snapshots, first_order_month(wh))
     features = features_fn(wh, month, config)
     check_point_in_time(features, month)
@@ -219,11 +229,13 @@ def run_churn(
     timings["run_month_features_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    step("snapshots")
     threshold = sample.key_threshold(current["customer_id"], sample_customers, cfg.seed)
     snaps = _labelled_snapshots(wh, plan.labelled, config, features_fn, spec, threshold, sample_customers)
     timings["snapshot_features_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    step("training")
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the final model does not depend on the out-of-time one: both fit at once, one per core
         final_job = pool.submit(_fit_one_thread, spec, snaps, plan.final, cfg.seed)
@@ -236,6 +248,7 @@ def run_churn(
         timings["train_validate_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
+        step("drivers")
         quality = pd.DataFrame(
             [
                 {"model": "model", **classification_metrics(val.churned, risk)},
@@ -252,6 +265,7 @@ def run_churn(
         timings["final_fit_wait_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    step("scoring")
     matrix = spec.matrix(current)
     reason_features = importance.loc[importance["importance"] > 0, "feature"].head(N_REASON_DRIVERS).tolist()
     raw, attributions = drivers.occlusion_attributions(final, matrix, reason_features, drivers.reference_values(matrix))
@@ -260,6 +274,7 @@ def run_churn(
     timings["score_reasons_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    step("actions")
     value = actions.customer_value(wh, month, current, config.clv.gross_margin)
     labels = actions.segment_labels(wh, month, current["customer_id"])
     scores = pd.concat([scores, reasons], axis=1).assign(

@@ -9,6 +9,7 @@ reach a headless (published) run.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -192,15 +193,30 @@ class Report:
         return theme.colors([str(n) for n in names], kind)
 
     # ---------------------------------------------------------------- interaction and outputs
-    def explore(self, build: Callable[[], Any]) -> Any:
-        """Show an interactive widget built by ``build`` in JupyterLab; nothing when headless."""
+    def progress(self, prefix: str) -> Callable[[str], None] | None:
+        """A callback that prints one line per step of a long computation (the text of
+        ``<prefix>.<step>`` and the seconds since it began) while an analyst waits; None
+        when headless, so no progress line reaches a published page."""
         if self.headless:
             return None
+        started = time.perf_counter()
+
+        def say(step: str) -> None:
+            print(f"[{time.perf_counter() - started:4.0f} s] {self.t(f'{prefix}.{step}')}", flush=True)
+
+        return say
+
+    def explore(self, build: Callable[[], Any]) -> None:
+        """Show an interactive widget built by ``build`` in JupyterLab; nothing when headless.
+
+        Returns nothing on purpose: a widget returned as a cell's last expression would be
+        shown a second time below the first.
+        """
+        if self.headless:
+            return
         from IPython.display import display
 
-        widget = build()
-        display(widget)
-        return widget
+        display(build())
 
     @property
     def export_dir(self) -> Path:
