@@ -22,8 +22,8 @@ REPORT_LANG ?=
 ONLY   ?=
 
 # The month before MONTH (published first when missing, so the report has a comparison);
-# MONTH must be ASCII YYYY-MM with a month 01-12 (kit.config.MONTH_PATTERN), else make stops.
-PREV_OF_MONTH = $(BIN)/python -c 'import sys; from kit.config import MONTH_PATTERN; from kit.dates import previous_month; \
+# MONTH must be ASCII YYYY-MM with a month 01-12 (kit.core.config.MONTH_PATTERN), else make stops.
+PREV_OF_MONTH = $(BIN)/python -c 'import sys; from kit.core.config import MONTH_PATTERN; from kit.core.dates import previous_month; \
 	m = sys.argv[1]; sys.exit(f"MONTH={m!r}: expected YYYY-MM with a month 01-12, e.g. 2026-10") if not MONTH_PATTERN.match(m) else print(previous_month(m))' '$(MONTH)'
 OPT_ARGS := $(if $(CONFIG),--config $(CONFIG)) $(if $(REPORT_LANG),--lang $(REPORT_LANG))
 RUN_ARGS := --month '$(MONTH)' $(if $(CONFIG),--config $(CONFIG)) $(if $(REPORT_LANG),--lang $(REPORT_LANG)) $(if $(ONLY),--only $(ONLY))
@@ -86,7 +86,7 @@ test-latest: chromium
 	$(LATEST)/bin/python -m pytest
 
 # JupyterLab on your working copies of the notebooks (data/scratch/<user>/notebooks): the
-# tracked notebooks and the published month never change from there (kit.scratch).
+# tracked notebooks and the published month never change from there (kit.core.scratch).
 lab: $(STAMP)
 	$(BIN)/kit lab $(if $(CONFIG),--config $(CONFIG))
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
 from kit import __version__
-from kit.config import MONTH_PATTERN, ConfigError, load_config
+from kit.core.config import MONTH_PATTERN, ConfigError, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -110,7 +111,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """``kit bench``: run the benchmark harness."""
-    from kit.bench import BenchError, run_bench
+    from kit.bench.stages import BenchError, run_bench
 
     base = load_config(args.config)
     try:
@@ -122,13 +123,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    """``kit lab``: JupyterLab on this user's working copies of the notebooks (kit.scratch).
+    """``kit lab``: JupyterLab on this user's working copies of the notebooks (kit.core.scratch).
 
     The tracked notebooks stay as committed (autosave writes into the copies), and every
     notebook run there reads and writes this user's scratch copy of the warehouse."""
     import os
 
-    from kit import scratch
+    from kit.core import scratch
 
     config = load_config(args.config)
     folder, stale = scratch.working_notebooks(config, config.source_file)

@@ -26,10 +26,10 @@ from typing import Any
 import nbformat
 from nbconvert import HTMLExporter
 
-from kit.atomic import write_text_atomic
-from kit.config import MONTH_PATTERN
-from kit.report.i18n import t
+from kit.core.atomic import write_text_atomic
+from kit.core.config import MONTH_PATTERN
 from kit.report.webfont import embed_font
+from kit.text.i18n import t
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "report" / "templates"
 TEMPLATE_NAME = "kit_report"

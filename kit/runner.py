@@ -12,7 +12,7 @@ or not at all. Order of work for one month:
    folders, uncommitted generations). ``--only`` refuses a month whose pages were built
    from another warehouse generation than the current one.
 3. Start a new warehouse generation (a hard-link copy of the current one, see
-   ``kit.generations``) and a run folder ``reports/.run-<month>-<generation>/`` holding
+   ``kit.core.generations``) and a run folder ``reports/.run-<month>-<generation>/`` holding
    ``run_context.json`` and the staging month. Each notebook gets ``run_dir`` and writes
    through ``Report.start(..., run_dir=run_dir)`` into the new generation and the staging
    month only. Notebooks run with papermill (one fresh kernel each, the configured
@@ -49,18 +49,19 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from kit import __version__, generations
-from kit.atomic import copy_atomic, write_text_atomic
-from kit.config import PROJECT_ROOT, KitConfig
-from kit.dates import check_month
-from kit.generations import Generation
+from kit import __version__
+from kit.core import generations
+from kit.core.atomic import copy_atomic, write_text_atomic
+from kit.core.config import PROJECT_ROOT, KitConfig
+from kit.core.dates import check_month
+from kit.core.generations import Generation
+from kit.core.warehouse import Warehouse, with_warehouse
 from kit.ingest.identity import IdentityKeyError, load_key
 from kit.publish import export_html, write_month_index, write_reports_index
-from kit.report.page import RunContext
-from kit.warehouse import with_warehouse
+from kit.report.shell import RunContext
 
 # The names every notebook receives; each must be defined in its parameters cell
-# (``run_dir = None`` there: the run folder, see kit.report.page.RunContext).
+# (``run_dir = None`` there: the run folder, see kit.report.shell.RunContext).
 INJECTED = ("month", "config_path", "lang", "headless", "run_dir")
 # The notebook after which the data fitness gate grades the new warehouse generation.
 INGEST_NOTEBOOK = "01_ingest"
@@ -438,7 +439,7 @@ def _publish(
     manifest["accepted_data_warnings"] = accept_data_warnings
     if only:
         _carry_over(month_dir, staging, manifest, {p.stem for p in notebooks})
-    write_text_atomic(staging / "metrics.json", json.dumps(merge_metrics(run_config, month), ensure_ascii=False, indent=2))
+    write_text_atomic(staging / "metrics.json", json.dumps(Warehouse.from_config(run_config).month_metrics(month), ensure_ascii=False, indent=2))
     write_text_atomic(staging / "run.json", json.dumps(manifest, ensure_ascii=False, indent=2))
     write_month_index(staging, manifest)
     entry = {
@@ -557,15 +558,6 @@ def _clear_failed(reports: Path, month: str, names: list[str]) -> None:
 
 
 # --------------------------------------------------------------------------- manifest
-
-
-def merge_metrics(config: KitConfig, month: str) -> dict[str, Any]:
-    """All ``snapshots/<month>/metrics/<notebook>.json`` files of the config's warehouse
-    (its current generation) as one mapping by notebook."""
-    folder = generations.current_dir(config.resolve(config.paths.warehouse)) / "snapshots" / month / "metrics"
-    if not folder.is_dir():
-        return {}
-    return {file.stem: json.loads(file.read_text(encoding="utf-8")) for file in sorted(folder.glob("*.json"))}
 
 
 def data_snapshot(config: KitConfig, month: str) -> dict[str, list[dict[str, Any]]]:

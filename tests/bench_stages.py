@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kit.config import KitConfig
+from kit.core.config import KitConfig
 
 
 def fake_world(out_dir: Path, customers: int, seed: int, end_month: str) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from kit.config import DEFAULT_CONFIG
+from kit.core.config import DEFAULT_CONFIG
 
 WALK_IN = "13800000000"
 

@@ -1,8 +1,8 @@
 """Synthetic customer profile frames for the segmentation tests (docs/data_contract.md, §3).
 
 ``make_profile(n, seed, month)`` returns ``(profile, groups)``: a frame shaped like
-``kit.features.build_features`` output (one row per customer, the columns kit.segments,
-kit.personas and kit.movement read) and the latent group of every row. Four clear groups
+``kit.profile.features.build_features`` output (one row per customer, the columns kit.segments.pipeline,
+kit.segments.personas and kit.segments.movement read) and the latent group of every row. Four clear groups
 drive channels, categories, discounts, spend, frequency, recency and age, so clustering has
 a known answer:
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kit.dates import snapshot_date
+from kit.core.dates import snapshot_date
 
 CATEGORIES = ("apparel", "beauty", "electronics", "grocery", "home", "sports")
 CHANNELS = ("online", "app", "store")

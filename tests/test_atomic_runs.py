@@ -27,12 +27,12 @@ import pytest
 import yaml
 
 from ingest_tiny_world import write_tiny_world
-from kit import atomic, generations
-from kit.atomic import WriteError, atomic_path, write_text_atomic
+from kit.core import atomic, generations
+from kit.core.atomic import WriteError, atomic_path, write_text_atomic
 from kit.cli import main
-from kit.config import load_config
+from kit.core.config import load_config
 from kit.runner import dependents, recover, run_month
-from kit.warehouse import DamagedFileError, Warehouse
+from kit.core.warehouse import DamagedFileError, Warehouse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 MONTH = "2026-09"

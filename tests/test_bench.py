@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from kit import bench
-from kit.bench import BenchError, Stage, bench_config, monthly_run, resolve_function, run_bench
+from kit.bench import stages as bench
+from kit.bench.stages import BenchError, Stage, bench_config, monthly_run, resolve_function, run_bench
 from kit.cli import main
-from kit.config import load_config
+from kit.core.config import load_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MB = 1024**2
@@ -47,8 +47,8 @@ def test_resolve_function_says_why_a_stage_is_unavailable():
     assert resolve_function("json.dumps") is json.dumps
     with pytest.raises(bench.StageUnavailable, match="module kit.nothing_here does not exist"):
         resolve_function("kit.nothing_here.run")
-    with pytest.raises(bench.StageUnavailable, match="kit.config has no function run_it"):
-        resolve_function("kit.config.run_it")
+    with pytest.raises(bench.StageUnavailable, match="kit.core.config has no function run_it"):
+        resolve_function("kit.core.config.run_it")
 
 
 def test_stages_run_in_their_own_processes_with_isolated_peaks(base, tmp_path, monkeypatch, capsys):

@@ -2,8 +2,8 @@
 
 A small buy-till-you-die world (``make_world``) with a known dropout process gives the
 model real signal; ``simple_features`` is a point-in-time features function over its
-orders (the shape of ``kit.features.build_features``, fewer columns) so these tests do
-not depend on the features layer. When ``kit.features`` exists, the leakage test also
+orders (the shape of ``kit.profile.features.build_features``, fewer columns) so these tests do
+not depend on the features layer. When ``kit.profile.features`` exists, the leakage test also
 runs against it.
 """
 
@@ -19,7 +19,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from kit.churn import actions, drivers, retention, signals
+from kit.churn import actions, drivers, page, retention, signals
 from kit.churn.dataset import (
     ChurnDataError,
     check_point_in_time,
@@ -39,10 +39,11 @@ from kit.churn.model import (
     top_share_caught,
 )
 from kit.churn.pipeline import run_churn
-from kit.config import KitConfig, load_config
-from kit.dates import snapshot_date, snapshot_end
-from kit.report.i18n import check_catalogue, t
-from kit.warehouse import Warehouse
+from kit.core.config import KitConfig, load_config
+from kit.core.dates import snapshot_date, snapshot_end
+from kit.text.fmt import Formatter
+from kit.text.i18n import check_catalogue, t
+from kit.core.warehouse import Warehouse
 
 START = np.datetime64("2024-10-01")
 END = np.datetime64("2026-11-01")  # exclusive: data up to the end of October 2026
@@ -187,10 +188,10 @@ def test_plan_refuses_too_little_history() -> None:
 
 
 def _leakage_cases() -> list[str]:
-    """The features functions to check: ours always, kit.features and the churn signals
-    on top of it (``run_churn``'s default) once kit.features exists."""
-    has_features = importlib.util.find_spec("kit.features") is not None
-    return ["simple"] + (["kit.features", "kit.churn.signals"] if has_features else [])
+    """The features functions to check: ours always, kit.profile.features and the churn signals
+    on top of it (``run_churn``'s default) once kit.profile.features exists."""
+    has_features = importlib.util.find_spec("kit.profile.features") is not None
+    return ["simple"] + (["kit.profile.features", "kit.churn.signals"] if has_features else [])
 
 
 @pytest.mark.parametrize("case", _leakage_cases())
@@ -199,10 +200,10 @@ def test_orders_inside_the_label_window_change_labels_but_not_features(tmp_path:
         root, features_fn = make_world(tmp_path / "warehouse", n=400, seed=5), simple_features
     else:
         from kit.churn.signals import churn_features
-        from kit.features import build_features
+        from kit.profile.features import build_features
         from warehouse_fixture import make_warehouse
 
-        features_fn = build_features if case == "kit.features" else churn_features
+        features_fn = build_features if case == "kit.profile.features" else churn_features
         root = make_warehouse(tmp_path / "warehouse", n_customers=400, seed=5)
     config = load_config(overrides={"paths": {"warehouse": str(root)}})
     wh = Warehouse(root)
@@ -382,9 +383,12 @@ def test_drivers_rank_real_signals_first(result) -> None:
     top = result.drivers["feature"].head(3).tolist()
     assert {"recency_days", "last_nps"} & set(top)
     assert not result.dependence.empty
-    sentences = drivers.describe_dependence(result.dependence, "en")
+    sentences = page.describe_dependence(result.dependence, Formatter("en"))
     assert sentences and all(s.startswith("Risk ") for s in sentences)
-    assert all("风险" in s for s in drivers.describe_dependence(result.dependence, "zh"))
+    assert all("风险" in s for s in page.describe_dependence(result.dependence, Formatter("zh")))
+    summary = drivers.dependence_summary(result.dependence)
+    assert summary["feature"].tolist() == list(dict.fromkeys(result.dependence["feature"]))
+    assert set(summary["trend"]) <= {"rises", "falls", "flat"}
 
 
 def test_scores_have_contract_columns_reasons_and_actions(result) -> None:
@@ -448,9 +452,9 @@ def test_top_reasons_and_phrases() -> None:
     )
     reasons = drivers.reason_inputs(features, codes)
     assert reasons.iloc[0].tolist()[:6] == ["recency_days", 142.0, pytest.approx(np.nan, nan_ok=True), "visit_trend_90d", 3.0, 10.0]
-    en = drivers.reason_phrases(reasons, "en")
+    en = page.reason_phrases(reasons, Formatter("en"))
     assert en.iloc[0].tolist() == ["no order for 142 days", "visits fell 70% vs previous quarter", "last NPS 3"]
-    zh = drivers.reason_phrases(reasons, "zh")
+    zh = page.reason_phrases(reasons, Formatter("zh"))
     assert zh.iloc[0].tolist() == ["已142天未下单", "访问次数较上季度下降70%", "最近一次NPS 3分"]
     assert zh.iloc[1].tolist() == ["", "", ""]
 
@@ -480,10 +484,13 @@ def test_lifetimes_and_groups() -> None:
             "recency_days": [243, 31, None],
         }
     )
-    spans = retention.lifetimes(features, 90)
+    spans = retention.lifetimes(features, 180)  # lost = churned: no order for more than silent_days
     assert spans["customer_id"].tolist() == ["a", "b"]
     assert spans["duration_days"].tolist() == [60.0, 272.0]
     assert spans["lapsed"].tolist() == [True, False]
+    # 150 days without an order is silent, not churned (it lapsed under the old 90-day rule)
+    silent = features.assign(recency_days=[150, 31, None])
+    assert retention.lifetimes(silent, 180)["lapsed"].tolist() == [False, False]
     rng = np.random.default_rng(0)
     many = pd.DataFrame({"duration_days": rng.exponential(50, 100), "lapsed": rng.random(100) < 0.5})
     curves = retention.km_by_group(many, np.where(np.arange(100) < 80, "big", "small"))
@@ -576,29 +583,102 @@ def test_translations_complete() -> None:
 
 
 def test_page_helpers_use_the_result_numbers(result) -> None:
-    from kit.churn import report
-    from kit.report.fmt import Formatter
-
-    h = report.headline(result)
+    h = result.headline()
     assert h["customers_scored"] == len(result.scores)
     assert h["value_at_risk_total"] == pytest.approx(result.scores["value_at_risk"].sum())
     assert sum(h[f"action_{a}"] for a in actions.ACTIONS) == len(result.scores)
     assert h["auc"] == pytest.approx(result.quality.loc[0, "roc_auc"])
     for lang in ("en", "zh"):
-        items = report.findings(result, lang, Formatter(lang), 90)
+        items = page.findings(result, Formatter(lang))
         assert 3 <= len(items) <= 5 and all(items)
-        table, formats = report.quality_table(result, lang)
+        table, formats = page.quality_table(result, lang)
         assert set(formats) == set(table.columns) and len(table) == 2
         assert table.iloc[:, 1].tolist() == [len(result.validation)] * 2  # customers tested
         assert result.sample_customers is None
-        assert report.quality_meaning(result, lang, Formatter(lang), 90) == t(
+        assert page.quality_meaning(result, Formatter(lang)) == t(
             "churn.meaning.quality", lang, month=Formatter(lang).month(result.plan.validation), days=90
         )
-        contacts, _ = report.contact_list(result, lang, n=5)
+        contacts, _ = page.contact_list(result, Formatter(lang), n=5)
         assert len(contacts) == 5
         assert contacts.iloc[:, 3].is_monotonic_decreasing  # value at risk, highest first
-    summary, _ = report.action_summary(result, "en")
+    summary, _ = page.action_summary(result, "en")
     assert summary["Customers"].sum() == len(result.scores)
+    assert summary["Value at risk"].sum() == pytest.approx(h["value_at_risk_total"])
+
+
+def test_headline_is_codes_and_numbers_with_the_saved_keys(result) -> None:
+    from kit.core.vocabulary import value_at_risk
+
+    h = result.headline()
+    assert set(h) == {
+        "customers_scored", "predicted_churn_rate", "expected_churners", "validation_month", "validation_churn_rate",
+        "auc", "auc_baseline", "pr_auc", "brier", "caught_top20", "value_at_risk_total", "top_driver", "clv_source",
+        "action_call", "action_coupon", "action_nurture",
+    }
+    assert h["top_driver"] == result.drivers["feature"].iloc[0]  # a code: pages look the label up
+    assert h["value_at_risk_total"] == value_at_risk(result.scores["churn_probability"], result.scores["clv"])
+    assert all(isinstance(v, (int, float, str)) for v in h.values())
+
+
+def test_page_words_follow_the_vocabulary(result) -> None:
+    """The scored population is recent buyers, never "active customers"; the call band is
+    the top X% by CLV, never "high value"; retention counts churned (silent_days) as lost."""
+    fmt = Formatter("en")
+    texts = page.findings(result, fmt) + [k.label for k in page.kpi_cards(result, fmt)]
+    texts += [x for name in page.SECTIONS for x in page.section_text(result, name, fmt)]
+    texts += [page.figure_labels(result, name, fmt)["title"] for name in page.FIGURES]
+    joined = " ".join(texts).lower()
+    assert "active customer" not in joined and "high-value" not in joined and "high value" not in joined
+    assert "bought in the last 365 days" in page.findings(result, fmt)[0]
+    assert "top 20% by CLV" in page.findings(result, fmt)[3]
+    assert "180 days" in page.section_text(result, "retention", fmt)[1]
+    assert result.silent_days == 180
+    for lang in ("en", "zh"):
+        for name in page.FIGURES:
+            labels = page.figure_labels(result, name, Formatter(lang))
+            assert labels["title"] and "{" not in labels["title"] + labels["xlabel"] + labels["ylabel"]
+
+
+def test_page_cards_banners_and_charts(result, tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fmt = Formatter("en")
+    cards = page.kpi_cards(result, fmt)
+    assert len(cards) == 5 and cards[0].value == fmt.int(len(result.scores))
+    assert [level for _, level in page.banners(result, "en")] == ["warning", "warning"]  # CLV fallback, no segments
+    assert page.retention_groupings(result) == [("main_channel", "km_channel")]
+    curves = page.retention_curves(result, "main_channel")
+    assert 0 < curves["group"].nunique() <= page.MAX_RETENTION_GROUPS
+    assert list(dict.fromkeys(curves["group"])) == curves.groupby("group", sort=False)["n"].first().sort_values(ascending=False).index.tolist()
+    assert len(result.quadrant_sample()) == min(5000, len(result.scores))
+    assert result.call_value() == pytest.approx(np.nanquantile(result.scores["clv"], result.config.call_value_quantile))
+    assert "customers" in page.budget_text(result, 10, fmt)
+    assert page.export_banner(result, fmt).count(actions.EXPORT_FILE) == 1
+    assert result.budget["contacted"].iloc[-1] == len(result.scores)
+    assert list(result.cohorts.columns) == list(range(12))
+    table, formats = page.dependence_table(result, fmt)
+    assert len(table) == result.dependence["feature"].nunique() and set(formats) == set(table.columns)
+    plots = [page.plot_trend, page.plot_gains, page.plot_reliability, page.plot_drivers, page.plot_quadrant,
+             page.plot_cohorts, page.plot_budget]
+    for plot in plots:
+        fig, ax = plt.subplots()
+        plot(ax, result, fmt)
+        assert ax.has_data() or ax.images
+        plt.close(fig)
+    fig, ax = plt.subplots()
+    page.plot_retention(ax, result, fmt, "main_channel")
+    assert len(ax.lines) == curves["group"].nunique()
+    plt.close(fig)
+
+
+def test_write_saves_the_snapshot_and_the_export(result, world, tmp_path: Path) -> None:
+    wh, _ = world
+    assert result.write(wh, tmp_path / "exports") is None
+    assert (tmp_path / "exports" / actions.EXPORT_FILE).is_file()
+    assert wh.read_snapshot("2026-10", "churn").columns.tolist() == actions.SNAPSHOT_COLUMNS
 
 
 # --------------------------------------------------------------------------- training sample
@@ -626,7 +706,7 @@ def test_stable_key_threshold_and_trim() -> None:
 def test_sampled_warehouse_rows_equal_the_full_build(tmp_path: Path, monkeypatch) -> None:
     """Every sampled customer's features are those of the full build; the BG/NBD columns
     too once the sample holds the ``BTYD_SAMPLE`` buyers the full build fits on."""
-    pytest.importorskip("kit.features")
+    pytest.importorskip("kit.profile.features")
     monkeypatch.setattr(signals, "BTYD_SAMPLE", 50)
     from kit.churn import sample
     from kit.churn.signals import churn_features
@@ -666,16 +746,11 @@ def test_run_churn_trains_on_a_followed_sample_and_scores_everyone(world, result
     threshold = sample.key_threshold(result.scores["customer_id"], 400, config.churn.seed)
     assert (sample.stable_key(sampled.validation["customer_id"], config.churn.seed) <= np.uint64(threshold)).all()
     assert sampled.quality.set_index("model").loc["model", "roc_auc"] > 0.7
-    from kit.churn import report
-    from kit.report.fmt import Formatter
-
     assert sampled.sample_customers == 400
-    assert "400" in report.quality_meaning(sampled, "en", Formatter("en"), 90)
+    assert "400" in page.quality_meaning(sampled, Formatter("en"))
 
 
 def test_reason_phrases_share_one_phrase_per_distinct_value() -> None:
-    from kit.report.fmt import Formatter
-
     features = pd.DataFrame(
         {
             "recency_days": [30.0, 30.0, np.nan, 200.0, np.nan],
@@ -688,9 +763,9 @@ def test_reason_phrases_share_one_phrase_per_distinct_value() -> None:
     reasons = drivers.reason_inputs(features, codes)
     for lang in ("en", "zh"):
         fmt = Formatter(lang)
-        expected = [drivers._phrase(*reasons.iloc[i].tolist(), fmt) for i in range(len(reasons))]
-        assert drivers.reason_phrases(reasons, lang)["reason_1"].tolist() == expected
-    assert drivers.reason_phrases(reasons, "en")["reason_1"].tolist() == [
+        expected = [page.phrase(*reasons.iloc[i].tolist(), fmt) for i in range(len(reasons))]
+        assert page.reason_phrases(reasons, fmt)["reason_1"].tolist() == expected
+    assert page.reason_phrases(reasons, Formatter("en"))["reason_1"].tolist() == [
         "no order for 30 days", "no order for 30 days", "days since last order: no data",
         "— visits in 90 days, none before", "absent: no data",
     ]
@@ -699,7 +774,7 @@ def test_reason_phrases_share_one_phrase_per_distinct_value() -> None:
 def test_run_churn_reports_each_step_as_it_starts(world: tuple[Warehouse, KitConfig]) -> None:
     # before: 05's first cell ran 40-50 s on the demo without a line of progress
     from kit.churn.pipeline import PROGRESS_STEPS
-    from kit.report.i18n import t
+    from kit.text.i18n import t
 
     wh, config = world
     steps: list[str] = []

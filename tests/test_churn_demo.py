@@ -35,12 +35,12 @@ from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from ingest_tiny_world import write_config
-from kit.config import load_config
-from kit.warehouse import Warehouse
+from kit.core.config import load_config
+from kit.core.warehouse import Warehouse
 
 demo = pytest.importorskip("kit.demo")
 ingest = pytest.importorskip("kit.ingest")
-features = pytest.importorskip("kit.features")
+features = pytest.importorskip("kit.profile.features")
 from kit.churn import run_churn  # noqa: E402
 
 CUSTOMERS = 30_000

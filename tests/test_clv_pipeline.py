@@ -12,8 +12,8 @@ from kit.clv.bgnbd import BetaGeoModel
 from kit.clv.gammagamma import GammaGammaModel
 from kit.clv.simulate import simulate_orders
 from kit.clv.value import VALUE_COLUMNS, clv_tiers, customer_value, top_share, value_by_group
-from kit.config import CLVConfig
-from kit.warehouse import Warehouse
+from kit.core.config import CLVConfig
+from kit.core.warehouse import Warehouse
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +45,77 @@ def test_validation_scores_models_and_beats_naive(result):
 
 
 def test_metrics_are_json_ready(result):
-    metrics = result.metrics()
+    metrics = result.headline()
+    assert set(metrics) == {
+        "customers_scored", "model", "holdout_mae", "holdout_total_error", "total_clv", "average_clv", "median_clv",
+        "top10_share", "average_p_alive", "expected_purchases", "horizon_months", "frequency_spend_correlation",
+    }
     assert metrics["model"] == result.model.name
     assert 0.1 <= metrics["top10_share"] <= 1
     assert metrics["total_clv"] == pytest.approx(result.scores["clv"].sum())
+
+
+def test_anonymous_store_receipts_are_not_customers(tmp_path):
+    from kit.clv import pipeline
+
+    orders = simulate_orders(600, start="2024-01-01", end="2026-11-01", seed=5)
+    ids = sorted(orders["customer_id"].unique())
+    anonymous, people = ids[:50], ids[50:]
+    orders.to_parquet(tmp_path / "orders.parquet", index=False)
+    identities = pd.DataFrame({
+        "customer_id": ids,
+        "source": ["pos"] * 50 + ["shop"] * (len(ids) - 50),
+        "rule": ["singleton"] * 50 + ["phone"] * (len(ids) - 50),
+    })
+    identities.to_parquet(tmp_path / "identities.parquet", index=False)
+    wh = Warehouse(tmp_path)
+    result = pipeline.run(wh, "2026-10", CLVConfig(holdout_months=6))
+    assert set(result.summary["customer_id"]) == set(people)
+    assert not set(anonymous) & set(result.scores["customer_id"])
+    assert not wh.has_snapshot("2026-10", "clv")  # run computes; write writes
+    result.write(wh)
+    assert set(wh.read_snapshot("2026-10", "clv")["customer_id"]) == set(people)
+
+
+def test_page_pieces_in_both_languages(result):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kit.clv import page
+    from kit.text.fmt import Formatter
+
+    for lang in ("en", "zh"):
+        fmt = Formatter(lang)
+        assert len(page.findings(result, fmt)) == 4 and all(page.findings(result, fmt))
+        cards = page.kpi_cards(result, fmt)
+        assert cards[3].value == fmt.int(len(result.scores))
+        table, formats = page.model_table(result, lang)
+        assert len(table) == len(result.validation.scores) and set(formats) == set(table.columns)
+        notes = page.model_notes(result, lang)
+        assert notes[-1][1] == "success"  # the chosen model beats the naive rate on these data
+        params, formats, caption = page.params_table(result, lang)
+        assert len(params) == len(result.model.param_names) and caption
+        tiers, formats, _ = page.tier_table(result, lang)
+        assert tiers.iloc[:, 1].sum() == len(result.scores) and set(formats) == set(tiers.columns)
+        assert page.group_table(result, "persona", lang) is None  # no segments snapshot here
+        for name in page.SECTIONS:
+            title, meaning = page.section_text(result, name, fmt)
+            assert title and meaning and "{" not in meaning
+        for name in page.FIGURES:
+            assert "{" not in "".join(page.figure_labels(result, name, fmt).values())
+    en = " ".join(page.findings(result, Formatter("en")) + [page.section_text(result, n, Formatter("en"))[1] for n in page.SECTIONS])
+    assert "high value" not in en.lower() and "high-value" not in en.lower() and "active" not in en.lower()
+    assert "top 10% of customers by predicted CLV" in en
+    for plot in (page.plot_holdout, page.plot_expected, page.plot_alive, page.plot_distribution, page.plot_concentration):
+        fig, ax = plt.subplots()
+        plot(ax, result, Formatter("en"))
+        assert ax.has_data() or ax.images
+        plt.close(fig)
+    curve = result.concentration()
+    assert curve["share_value"].iloc[-1] == pytest.approx(1.0)
+    assert result.grid("expected").shape == result.grid("p_alive").shape
 
 
 def _fixed(model, params):
@@ -103,7 +170,7 @@ def test_value_by_group_shares(result):
 def test_notebook_runs_headless_in_both_languages(tmp_path):
     import papermill
 
-    from kit.config import PROJECT_ROOT
+    from kit.core.config import PROJECT_ROOT
 
     warehouse = tmp_path / "data" / "warehouse"
     warehouse.mkdir(parents=True)
@@ -120,10 +187,49 @@ def test_notebook_runs_headless_in_both_languages(tmp_path):
             progress_bar=False,
         )
     # run by hand (no run_dir), the notebook writes to the user's scratch copy only
-    from kit.config import load_config
-    from kit.scratch import user_dir
+    from kit.core.config import load_config
+    from kit.core.scratch import user_dir
 
     written = user_dir(load_config(config)) / "warehouse" / "snapshots" / "2026-10"
     assert (written / "clv.parquet").exists()
     assert (written / "metrics" / "04_clv.json").exists()
     assert not (warehouse / "snapshots").exists()
+
+
+def test_value_by_segment_uses_the_snapshot_and_the_given_labels(tmp_path):
+    from functools import partial
+
+    from kit.clv import page, pipeline
+    from kit.text.fmt import Formatter
+
+    simulate_orders(400, start="2024-01-01", end="2026-11-01", seed=9).to_parquet(tmp_path / "orders.parquet", index=False)
+    wh = Warehouse(tmp_path)
+    ids = pd.read_parquet(tmp_path / "orders.parquet")["customer_id"].unique()
+    wh.write_snapshot("2026-10", "segments", pd.DataFrame(
+        {"customer_id": ids, "rfm_segment": np.where(np.arange(len(ids)) % 2, "Champions", "At Risk"), "persona": "P"}))
+    result = pipeline.run(wh, "2026-10", CLVConfig(holdout_months=6))
+    assert set(result.segments.columns) == {"customer_id", "rfm_segment", "persona"}
+    by = result.by_group("rfm_segment")
+    assert by["customers"].sum() == len(result.scores) and set(by["rfm_segment"]) == {"Champions", "At Risk"}
+
+    shown = []
+
+    class Canvas:
+        lang, fmt = "en", Formatter("en")
+
+        def section(self, title, meaning=""):
+            shown.append(title)
+
+        def banner(self, text, level="info"):
+            shown.append(text)
+
+        def table(self, frame, formats=None, caption="", max_rows=30):
+            shown.append(frame)
+
+    def labeller(month, column, lang):  # stands in for partial(kit.segments.page.layer_labeller, wh, month)
+        return lambda name: f"{column}:{name}:{lang}"
+
+    page.segments_section(Canvas(), result, partial(labeller, "2026-10"))
+    tables = [x for x in shown if isinstance(x, pd.DataFrame)]
+    assert len(tables) == 2 and tables[0].iloc[:, 0].str.startswith("rfm_segment:").all()
+    assert tables[1].iloc[0, 0] == "persona:P:en"

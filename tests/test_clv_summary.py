@@ -11,8 +11,8 @@ import pytest
 
 from kit.clv.simulate import simulate_orders
 from kit.clv.summary import customer_summary
-from kit.config import CLVConfig
-from kit.warehouse import Warehouse
+from kit.core.config import CLVConfig
+from kit.core.warehouse import Warehouse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cdnow"
 

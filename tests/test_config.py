@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.config import (
+from kit.core.config import (
     DEFAULT_CONFIG,
     MONTH_PATTERN,
     PROJECT_ROOT,
@@ -17,8 +17,8 @@ from kit.config import (
     KitConfig,
     load_config,
 )
-from kit.dates import check_month
-from kit.strict_yaml import load_strict_yaml
+from kit.core.dates import check_month
+from kit.core.strict_yaml import load_strict_yaml
 
 
 def write(folder: Path, text: str, name: str = "kit.yml") -> Path:
@@ -171,6 +171,8 @@ def test_month_must_be_ascii_yyyy_mm_without_a_trailing_newline(tmp_path, month)
         ("segmentation:\n  active_days: 0", r"segmentation.active_days = 0 is out of range: allowed >= 1"),
         ("segmentation:\n  persona_k_min: 1", r"persona_k_min = 1 is out of range: allowed >= 2"),
         ("segmentation:\n  persona_k_min: 9", r"persona_k_min = 9 is above segmentation.persona_k_max = 8"),
+        ("segmentation:\n  silent_days: 60", r"active_days = 90, silent_days = 60: the lifecycle stages .* need new_days <= active_days < silent_days"),
+        ("segmentation:\n  new_days: 120", r"new_days = 120, active_days = 90"),
         ("churn:\n  window_days: -90", r"churn.window_days = -90 is out of range"),
         ("churn:\n  call_risk: 50", r"churn.call_risk = 50.0 is out of range: allowed \[0, 1\]"),
         ("churn:\n  seed: -1", r"churn.seed = -1 is out of range: allowed \[0, 4294967295\]"),
@@ -209,7 +211,7 @@ def test_every_number_in_the_config_has_a_range_and_its_default_fits():
     fields = list(_numeric_fields(KitConfig))
     assert len(fields) > 30
     missing = [f"{cls.__name__}.{name}" for cls, name in fields if (cls, name) not in RANGES]
-    assert not missing, f"add these to kit.config.RANGES: {missing}"
+    assert not missing, f"add these to kit.core.config.RANGES: {missing}"
     assert not set(RANGES) - set(fields), "RANGES names a field that is not a number"
     for (cls, name), allowed in RANGES.items():
         default = getattr(cls(), name)

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from kit.dates import snapshot_end
+from kit.core.dates import snapshot_end
 from kit.demo import generate
 
 CUSTOMERS = 3000

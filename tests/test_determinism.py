@@ -19,10 +19,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from kit.bench import world_config
-from kit.config import KitConfig, load_config
+from kit.bench.stages import world_config
+from kit.core.config import KitConfig, load_config
 from kit.runner import run_month
-from kit.warehouse import Warehouse
+from kit.core.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 

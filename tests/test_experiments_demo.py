@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from kit.config import load_config
+from kit.core.config import load_config
 from kit.experiments.readout import load_experiments, read_out
-from kit.scratch import user_dir
-from kit.warehouse import Warehouse
+from kit.core.scratch import user_dir
+from kit.core.warehouse import Warehouse
 
 PROJECT = Path(__file__).resolve().parent.parent
 # 30,000 customers: enough app users for the 15% logging loss in one arm to be a clear SRM.

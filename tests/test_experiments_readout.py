@@ -14,14 +14,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from kit.config import load_config
+from kit.core.config import load_config
 from kit.experiments import stats as st
-from kit.experiments.bench import run as bench_run
+from kit.bench.experiments import run as bench_run
 from kit.experiments.catalog import CatalogError, Experiment, load_catalog, parse_experiment
 from kit.experiments.decision import decide
 from kit.experiments.metrics import sufficient_stats, user_metrics, winsor_caps
 from kit.experiments.readout import Settings, analyse, read_out
-from kit.warehouse import Warehouse
+from kit.core.warehouse import Warehouse
 from warehouse_fixture import make_warehouse
 
 READOUT_END = pd.Timestamp("2026-11-01")
@@ -121,7 +121,7 @@ def _reference_metrics(root: Path, users: pd.DataFrame, new_days=90, active_days
     o = o.assign(
         exp=paid & (ts >= a) & (ts < a + 30 * day), every=(ts >= a) & (ts < a + 30 * day),
         pre=paid & (ts >= a - 30 * day) & (ts < a), ret=paid & (ts >= a + 30 * day) & (ts < a + 60 * day),
-        hist=ts < a.dt.normalize(),
+        hist=paid & (ts < a.dt.normalize()),  # the vocabulary: paid, not refunded orders before the assignment day
     )
     o = o.assign(exp_amount=o.amount.where(o["exp"], 0.0), pre_amount=o.amount.where(o.pre, 0.0),
                  hist_ts=o.order_ts.where(o["hist"]))
@@ -137,9 +137,10 @@ def _reference_metrics(root: Path, users: pd.DataFrame, new_days=90, active_days
     r[["orders", "every", "pre", "revenue", "revenue_pre"]] = r[["orders", "every", "pre", "revenue", "revenue_pre"]].fillna(0)
     for c in ("ret", "ret_v", "pre_v"):
         r[c] = r[c].astype("boolean").fillna(False).astype(bool)
-    as_of = r.assigned_ts.dt.normalize() - day
-    first_age = (as_of - r["first"].dt.normalize()).dt.days
-    recency = (as_of - r["last"].dt.normalize()).dt.days
+    # kit.core.vocabulary's lifecycle stage as of the start of the assignment day
+    as_of = r.assigned_ts.dt.normalize()
+    first_age = (as_of - r["first"]).dt.total_seconds() / 86400
+    recency = (as_of - r["last"]).dt.total_seconds() / 86400
     stage = np.select(
         [r["first"].isna().to_numpy(), (first_age <= new_days).to_numpy(), (recency <= active_days).to_numpy(),
          (recency <= silent_days).to_numpy()],
@@ -328,7 +329,8 @@ def test_planning_matches_statsmodels():
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_report_page_renders_every_section(lang, monkeypatch):
     """The page builder on a planted readout (early, 2 arms, segments): every string and chart."""
-    from kit.experiments import report as xr
+    from kit.experiments import page as xr
+    from kit.experiments.pipeline import ExperimentsResult
     from kit.report import Report
 
     table = _planted_users(8_000, 21, effect_by_stage={"silent": 0.1})
@@ -338,23 +340,26 @@ def test_report_page_renders_every_section(lang, monkeypatch):
     r = replace(analyse(stats, e, arms, Settings(), early=True, segments=("lifecycle_stage",)),
                 exclusions={"several_variants": 2}, segment_source="orders")
     shown: list[str] = []
-    monkeypatch.setattr("kit.report.page._display_html", shown.append)
+    monkeypatch.setattr("kit.report.shell._display_html", shown.append)
     monkeypatch.setattr(Report, "show", lambda self, fig: (shown.append(fig.axes[0].get_title()), plt.close(fig)))
     rep = Report(load_config(), "2026-10", lang, True, "")
     items = [(e, r), (_experiment(id="broken", name="Broken"), "no assignments")]
-    bullets = xr.findings(items, lang, rep.fmt)
+    result = ExperimentsResult("2026-10", items, Settings())
+    bullets = xr.findings(result, rep.fmt)
     assert len(bullets) == 3 and "Broken" in bullets[2]
     assert bullets[0].startswith(("2 experiment", "本月共解读2")) and e.name in bullets[1]  # verdict count first
-    for exp, readout in items:
-        xr.page(rep, exp, readout)
-    xr.glossary(rep)
+    xr.experiment_sections(rep, result)
+    xr.glossary(rep, result)
     out = "\n".join(shown)
     assert ("随时有效" if lang == "zh" else "always-valid") in out
     assert ("沉默" if lang == "zh" else "silent") in out
-    metrics = xr.headline_metrics(items)
-    assert metrics["retention_coupon.decision"] == r.decision.verdict
+    assert "99%" in out or "99" in out  # the winsorising quantile of the settings, in the glossary
+    metrics = result.headline()
+    assert metrics["experiments"] == 2 and metrics["retention_coupon.decision"] == r.decision.verdict
+    assert metrics["retention_coupon.users"] == sum(arms.values())
+    assert result.verdict_counts()[r.decision.verdict] == 1 and len(result.readouts) == 1
     # The explorer: switch capping off, pick a metric and a segment dimension.
-    box = xr.explorer(rep, items)()
+    box = xr.explorer(rep, result)()
     (_, metric_box), (cap_box, seg_box) = box.children[0].children, box.children[1].children
     shown.clear()
     cap_box.value = False
@@ -417,3 +422,25 @@ def test_catalog_entry_round_trips(tmp_path: Path) -> None:
 
     for experiment in catalog("2026-10"):
         assert parse_experiment(experiment.as_yaml(), tmp_path / "experiments.yml", 0) == experiment
+
+
+def test_pipeline_reads_every_experiment_of_the_month(world, tmp_path):
+    """The stage entry: the catalog's experiments started by the month, each read out, a
+    data problem kept as that experiment's message; headline() has the saved keys."""
+    from kit.experiments import pipeline
+
+    root, _ = world
+    later = {**ENTRY, "id": "later", "name": "Later", "start": "2026-12-01", "end": "2026-12-31"}
+    broken = {**ENTRY, "id": "broken", "name": "Broken"}
+    catalog = _write_catalog(tmp_path, [ENTRY, later, broken])
+    config = load_config(overrides={"experiments": {"catalog": str(catalog)}})
+    wh = Warehouse(root)
+    result = pipeline.run(wh, "2026-10", config)
+    assert [e.id for e, _ in result.items] == ["retention_coupon", "broken"]  # "later" starts after October
+    assert result.settings == Settings.from_config(config)
+    head = result.headline()
+    assert head["experiments"] == 2
+    single = pipeline.run(wh, "2026-10", config, "retention_coupon")
+    assert [e.id for e, _ in single.items] == ["retention_coupon"]
+    assert single.headline()["retention_coupon.decision"] == head["retention_coupon.decision"]
+    assert set(result.verdict_counts()) == set(pipeline.VERDICTS)

@@ -1,4 +1,4 @@
-"""Tests for kit.features: definitions against an independent pandas computation,
+"""Tests for kit.profile.features: definitions against an independent pandas computation,
 point-in-time correctness, exact values on a hand-built warehouse, and the profile file."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.config import FeaturesConfig, KitConfig
-from kit.dates import snapshot_end
-from kit.features import FEATURES, build_features, category_column, describe, reference_aggregation, write_profile
-from kit.warehouse import Warehouse
+from kit.core.config import FeaturesConfig, KitConfig
+from kit.core.dates import snapshot_end
+from kit.profile.features import FEATURES, build_features, category_column, describe, reference_aggregation, write_profile
+from kit.core.warehouse import Warehouse
 from warehouse_fixture import make_warehouse
 
 MONTH = "2026-10"

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest_tiny_world import write_tiny_world
-from kit.config import load_config
+from kit.core.config import load_config
 from kit.ingest import run_ingest
 from kit.ingest.identity import SEP, IdentityKey, IdentityKeyError, hash_sql, load_key, use_key
 from kit.ingest.normalize import normalize_phones

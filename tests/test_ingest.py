@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from ingest_tiny_world import CRM, TRUTH, WALK_IN, csv_bytes, write_tiny_world
-from kit.config import load_config
+from kit.core.config import load_config
 from kit.ingest import run_ingest
 from kit.ingest.identity import pairwise_precision_recall
 

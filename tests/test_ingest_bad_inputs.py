@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ingest_tiny_world import write_config
-from kit.config import ConfigError, load_config
+from kit.core.config import ConfigError, load_config
 from kit.ingest import IngestError, run_ingest
 
 CORPUS = Path(__file__).parent / "fixtures" / "bad_inputs"

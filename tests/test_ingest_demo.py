@@ -27,7 +27,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ingest_tiny_world import write_config
-from kit.config import load_config
+from kit.core.config import load_config
 from kit.ingest import quality, run_ingest
 from kit.ingest.clean import clean_source
 from kit.ingest.identity import build_links, pairwise_precision_recall

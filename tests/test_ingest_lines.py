@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ingest_tiny_world import write_config
-from kit.config import load_config
+from kit.core.config import load_config
 from kit.ingest import IngestError, quality, run_ingest
 
 HEADER = "order_id,phone,order_time,amount,status\n"
@@ -238,18 +238,24 @@ def test_report_stores_the_gate_and_a_balanced_accounting(tmp_path):
 
 
 def test_overview_banner_names_the_sources_on_warn(tmp_path):
-    from kit.overview import data_quality_banner
-    from kit.warehouse import Warehouse
+    from types import SimpleNamespace
+
+    from kit.core.warehouse import Warehouse
+    from kit.overview.page import data_quality_banner
+    from kit.overview.pipeline import data_gate
+
+    def banner(wh, lang):  # the overview reads the gate (pipeline) and words it (page)
+        return data_quality_banner(SimpleNamespace(gate=data_gate(wh)), lang)
 
     lines = order_lines(100)
     lines[10] = lines[10].replace(",1380013", ',"1380013')  # 1% of records: warn
     ingest_orders(tmp_path, HEADER + "".join(lines))
     wh = Warehouse(tmp_path / "data" / "warehouse")
-    text, level = data_quality_banner(wh, "en")
+    text, level = banner(wh, "en")
     assert level == "warning" and "shop" in text and "share of records set aside" in text
-    assert "shop" in data_quality_banner(wh, "zh")[0]
+    assert "shop" in banner(wh, "zh")[0]
     ingest_orders(tmp_path, HEADER + "".join(order_lines(100)))
-    assert data_quality_banner(wh, "en") is None
+    assert banner(wh, "en") is None
 
 
 def test_quote_inside_an_unquoted_field_is_kept_as_text(tmp_path):
@@ -262,3 +268,88 @@ def test_quote_inside_an_unquoted_field_is_kept_as_text(tmp_path):
     assert (stats.read, stats.loaded, stats.quarantine_reasons) == (10, 9, {"unknown_status": 1})
     bad = quarantine(tmp_path)
     assert bad[["line", "status"]].values.tolist() == [[5, 'pa"id']]
+
+
+class FakeCanvas:
+    """Records what a page lays out (kit.text.cards.Canvas)."""
+
+    def __init__(self, lang: str) -> None:
+        from kit.text.fmt import Formatter
+
+        self.lang, self.fmt, self.shown = lang, Formatter(lang), []
+
+    def section(self, title, meaning=""):
+        self.shown.append(("section", title))
+
+    def banner(self, text, level="info"):
+        self.shown.append(("banner", level))
+
+    def kpis(self, cards):
+        self.shown.append(("kpis", len(cards)))
+
+    def table(self, frame, formats=None, caption="", max_rows=30):
+        assert set(formats or {}) <= set(frame.columns)
+        self.shown.append(("table", len(frame)))
+
+    def figure(self, title, xlabel="", ylabel="", size=(8, 4.5)):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        return plt.subplots(figsize=size)
+
+    def show(self, fig):
+        import matplotlib.pyplot as plt
+
+        assert fig.axes[0].has_data()
+        self.shown.append(("figure", 1))
+        plt.close(fig)
+
+    def colors(self, names, kind=""):
+        return {n: "#123456" for n in names}
+
+
+def test_page_turns_the_run_into_display_values(tmp_path):
+    from kit.ingest import page
+
+    lines = order_lines(200)
+    lines[50] = lines[50].replace(",1380013", ',"1380013')  # one malformed record: quarantined
+    result = ingest_orders(tmp_path, HEADER + "".join(lines))
+    head = result.headline()
+    assert head == quality.headline(result.report) and head["data_grade"] == quality.fitness(result.report).grade
+    for lang in ("en", "zh"):
+        canvas = FakeCanvas(lang)
+        items = page.findings(result, canvas.fmt)
+        assert len(items) >= 3 and all(items)
+        cards = page.kpi_cards(result, canvas.fmt)
+        assert len(cards) == 6 and cards[2].value == canvas.fmt.int(head["orders"])
+        text, level = page.verdict(result, lang)
+        assert text and level == quality.verdict(result.report)[0]
+        for name in page.SECTIONS:
+            assert all(page.section_text(name, lang))
+        table, formats = page.accounting_table(result, lang)
+        assert len(table) == 1 and set(formats) == set(table.columns)
+        gate, _ = page.gate_table(result, lang)
+        assert len(gate) == len(quality.fitness(result.report).checks)
+        page.quarantine_section(canvas, result)
+        page.overshared_section(canvas, result)
+        page.missing_section(canvas, result)
+        kinds = [k for k, _ in canvas.shown]
+        assert kinds.count("figure") == 1  # the quarantine chart: one row was set aside
+        fig, ax = canvas.figure(**page.figure_labels("monthly", lang))
+        page.plot_monthly(ax, result, canvas.fmt, canvas.colors)
+        canvas.show(fig)
+        fig, ax = canvas.figure(**page.figure_labels("rules", lang))
+        page.plot_rules(ax, result, canvas.fmt, canvas.colors)
+        canvas.show(fig)
+    assert page.quarantine_reasons_by_reason(result)["rows"].sum() == head["rows_quarantined"]
+
+
+def test_page_view_translates_values_and_headers():
+    from kit.ingest import page
+
+    frame = pd.DataFrame({"source": ["shop"], "balanced": [True], "quarantined_share": [0.01]})
+    shown, formats = page.view(frame, "en")
+    assert shown.columns.tolist() == ["Source", "Adds up", "Quarantined share"]
+    assert shown.iloc[0, 1] == "yes" and formats == {"Source": "text", "Adds up": "text", "Quarantined share": "pct"}

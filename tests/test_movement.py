@@ -1,4 +1,4 @@
-"""kit.movement: transition tables, shares, top moves and the narrative sentences."""
+"""kit.segments.movement: transition tables, shares, top moves; kit.segments.page: the sentences and heatmaps."""
 
 from __future__ import annotations
 
@@ -9,18 +9,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from kit.movement import (
+from kit.segments.movement import (
     NEW_IN_DATA,
-    draw_heatmap,
-    narratives,
     stay_rate,
     top_moves,
     transition_matrix,
     transitions,
-    with_new_label,
 )
-from kit.report.fmt import Formatter
-from kit.segments import segment_label
+from kit.segments.page import draw_heatmap, narratives, segment_label, with_new_label
+from kit.text.fmt import Formatter
 
 PREVIOUS = pd.DataFrame(
     {

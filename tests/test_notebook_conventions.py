@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from kit.config import MONTH_PATTERN, PROJECT_ROOT, load_config
+from kit.core.config import MONTH_PATTERN, PROJECT_ROOT, load_config
 from kit.runner import RunError, parameters_cell
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))

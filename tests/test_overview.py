@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.config import load_config
-from kit.dates import shift_month, snapshot_end
-from kit.overview import kpi_changes, nps_by_month, order_kpis, published_metrics
-from kit.warehouse import Warehouse
+from kit.core.config import load_config
+from kit.core.dates import shift_month, snapshot_end
+from kit.overview.pipeline import kpi_changes, nps_by_month, order_kpis, published_metrics
+from kit.core.warehouse import Warehouse
 
 
 @pytest.fixture()
@@ -68,8 +68,8 @@ def brute_force(orders: pd.DataFrame, month: str, silent_days: int) -> dict[str,
     churned = ((last >= start - pd.Timedelta(days=silent_days)) & (last < end - pd.Timedelta(days=silent_days))).sum()
     return {
         "active_customers": active,
-        "new_customers": int(((first >= start) & (first < end)).sum()),
-        "churned_customers": int(churned),
+        "new_this_month": int(((first >= start) & (first < end)).sum()),
+        "churned_this_month": int(churned),
         "revenue": all_in_month["amount"].sum(),
         "repeat_rate": len(returning) / len(buyers),
         "aov": all_in_month["amount"].sum() / len(all_in_month),
@@ -103,18 +103,19 @@ def test_nps_matches_definition(world: tuple[Warehouse, pd.DataFrame, pd.DataFra
 
 
 def test_kpi_changes_and_missing_previous(tmp_path: Path) -> None:
-    current = {"revenue": 110.0, "repeat_rate": 0.30, "churned_customers": 50, "nps": 20.0}
+    current = {"revenue": 110.0, "repeat_rate": 0.30, "churned_this_month": 50, "nps": 20.0}
     changes = {c.key: c for c in kpi_changes(current, {"revenue": 100.0, "repeat_rate": 0.25, "nps": 25.0})}
     assert changes["revenue"].change == pytest.approx(0.10)
     assert changes["repeat_rate"].change == pytest.approx(0.05)
     assert changes["nps"].change == pytest.approx(-5.0)
-    assert changes["churned_customers"].change is None and not changes["churned_customers"].higher_is_better
+    assert changes["churned_this_month"].change is None and not changes["churned_this_month"].higher_is_better
     assert all(c.change is None for c in kpi_changes(current, None))
     assert published_metrics(tmp_path, "2026-09") is None
 
 
 def test_lifecycle_glance_matches_brute_force(world: tuple[Warehouse, pd.DataFrame, pd.DataFrame], tmp_path: Path) -> None:
-    from kit.overview import lifecycle_glance
+    from kit.core.vocabulary import Vocabulary
+    from kit.overview.pipeline import lifecycle_glance
 
     wh, orders, _ = world
     rng = np.random.default_rng(5)
@@ -127,7 +128,7 @@ def test_lifecycle_glance_matches_brute_force(world: tuple[Warehouse, pd.DataFra
     customers.to_parquet(tmp_path / "customers.parquet")
     month = "2026-09"
     kpis = order_kpis(wh, month, load_config(), months=3)
-    glance = lifecycle_glance(wh, month, kpis)
+    glance = lifecycle_glance(wh, month, kpis, Vocabulary.from_config(load_config()))
     end, start = snapshot_end(month), snapshot_end("2026-08")
     customers = customers[~customers["customer_id"].isin(ANONYMOUS)]
     assert glance.signups == ((customers["first_seen"] >= start) & (customers["first_seen"] < end)).sum()
@@ -145,15 +146,18 @@ def test_lifecycle_glance_matches_brute_force(world: tuple[Warehouse, pd.DataFra
 
 
 def test_anonymous_note_states_receipts_revenue_and_share() -> None:
-    from kit.overview import LifecycleGlance, Overview, anonymous_note
-    from kit.report.fmt import Formatter
+    from kit.overview.page import anonymous_note
+    from kit.overview.pipeline import LifecycleGlance, Overview
+    from kit.text.fmt import Formatter
 
     series = pd.DataFrame(
         {"month": ["2026-09", "2026-10"], "revenue": [1000.0, 2000.0], "anonymous_orders": [0, 12], "anonymous_revenue": [0.0, 250.0]}
     )
     glance = LifecycleGlance(0, 0, float("nan"), float("nan"), float("nan"), float("nan"))
-    october = Overview("2026-10", series, {}, None, [], glance, {})
+    empty = {"gate": None, "metrics": {}, "segment_moves": None, "value_at_risk_by_persona": pd.Series(dtype=float),
+             "persona_cards": None}
+    october = Overview("2026-10", series, {}, None, [], glance, {}, **empty)
     note = anonymous_note(october, Formatter("en", "CNY"))
     assert note is not None and "12 store receipts" in note and "12.5%" in note
     assert "12张" in anonymous_note(october, Formatter("zh", "CNY"))
-    assert anonymous_note(Overview("2026-09", series, {}, None, [], glance, {}), Formatter("en", "CNY")) is None
+    assert anonymous_note(Overview("2026-09", series, {}, None, [], glance, {}, **empty), Formatter("en", "CNY")) is None

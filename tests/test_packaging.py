@@ -162,5 +162,5 @@ def test_layout_folders_exist(folder):
 
 def test_report_templates_ship_with_the_package():
     patterns = pyproject()["tool"]["setuptools"]["package-data"]["kit"]
-    assert "report/templates/**/*" in patterns and "i18n/*.yml" in patterns
+    assert "report/templates/**/*" in patterns and "text/strings/*.yml" in patterns
     assert (ROOT / "kit" / "report" / "templates" / "kit_report" / "index.html.j2").is_file()

@@ -1,4 +1,5 @@
-"""kit.personas: features, k choice, recovery of latent groups, names, cards, stability."""
+"""kit.segments.personas: features, k choice, recovery of latent groups, names, cards, stability;
+kit.segments.page: persona display names, card texts and the explorer."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
+from test_segments import make_profile
 
-from kit.config import SegmentationConfig
-from kit.personas import (
+from kit.core.config import SegmentationConfig
+from kit.segments import page
+from kit.segments.personas import (
     UNPROFILED,
     PersonaModel,
     browsing_features,
@@ -26,9 +29,11 @@ from kit.personas import (
     persona_name,
     profile_signals,
     save_personas,
+    trait_words,
 )
-from kit.segments import build_segments
-from profile_fixture import make_profile
+from kit.segments.pipeline import build_segments
+from kit.text.fmt import Formatter
+from kit.text.i18n import catalogue
 
 CFG = SegmentationConfig(persona_k_min=3, persona_k_max=6, persona_sample=2000)
 
@@ -75,22 +80,38 @@ def test_choose_k_finds_separated_blobs() -> None:
 
 
 def test_names_are_unique_and_bilingual(model: PersonaModel) -> None:
-    names_en = [model.name(p, "en") for p in model.ids]
-    names_zh = [model.name(p, "zh") for p in model.ids]
-    assert len(set(names_en)) == len(names_en) and all(names_zh)
+    names_en = [model.name(p) for p in model.ids]
+    names_zh = [page.persona_label(model, p, "zh") for p in model.ids]
+    assert len(set(names_en)) == len(names_en) and all(names_zh) and len(set(names_zh)) == len(names_zh)
     assert all(n[0].isupper() for n in names_en)
+    assert [page.persona_label(model, p, "en") for p in model.ids] == names_en
+
+
+def test_english_keys_read_as_data_match_the_translated_names() -> None:
+    """personas.py reads the trait words from segments.yml without kit.text; the page's
+    English names (through t) are the same words, so the parquet key is the English display name."""
+    traits = sorted({tuple(k.split(".")[2:4]) for k in catalogue() if k.startswith("personas.trait.") and "category" not in k})
+    assert len(traits) >= 19
+    for first in traits:
+        for second in traits:
+            if first != second:
+                pair = [list(first), list(second)]
+                assert persona_name(pair) == page.persona_name(pair, "en")
+    assert trait_words("cat_share_home", "high") == ("home-loving", "home fans")
+    with pytest.raises(KeyError):
+        trait_words("cat_share_home", "low")
 
 
 def test_name_comes_from_the_two_most_distinctive_traits() -> None:
     centroid = pd.Series({"age": -0.3, "channel_share_app": 2.0, "discount_share": 1.5, "frequency": 0.1})
     traits = distinctive_traits(centroid)
     assert traits == [["channel_share_app", "high"], ["discount_share", "high"]]
-    assert persona_name(traits, "en") == "App-first bargain hunters"
-    assert persona_name(traits, "zh") == "APP优先·优惠猎手"
+    assert persona_name(traits) == "App-first bargain hunters"
+    assert page.persona_name(traits, "zh") == "APP优先·优惠猎手"
     # the obvious name is taken: the next combination is used
     other = distinctive_traits(centroid, {"App-first bargain hunters"})
-    assert persona_name(other, "en") == "App-first young shoppers"
-    assert persona_name([["cat_share_sports", "high"], ["recency", "high"]], "en") == "Sports-loving lapsed buyers"
+    assert persona_name(other) == "App-first young shoppers"
+    assert persona_name([["cat_share_sports", "high"], ["recency", "high"]]) == "Sports-loving lapsed buyers"
 
 
 def test_features_skip_missing_columns_and_reject_unknown(world: tuple[pd.DataFrame, np.ndarray]) -> None:
@@ -128,7 +149,7 @@ def test_personas_stay_stable_month_to_month(world: tuple[pd.DataFrame, np.ndarr
 
     assert majority(later.labels) == majority(model.labels)
     for pid in set(model.ids) & set(later.ids):
-        assert later.name(pid) == model.name(pid)
+        assert later.name(pid) == model.name(pid) and later.traits[pid] == model.traits[pid]
     assert len(later.matched) == min(model.k, later.k) and set(later.matched) <= set(model.ids)
 
 
@@ -147,7 +168,7 @@ def test_persona_cards_add_up(world: tuple[pd.DataFrame, np.ndarray]) -> None:
     profile = world[0]
     segments = build_segments(profile, CFG)
     model = fit_personas(profile, CFG)
-    cards = persona_cards(profile, segments, model, "en")
+    cards = persona_cards(profile, segments, model)
     people = cards[cards["persona_id"] != 0]
     overall = cards[cards["persona_id"] == 0].iloc[0]
     assert people["customers"].sum() == len(profile) == overall["customers"]
@@ -155,13 +176,24 @@ def test_persona_cards_add_up(world: tuple[pd.DataFrame, np.ndarray]) -> None:
     assert overall["revenue_index"] == pytest.approx(1.0)
     weighted = (people["avg_revenue"] * people["customers"]).sum() / len(profile)
     assert weighted == pytest.approx(overall["avg_revenue"])
-    # the fixture's never-ordered customers have no signal: a card of their own, explained
+    # codes and numbers only: channels, categories and highlights as (code, number) pairs
+    assert all(len(items) <= 1 for items in cards["main_channel"]) and all(len(items) <= 3 for items in cards["top_categories"])
+    persona = people[people["persona_id"] > 0].iloc[0]
+    assert [f for f, _, _ in persona["highlights"]] and all(np.isfinite(here) for _, here, _ in persona["highlights"])
+    # the fixture's never-ordered customers have no signal: a card of their own, explained on the page
     unprofiled = cards[cards["persona_id"] == UNPROFILED].iloc[0]
-    assert unprofiled["persona"] == "Not enough data yet" and unprofiled["customers"] == (~profile["has_ordered"]).sum()
-    assert "no app browsing" in unprofiled["highlights"] and (cards["profile_share"] == 0).all()
-    assert people.loc[people["persona_id"] > 0, "highlights"].str.contains("average").all()
-    zh = persona_cards(profile, segments, model, "zh")
+    assert unprofiled["customers"] == (~profile["has_ordered"]).sum() and unprofiled["highlights"] == []
+    assert (cards["profile_share"] == 0).all()
+    en = page.card_texts(cards, model, Formatter("en", "CNY"))
+    unprofiled = en[en["persona_id"] == UNPROFILED].iloc[0]
+    assert unprofiled["persona"] == "Not enough data yet" and "no app browsing" in unprofiled["highlights"]
+    assert en.loc[en["persona_id"] > 0, "highlights"].str.contains("average").all()
+    assert en["main_channel"].iloc[0].split()[0] in ("Online", "App", "Store") and en["top_categories"].iloc[0].endswith("%")
+    assert en["persona"].iloc[0] == model.name(model.ids[0]) and en["highlights"].iloc[-1] == ""
+    zh = page.card_texts(cards, model, Formatter("zh", "CNY"))
     assert zh["persona"].iloc[-1] == "全部客户" and zh["highlights"].iloc[0].count("平均") >= 1
+    table, formats = page.card_view(zh, page.CARD_PROFILE_COLUMNS, "zh")
+    assert table.columns[0] == "画像" and set(formats) == set(table.columns)
 
 
 # --------------------------------------------------------------------------- customers who never ordered
@@ -212,7 +244,7 @@ def test_customers_who_never_ordered_are_placed_from_profile_and_browsing(
     assert ari >= 0.5
     counts = {"orders": int((~never).sum()), "profile": int(from_profile.sum()), "none": int(silent.sum())}
     assert placed.to_json()["basis"] == counts
-    assert placed.name(UNPROFILED, "zh") == "数据不足"
+    assert placed.name(UNPROFILED) == "Not enough data yet" and page.persona_label(placed, UNPROFILED, "zh") == "数据不足"
 
 
 def test_profile_signals_mark_customers_without_any() -> None:
@@ -233,7 +265,7 @@ def test_profile_signals_mark_customers_without_any() -> None:
 
 
 def test_browsing_features_count_events_before_the_snapshot(tmp_path: Path) -> None:
-    from kit.warehouse import Warehouse
+    from kit.core.warehouse import Warehouse
 
     events = pd.DataFrame({
         "customer_id": ["a", "a", "a", "b", "b", "b"],
@@ -256,11 +288,11 @@ def test_personas_match_the_demo_generators_latent_personas(tmp_path: Path) -> N
     """End to end on a 5,000-person demo world: generate, ingest, features, personas, ARI."""
     import shutil
 
-    from kit.config import PROJECT_ROOT, load_config
+    from kit.core.config import PROJECT_ROOT, load_config
+    from kit.core.warehouse import Warehouse
     from kit.demo import generate
-    from kit.features import build_features
     from kit.ingest import run_ingest
-    from kit.warehouse import Warehouse
+    from kit.profile.features import build_features
 
     (tmp_path / "config").mkdir()
     for file in (PROJECT_ROOT / "config").glob("*.yml"):
@@ -286,7 +318,7 @@ def test_personas_match_the_demo_generators_latent_personas(tmp_path: Path) -> N
     basis = segments["persona_basis"].value_counts().to_dict()
     print(f"demo world seed 42: {len(segments):,} customers, k = {segments['persona_id'].loc[ordered].nunique()}, "
           f"ARI all customers = {ari_all:.3f}, ARI customers who ordered = {ari_ordered:.3f}, persona basis {basis}")
-    assert ari_all >= 0.5  # never-ordered customers placed from profile and browsing (kit.personas docstring)
+    assert ari_all >= 0.5  # never-ordered customers placed from profile and browsing (kit.segments.personas docstring)
     assert ari_ordered >= 0.5
     assert (segments.loc[ordered, "persona_basis"] == "orders").all() and set(basis) <= {"orders", "profile", "none"}
 
@@ -308,9 +340,17 @@ def test_personas_do_not_depend_on_the_profile_row_order(world: tuple[pd.DataFra
 
 def test_the_explorer_opens_on_the_reports_k(world: tuple[pd.DataFrame, np.ndarray], model: PersonaModel) -> None:
     # before: the widget started at persona_k_min (3) while the page showed the chosen k (5)
-    from kit.personas import explorer
+    from test_segments import FakeCanvas
+
+    from kit.core.config import KitConfig
+    from kit.segments.pipeline import segment_month
 
     profile = world[0]
-    box = explorer(profile, build_segments(profile, CFG), CFG, k=model.k)
+    rep = FakeCanvas()
+    box = page.explorer(rep, profile, build_segments(profile, CFG), CFG, k=model.k)
     slider = box.children[0].children[1]
     assert slider.value == model.k and slider.min <= model.k <= slider.max
+    assert rep.kinds() == ["table"]  # the cards of the opening k, drawn through the report
+    run = segment_month("2026-09", profile, dataclasses.replace(KitConfig(), segmentation=CFG))
+    box = page.persona_explorer(rep, run)()
+    assert box.children[0].children[1].value == run.personas.k

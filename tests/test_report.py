@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from kit.report import blocks, theme
-from kit.report.fmt import MISSING, Formatter
-from kit.report.i18n import LANGS, TranslationError, catalogue, check_catalogue, t
-from kit.report.page import Report, RunContext
-from kit.scratch import user_dir
+from kit.text.fmt import MISSING, Formatter
+from kit.text.i18n import LANGS, TranslationError, catalogue, check_catalogue, t
+from kit.report.shell import Report, RunContext
+from kit.core.scratch import user_dir
 
 
 # ---------------------------------------------------------------- formatting
@@ -128,7 +128,7 @@ def report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Report, lis
     cfg = tmp_path / "kit.yml"
     cfg.write_text("paths:\n  warehouse: wh\n  reports: rep\n", encoding="utf-8")
     shown: list[str] = []
-    monkeypatch.setattr("kit.report.page._display_html", shown.append)
+    monkeypatch.setattr("kit.report.shell._display_html", shown.append)
     return Report.start(cfg, month="2026-10", lang="zh", headless=True, notebook="99_test"), shown
 
 
@@ -158,7 +158,7 @@ def test_run_dir_sends_tables_metrics_and_exports_to_the_run(tmp_path: Path, mon
     """With ``run_dir`` (set by kit run) every write goes to the run's generation and staging folder."""
     cfg = tmp_path / "kit.yml"
     cfg.write_text("paths:\n  warehouse: wh\n  reports: rep\n", encoding="utf-8")
-    monkeypatch.setattr("kit.report.page._display_html", lambda html: None)
+    monkeypatch.setattr("kit.report.shell._display_html", lambda html: None)
     run_dir = tmp_path / "rep" / ".run-x"
     RunContext(warehouse=str(tmp_path / "wh" / "generations" / "g1"), output_dir=str(run_dir / "month")).write(run_dir)
     rep = Report.start(cfg, month="2026-10", run_dir=str(run_dir), notebook="99_test")

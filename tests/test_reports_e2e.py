@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kit.bench import world_config
-from kit.config import PROJECT_ROOT, KitConfig, load_config
+from kit.bench.stages import world_config
+from kit.core.config import PROJECT_ROOT, KitConfig, load_config
 from kit.publish import remote_resources
 from kit.runner import run_month
 
@@ -171,7 +171,7 @@ def test_interactive_sessions_change_nothing_published(published: KitConfig, tmp
     the tracked notebooks stay byte-identical; the session wrote only to its scratch area."""
     import papermill
 
-    from kit.scratch import user_dir
+    from kit.core.scratch import user_dir
 
     notebooks = published.resolve(published.paths.notebooks)
     watched = [published.resolve(published.paths.reports), published.resolve(published.paths.warehouse), notebooks]
@@ -188,3 +188,59 @@ def test_interactive_sessions_change_nothing_published(published: KitConfig, tmp
     scratch = user_dir(published)
     assert (scratch / "warehouse" / "snapshots" / "2026-10" / "metrics" / "07_overview.json").is_file()
     assert (scratch / "months" / "2026-10" / "exports" / "churn_risk.csv").is_file()
+
+
+# One word, one number (issue 16): every figure shown under the same business label on two
+# pages is the same number. label -> the (notebook, key) of metrics.json holding it on each page.
+SAME_FIGURE = {
+    "customers": [("02_tags", "customers"), ("03_segmentation", "customers")],
+    "buyers": [("02_tags", "buyers"), ("03_segmentation", "buyers")],
+    "active customers": [("02_tags", "active_customers"), ("03_segmentation", "active_customers"),
+                         ("07_overview", "kpis.active_customers")],
+    "new customers": [("02_tags", "new_customers"), ("03_segmentation", "new_customers")],
+    "churned customers": [("02_tags", "churned_customers"), ("03_segmentation", "churned_customers")],
+    "high-value customers": [("02_tags", "high_value_customers"), ("03_segmentation", "high_value_customers")],
+    "value at risk": [("05_churn", "value_at_risk_total"), ("07_overview", "kpis.value_at_risk")],
+    "average CLV": [("04_clv", "average_clv"), ("07_overview", "kpis.avg_clv")],
+}
+
+
+def metric(metrics: dict, notebook: str, key: str) -> float:
+    """A figure of the month's metrics.json: ``key`` may go one level down (``kpis.x``)."""
+    value = metrics[notebook]
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+@pytest.mark.parametrize("month", list(MONTHS))
+def test_one_label_one_number_on_every_page(published: KitConfig, month: str) -> None:
+    metrics = json.loads((month_dir(published, month) / "metrics.json").read_text(encoding="utf-8"))
+    differ = []
+    for label, places in SAME_FIGURE.items():
+        values = {f"{nb}:{key}": metric(metrics, nb, key) for nb, key in places}
+        first = next(iter(values.values()))
+        if any(v != pytest.approx(first, rel=1e-9) for v in values.values()):
+            differ.append(f"{label}: {values}")
+    assert not differ, "same label, different numbers:\n" + "\n".join(differ)
+    tags, segments = metrics["02_tags"], metrics["03_segmentation"]
+    # the tags built on the vocabulary count exactly its customers
+    assert tags["coverage_active"] * tags["customers"] == pytest.approx(tags["active_customers"])
+    assert tags["coverage_high_value"] * tags["customers"] == pytest.approx(tags["high_value_customers"])
+    assert segments["customers"] == tags["customers"] > 0
+    # the export carries the same value at risk as the churn page and the overview
+    export = pd.read_csv(month_dir(published, month) / "exports" / "churn_risk.csv", encoding="utf-8-sig")
+    assert len(export) == metrics["05_churn"]["customers_scored"]
+    assert export["value_at_risk"].sum() == pytest.approx(metrics["05_churn"]["value_at_risk_total"], rel=1e-6)
+
+
+def test_anonymous_receipts_are_no_customers_anywhere(published: KitConfig) -> None:
+    """The one policy: receipts count in revenue, never in profile, segments, CLV or churn rows."""
+    from kit.core.warehouse import Warehouse
+
+    wh = Warehouse.from_config(published)
+    receipts = set(wh.anonymous_receipts().to_pandas()["customer_id"])
+    assert receipts, "the test world should have anonymous store receipts"
+    for name in ("profile", "segments", "clv", "churn"):
+        rows = set(wh.read_snapshot("2026-10", name)["customer_id"])
+        assert not rows & receipts, f"{name}.parquet holds {len(rows & receipts)} anonymous receipts"

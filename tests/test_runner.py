@@ -16,7 +16,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from kit.cli import main
-from kit.config import load_config
+from kit.core.config import load_config
 from kit.publish import remote_resources
 from kit.runner import INJECTED, RunError, check_parameters, parameters_cell, plan, run_month
 

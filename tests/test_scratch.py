@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kit import scratch
-from kit.config import load_config
-from kit.report.page import Report
+from kit.core import scratch
+from kit.core.config import load_config
+from kit.report.shell import Report
 
 GEN_A, GEN_B = "20261101T000000-1-aaaa", "20261201T000000-2-bbbb"
 
@@ -37,7 +37,7 @@ def test_an_interactive_report_writes_to_a_scratch_copy_never_the_published_gene
     # before: a notebook run by hand wrote its snapshots and metrics into the published
     # warehouse and its exports into reports/<month>/exports
     published = published_warehouse(project.parent / "wh", GEN_A, "published")
-    monkeypatch.setattr("kit.report.page._display_html", lambda html: None)
+    monkeypatch.setattr("kit.report.shell._display_html", lambda html: None)
     rep = Report.start(project, month="2026-10", lang="zh", notebook="03_segmentation")
     copy = scratch.user_dir(rep.config) / "warehouse"
     assert rep.wh.root == copy

@@ -1,4 +1,4 @@
-"""kit.strict_yaml: the kit's YAML files refuse a key given twice (kit.yml and tags.yml
+"""kit.core.strict_yaml: the kit's YAML files refuse a key given twice (kit.yml and tags.yml
 have their own tests in test_config.py and test_tags.py; here the loader and the
 experiment catalogue)."""
 
@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from kit.experiments.catalog import CatalogError, load_catalog
-from kit.strict_yaml import DuplicateKeyError, load_strict_yaml
+from kit.core.strict_yaml import DuplicateKeyError, load_strict_yaml
 
 
 def test_duplicate_keys_are_refused_at_any_depth_naming_both_lines():

@@ -1,4 +1,4 @@
-"""Tests for kit.tag_report: catalogue, overlap, movement, profile cards, findings and the
+"""Tests for kit.profile.pipeline and kit.profile.page: catalogue, overlap, movement, profile cards, findings and the
 02_tags notebook end to end (marked slow)."""
 
 from __future__ import annotations
@@ -10,31 +10,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.config import PROJECT_ROOT, load_config
-from kit.report.fmt import Formatter
-from kit.report.i18n import catalogue as i18n_catalogue
-from kit.scratch import user_dir
-from kit.tag_report import (
+from kit.core.config import PROJECT_ROOT, load_config
+from kit.text.fmt import Formatter
+from kit.text.i18n import catalogue as i18n_catalogue
+from kit.core.scratch import user_dir
+from kit.profile.page import card_table, cards_view, catalogue_view, findings, labelled_catalogue, movement_view, rule_box
+from kit.profile.pipeline import (
     bool_tags,
     build_profile,
-    card_table,
-    cards_view,
     catalogue,
-    catalogue_view,
     category_breakdown,
     cooccurrence,
-    findings,
-    headline,
     movement,
-    movement_view,
     preview_rule,
     profile_card,
-    rule_box,
     run_month,
 )
-from kit.features import run_reference
-from kit.tags import Tag, TagError, TagResult
-from kit.warehouse import Warehouse
+from kit.profile.features import run_reference
+from kit.profile.tags import Tag, TagError, TagResult
+from kit.core.warehouse import Warehouse
 from warehouse_fixture import make_warehouse
 
 
@@ -82,13 +76,13 @@ def test_bench_stage_functions_take_the_config(project: Path, runs: tuple) -> No
 
 def test_catalogue_coverage_and_change(runs: tuple) -> None:
     first, second = runs
-    cat = catalogue(second.tags, second.result, "zh", second.previous).set_index("tag")
+    cat = catalogue(second.tags, second.result, second.previous).set_index("tag")
     assert cat.loc["active", "coverage"] == pytest.approx(second.profile["tag_active"].mean())
     assert cat.loc["active", "customers"] == second.profile["tag_active"].sum()
     expected = second.profile["tag_active"].mean() - first.profile["tag_active"].mean()
     assert cat.loc["active", "coverage_change"] == pytest.approx(expected)
-    assert cat.loc["active", "label"] == "活跃客户（90天内下单）"
-    assert np.isnan(catalogue(second.tags, second.result, "en", None)["coverage_change"]).all()
+    assert labelled_catalogue(second, "zh").set_index("tag").loc["active", "label"] == "活跃客户"
+    assert np.isnan(catalogue(second.tags, second.result, None)["coverage_change"]).all()
     table, formats = catalogue_view(second, "en")
     assert set(formats) <= set(table.columns) and "Coverage" in table.columns
 
@@ -152,7 +146,7 @@ def test_findings_and_headline(runs: tuple) -> None:
         items = findings(second, lang, Formatter(lang, "CNY"))
         assert 3 <= len(items) <= 5 and all(items)
     assert any("first month" in s for s in findings(first, "en", Formatter("en", "CNY")))
-    metrics = headline(second)
+    metrics = second.headline()
     assert metrics["customers"] == len(second.profile) and metrics["tags"] == len(second.tags)
     json.dumps(metrics)
 
@@ -160,7 +154,7 @@ def test_findings_and_headline(runs: tuple) -> None:
 def test_warnings_reach_findings(runs: tuple) -> None:
     _, run = runs
     nobody = TagResult(run.result.values, {"vip": "matches_nobody"}, run.result.kinds)
-    items = findings(type(run)(run.month, run.profile, run.tags, nobody, run.previous), "en", Formatter("en", "CNY"))
+    items = findings(type(run)(run.month, run.profile, run.tags, nobody, run.previous, run.vocab), "en", Formatter("en", "CNY"))
     assert any("need a look" in s and "VIP" in s for s in items)
 
 
@@ -193,10 +187,10 @@ def test_notebook_runs_headless_in_both_languages(project: Path, runs: tuple, tm
 def test_rule_box_answers_on_enter_and_never_keeps_an_old_answer(project: Path, runs: tuple, monkeypatch) -> None:
     # before: the rule box answered only to its button (Enter did nothing) and kept the
     # previous answer under a new rule
-    from kit.report.page import Report
+    from kit.report.shell import Report
 
     shown: list[str] = []
-    monkeypatch.setattr("kit.report.page._display_html", shown.append)
+    monkeypatch.setattr("kit.report.shell._display_html", shown.append)
     rep = Report.start(project / "config" / "kit.yml", month="2026-10", notebook="02_tags")
     box = rule_box(rep, runs[1].profile)
     text = box.children[0].children[0]

@@ -1,4 +1,4 @@
-"""Tests for kit.tags: the safe rule language, error messages, and the default tag file."""
+"""Tests for kit.profile.tags: the safe rule language, error messages, and the default tag file."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.config import PROJECT_ROOT, KitConfig
-from kit.features import build_features
-from kit.tags import DIMENSIONS, TagError, evaluate_rule, evaluate_tags, load_tags, parse_rule, rule_features
-from kit.warehouse import Warehouse
+from kit.core.config import PROJECT_ROOT, KitConfig
+from kit.profile.features import build_features
+from kit.profile.tags import DIMENSIONS, TagError, evaluate_rule, evaluate_tags, load_tags, parse_rule, rule_features
+from kit.core.warehouse import Warehouse
 from warehouse_fixture import make_warehouse
 
 DEFAULT_TAGS = PROJECT_ROOT / "config" / "tags.yml"
@@ -47,7 +47,11 @@ def test_default_tags_cover_every_dimension_and_evaluate(features: pd.DataFrame)
     assert result.kinds["favourite_category"] == "category"
     assert result.values["tag_favourite_category"].dtype == "category"
     cov = result.coverage()
-    assert 0.15 <= cov["high_value"] <= 0.25  # top 20% of spend among a population with non-buyers
+    # the vocabulary's high value tier: the biggest spenders making value_tier_shares[0] of spend
+    high = features["value_tier"] == "high"
+    assert cov["high_value"] == pytest.approx(high.mean()) and 0 < high.mean() < 0.5
+    spend = features["monetary_365d"].clip(lower=0)
+    assert spend[high].sum() / spend.sum() >= 0.5
     assert cov["new_customer"] < cov["active"] < 1
 
 
@@ -218,3 +222,17 @@ def test_a_tag_file_with_a_key_given_twice_is_refused(tmp_path: Path) -> None:
     path.write_text(text.replace("    version: 2\n", "    version: 2\n    rule: age > 2\n"))
     with pytest.raises(TagError, match=r"line 16: the key 'rule' is given a second time \(first on line 13\)"):
         load_tags(path)
+
+
+def test_unknown_feature_suggests_by_description_and_spelling() -> None:
+    """The rule box's error points at the feature meant, by its description as well as its spelling."""
+    from kit.profile.features import FEATURES
+    from kit.profile.tags import suggest_features
+
+    columns = list(FEATURES)
+    assert suggest_features("days_since_last_order", columns)[0] == "recency_days"  # "Days since the latest order"
+    assert suggest_features("monetary_356d", columns)[0] == "monetary_365d"
+    assert suggest_features("zzz", columns) == []
+    frame = pd.DataFrame({"recency_days": [1.0, 200.0]})
+    with pytest.raises(TagError, match="Closest features: recency_days"):
+        evaluate_rule("days_since_last_order <= 90", frame)

@@ -2,9 +2,9 @@
 
 ``make_warehouse(tmp_path, n_customers=2000, seed=0)`` writes the six canonical tables
 (customers, identities, orders, events, surveys, assignments) as Parquet into ``tmp_path``
-and returns that folder, ready for ``kit.warehouse.Warehouse(tmp_path)``. Everything is
+and returns that folder, ready for ``kit.core.warehouse.Warehouse(tmp_path)``. Everything is
 vectorised numpy + pyarrow (no loop per customer), so the same builder also produces the
-1,000,000-customer world used to time ``kit.features`` by hand.
+1,000,000-customer world used to time ``kit.profile.features`` by hand.
 
 The world: customers first seen between ``start`` and ``end``; each buys at a personal
 Poisson rate with persona-like habits (favourite category and channel, discount taste,

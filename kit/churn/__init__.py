@@ -1,12 +1,12 @@
 """Churn early warning (流失预警): who is about to leave, why, and what they are worth.
 
 Modules: ``dataset`` (snapshot scheme, labels, population), ``signals`` (the churn
-features on top of kit.features: BG/NBD, visits and basket around the last order, with
+features on top of kit.profile.features: BG/NBD, visits and basket around the last order, with
 the measured effect of every change on the demo world), ``model`` (gradient boosting,
 baseline, calibration, metrics), ``drivers`` (permutation importance, partial dependence,
 per-customer reasons), ``retention`` (Kaplan-Meier, cohorts), ``actions`` (value at
-risk, action buckets, exports), ``sample`` (the training sample) and ``pipeline``
-(``run_churn``).
+risk, action buckets, exports), ``sample`` (the training sample), ``pipeline``
+(``run`` = ``run_churn``; ``ChurnResult.write`` / ``headline``) and ``page`` (the 05_churn page).
 
 Scale: the run month is always scored for every customer in its population. The
 training and validation snapshots follow a fixed random sample of customers once the

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kit.atomic import atomic_path
-from kit.config import ChurnConfig, KitConfig
-from kit.dates import check_month
-from kit.warehouse import Warehouse
+from kit.core.atomic import atomic_path
+from kit.core.config import ChurnConfig, KitConfig
+from kit.core.dates import check_month
+from kit.core.warehouse import Warehouse
 
 ACTIONS = ("call", "coupon", "nurture")
 EXPORT_FILE = "churn_risk.csv"

@@ -38,9 +38,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kit.config import KitConfig
-from kit.dates import check_month, shift_month, snapshot_end
-from kit.warehouse import Warehouse
+from kit.core.config import KitConfig
+from kit.core.dates import check_month, shift_month, snapshot_end
+from kit.core.warehouse import Warehouse
 
 FeaturesFn = Callable[[Warehouse, str, KitConfig], pd.DataFrame]
 

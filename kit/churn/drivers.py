@@ -16,8 +16,8 @@
   the speed; tests/test_churn_trees.py checks it against whole-model predictions).
   Reasons are stored as codes with the numbers their phrase needs (``reason_inputs``:
   ``reason_1`` = ``recency_days``, ``reason_1_value`` = 142), the same in every language,
-  and turned into phrases only for display (``reason_phrases``: "no order for 142 days",
-  "已142天未下单").
+  and turned into phrases only for display (``kit.churn.page.reason_phrases``: "no order
+  for 142 days", "已142天未下单").
 
 Permutation importance and partial dependence run single-threaded
 (``threadpool_limits(1)``): they make hundreds of predictions on a few thousand rows,
@@ -35,9 +35,7 @@ from threadpoolctl import threadpool_limits
 
 from kit.churn import trees
 from kit.churn.model import ChurnModel
-from kit.sampling import smallest_keys
-from kit.report.fmt import Formatter
-from kit.report.i18n import catalogue, t
+from kit.core.sampling import smallest_keys
 
 N_REASONS = 3
 # A partial-dependence change smaller than this (probability points) reads as "flat".
@@ -45,7 +43,7 @@ FLAT = 0.02
 # A reason must move the customer's risk by at least this much (probability points).
 MIN_EFFECT = 0.01
 
-# How each feature's value is formatted inside its phrase (kit.report.fmt kinds).
+# How each feature's value is formatted inside its phrase (kit.text.fmt kinds).
 VALUE_KINDS: dict[str, str] = {
     "recency_days": "days",
     "days_since_last_visit": "days",
@@ -138,33 +136,19 @@ def dependence(
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["feature", "value", "risk"])
 
 
-def feature_label(feature: str, lang: str) -> str:
-    """The readable name of a feature (``churn.feature.<name>``), the raw name when none."""
-    key = f"churn.feature.{feature}"
-    return t(key, lang) if key in catalogue() else feature
-
-
-def describe_dependence(curves: pd.DataFrame, lang: str, currency: str = "CNY") -> list[str]:
-    """One plain sentence per feature: how risk moves from the low to the high end."""
-    fmt = Formatter(lang, currency)
-    sentences = []
+def dependence_summary(curves: pd.DataFrame) -> pd.DataFrame:
+    """One row per feature of ``dependence`` curves: the grid's low and high end (``low``,
+    ``high``), the risk there (``risk_low``, ``risk_high``) and ``trend``: ``rises`` /
+    ``falls``, or ``flat`` when the risk moves by less than ``FLAT`` (codes, phrased by
+    kit.churn.page)."""
+    rows = []
     for feature, curve in curves.groupby("feature", sort=False):
         low, high = curve.iloc[0], curve.iloc[-1]
-        kind = VALUE_KINDS.get(str(feature), "num1")
-        change = high["risk"] - low["risk"]
-        key = "churn.pd.flat" if abs(change) < FLAT else ("churn.pd.rises" if change > 0 else "churn.pd.falls")
-        sentences.append(
-            t(
-                key,
-                lang,
-                feature=feature_label(str(feature), lang),
-                low=fmt.apply(low["value"], kind),
-                high=fmt.apply(high["value"], kind),
-                risk_low=fmt.pct(low["risk"]),
-                risk_high=fmt.pct(high["risk"]),
-            )
-        )
-    return sentences
+        change = float(high["risk"] - low["risk"])
+        trend = "flat" if abs(change) < FLAT else ("rises" if change > 0 else "falls")
+        rows.append({"feature": str(feature), "low": float(low["value"]), "high": float(high["value"]),
+                     "risk_low": float(low["risk"]), "risk_high": float(high["risk"]), "trend": trend})
+    return pd.DataFrame(rows, columns=["feature", "low", "high", "risk_low", "risk_high", "trend"])
 
 
 # --------------------------------------------------------------------------- per customer
@@ -273,47 +257,3 @@ def reason_inputs(features: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame
         out[f"reason_{slot}_value"] = value
         out[f"reason_{slot}_before"] = before
     return pd.DataFrame(out)
-
-
-def reason_phrases(reasons: pd.DataFrame, lang: str, currency: str = "CNY") -> pd.DataFrame:
-    """Readable phrases (``reason_1..k``) from ``reason_inputs`` columns, in ``lang``.
-
-    Each distinct (code, value, before) is phrased once and shared by the customers who
-    have it: day and order counts repeat across hundreds of thousands.
-    """
-    fmt = Formatter(lang, currency)
-    slots = [c for c in reasons.columns if c.startswith("reason_") and c.removeprefix("reason_").isdigit()]
-    out = {}
-    for column in slots:
-        part = reasons[[column, f"{column}_value", f"{column}_before"]].set_axis(["code", "value", "before"], axis=1)
-        group = part.groupby(["code", "value", "before"], dropna=False, sort=False).ngroup().to_numpy()
-        first = part.iloc[np.unique(group, return_index=True)[1]]
-        phrases = np.asarray([_phrase(c, v, b, fmt) for c, v, b in first.itertuples(index=False)], dtype=object)
-        out[column] = phrases[group] if len(group) else np.array([], dtype=object)
-    return pd.DataFrame(out, index=reasons.index).astype("str")
-
-
-def _phrase(code: str, value: float, before: float, fmt: Formatter) -> str:
-    """The phrase of one reason code with its numbers (see ``reason_inputs``)."""
-    if not code or pd.isna(code):
-        return ""
-    lang = fmt.lang
-    feature, _, level = str(code).partition("=")
-    if feature in TREND_PAIRS:
-        if np.isnan(value) or np.isnan(before) or before <= 0:
-            return t(f"churn.reason.{feature}.none", lang, now=fmt.int(value))
-        change = value / before - 1
-        key = f"churn.reason.{feature}.down" if change < 0 else f"churn.reason.{feature}.up"
-        return t(key, lang, v=fmt.pct(abs(change), 0))
-    if feature.startswith("cat_share_"):
-        return t("churn.reason.cat_share", lang, category=feature.removeprefix("cat_share_"), v=fmt.pct(value, 0))
-    label = feature_label(feature, lang)
-    if level:
-        return t("churn.reason.generic", lang, label=label, v=level)
-    if np.isnan(value):
-        return t("churn.reason.missing", lang, label=label)
-    key = f"churn.reason.{feature}"
-    kind = VALUE_KINDS.get(feature, "num1")
-    if key not in catalogue():
-        return t("churn.reason.generic", lang, label=label, v=fmt.apply(value, kind))
-    return t(key, lang, v=fmt.apply(value, kind))

@@ -20,7 +20,7 @@ seeds 11 and 12 alike (gap to the oracle 0.0305 -> 0.029 and 0.029 -> 0.027), an
 0.004 on 6,000 customers (0.036 -> 0.031).
 
 Training rows are capped at ``MAX_TRAINING_ROWS`` (the customers with the smallest
-``kit.sampling.stable_key`` under ``churn.seed``, not a draw of row positions): beyond that
+``kit.core.sampling.stable_key`` under ``churn.seed``, not a draw of row positions): beyond that
 the out-of-time AUC stops improving while fit time keeps growing linearly. On the
 1,000,000-customer bench world: AUC 0.9183 on 574,000 rows (73 s), 0.9182 on 300,000
 (42 s), 0.9172 on 150,000 (23 s); see ``kit.churn.sample`` for the customer sample.
@@ -41,11 +41,16 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    roc_auc_score,
+    roc_curve,
+)
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from kit.sampling import smallest_keys
+from kit.core.sampling import smallest_keys
 
 NON_FEATURES = frozenset(
     {"customer_id", "snapshot_date", "snapshot_month", "churned", "first_order_date", "last_order_date", "city"}

@@ -1,4 +1,6 @@
-"""``run_churn``: the whole churn early-warning run for one month, used by 05_churn and the bench.
+"""``run`` (``run_churn``): the whole churn early-warning run for one month, used by 05_churn
+and the bench. The result's ``write`` writes the snapshot (and the contact export) and its
+``headline`` gives the figures of ``metrics/05_churn.json``; kit.churn.page displays it.
 
 Features come from ``features_fn``, by default ``kit.churn.signals.churn_features``.
 Steps (snapshot scheme in ``kit.churn.dataset``):
@@ -54,6 +56,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -84,12 +87,15 @@ from kit.churn.model import (
     roc_points,
 )
 from kit.churn.sample import SAMPLE_CUSTOMERS
-from kit.config import KitConfig
-from kit.warehouse import Warehouse
+from kit.core.config import ChurnConfig, KitConfig
+from kit.core.vocabulary import value_at_risk
+from kit.core.warehouse import Warehouse
 
 # Per-customer reasons are searched among this many top global drivers.
 N_REASON_DRIVERS = 8
 N_DEPENDENCE = 3
+# Customers drawn for the risk x value chart (a seeded sample: a million dots draw nothing more).
+QUADRANT_SAMPLE = 5000
 # The steps run_churn reports to its ``progress`` callback, in order (churn.progress.* texts).
 PROGRESS_STEPS = ("features", "snapshots", "training", "drivers", "scoring", "actions")
 
@@ -120,12 +126,56 @@ class ChurnResult:
     dependence: pd.DataFrame  # feature, value, risk
     trend: pd.DataFrame  # snapshot_month, customers (sampled ones above the cap), churn_rate, kind (observed / predicted)
     scores: pd.DataFrame  # the run month: actions.SNAPSHOT_COLUMNS (reasons as codes: drivers.reason_inputs)
-    spans: pd.DataFrame  # every buyer: customer_id, duration_days, lapsed, main_channel, segment, persona
+    spans: pd.DataFrame  # every buyer: customer_id, duration_days, lapsed (churned), main_channel, segment, persona
     model: ChurnModel  # the final model that scored the run month
     clv_source: str  # "clv_model", "margin_365d" or "mixed"
     has_segments: bool
+    config: ChurnConfig  # the thresholds the page states (window, population, action rules)
+    silent_days: int  # the vocabulary's churned: no order for more than this many days (retention curves)
+    cohorts: pd.DataFrame  # kit.churn.retention.cohort_matrix of the month (anonymous receipts left out)
+    budget: pd.DataFrame  # kit.churn.actions.budget_curve over the scored customers
     sample_customers: int | None = None  # labelled months followed this many sampled customers; None: everyone
     timings: dict[str, float] = field(default_factory=dict)
+
+    def headline(self) -> dict[str, float | int | str]:
+        """Headline figures for ``metrics/05_churn.json`` (read by the overview): numbers and
+        codes only (``top_driver`` is a feature code; pages look its label up)."""
+        quality = self.quality.set_index("model")
+        scores = self.scores
+        return {
+            "customers_scored": int(len(scores)),
+            "predicted_churn_rate": float(scores["churn_probability"].mean()),
+            "expected_churners": float(scores["churn_probability"].sum()),
+            "validation_month": self.plan.validation,
+            "validation_churn_rate": float(quality.loc["model", "churn_rate"]),
+            "auc": float(quality.loc["model", "roc_auc"]),
+            "auc_baseline": float(quality.loc["baseline", "roc_auc"]),
+            "pr_auc": float(quality.loc["model", "pr_auc"]),
+            "brier": float(quality.loc["model", "brier"]),
+            "caught_top20": float(quality.loc["model", "caught_top20"]),
+            "value_at_risk_total": value_at_risk(scores["churn_probability"], scores["clv"]),
+            "top_driver": str(self.drivers["feature"].iloc[0]),
+            "clv_source": self.clv_source,
+            **{f"action_{a}": int((scores["action"] == a).sum()) for a in actions.ACTIONS},
+        }
+
+    def quadrant_sample(self) -> pd.DataFrame:
+        """At most ``QUADRANT_SAMPLE`` scored customers, drawn with the churn seed."""
+        return self.scores.sample(min(QUADRANT_SAMPLE, len(self.scores)), random_state=self.config.seed)
+
+    def call_value(self) -> float:
+        """The CLV from which a customer is in the personal-call value band (the
+        ``call_value_quantile`` of the scored customers' CLV)."""
+        clv = self.scores["clv"].to_numpy(dtype=float)
+        return float(np.nanquantile(clv, self.config.call_value_quantile)) if len(clv) else float("nan")
+
+    def write(self, wh: Warehouse, export_dir: Path | None = None) -> None:
+        """Write ``snapshots/<month>/churn.parquet`` and, given ``export_dir``, the contact
+        list ``churn_risk.csv`` there (kit.churn.actions). Returns nothing, so a notebook
+        cell ending with it prints no server path."""
+        actions.write_snapshot(wh, self.month, self.scores)
+        if export_dir is not None:
+            actions.write_export(self.scores, Path(export_dir))
 
 
 def _snapshot(frame: pd.DataFrame, spec: FeatureSpec) -> Snapshot:
@@ -219,7 +269,7 @@ def run_churn(
     check_point_in_time(features, month)
     anonymous = anonymous_receipts(wh)
     current = select_population(features, cfg.population_days, anonymous)
-    spans = retention.lifetimes(features, cfg.window_days)
+    spans = retention.lifetimes(features, config.segmentation.silent_days)
     if "main_channel" in features.columns:
         spans = spans.merge(features[["customer_id", "main_channel"]], on="customer_id", how="left")
     spans = spans.loc[~ids_in(spans["customer_id"], anonymous)].reset_index(drop=True)
@@ -287,6 +337,10 @@ def run_churn(
     scores["action"] = actions.action_buckets(scores["churn_probability"], scores["clv"], cfg)
     scores["action"] = scores["action"].astype("str")
 
+    budget = actions.budget_curve(
+        scores["churn_probability"].to_numpy(), scores["value_at_risk"].to_numpy(), cfg.action_success_rate
+    )
+    cohorts = retention.cohort_matrix(wh, month, exclude=anonymous)
     timings["value_actions_s"] = time.perf_counter() - clock
 
     sources = set(value["clv_source"])
@@ -321,9 +375,16 @@ def run_churn(
         model=final,
         clv_source=sources.pop() if len(sources) == 1 else "mixed",
         has_segments=wh.has_snapshot(month, "segments"),
+        config=cfg,
+        silent_days=config.segmentation.silent_days,
+        cohorts=cohorts,
+        budget=budget,
         sample_customers=None if threshold is None else sample_customers,
         timings=timings,
     )
+
+
+run = run_churn  # the stage entry (kit.<stage>.pipeline.run)
 
 
 def bench_stage(config: KitConfig) -> dict[str, float | int | str]:
@@ -332,5 +393,5 @@ def bench_stage(config: KitConfig) -> dict[str, float | int | str]:
     wh = Warehouse.from_config(config)
     result = run_churn(wh, config.run.month, config)
     clock = time.perf_counter()
-    actions.write_snapshot(wh, config.run.month, result.scores)
+    result.write(wh)
     return {"customers_scored": int(len(result.scores)), **result.timings, "write_s": time.perf_counter() - clock}

@@ -2,10 +2,12 @@
 
 Kaplan-Meier (``scipy.stats.ecdf`` on ``scipy.stats.CensoredData``; lifelines is not used
 because it pins pandas < 3). A customer's lifetime runs from their first to their last
-paid order. It is *observed* (the customer lapsed) when no order followed for more than
-``window_days`` (recency > window), and *censored* at the last order otherwise: we only
-know they were still active then. The curve S(t) reads "share of customers still
-ordering t days after their first order"; its 95% band is scipy's log-log interval.
+paid order. It is *observed* (the customer is lost) when the customer is churned in the
+business vocabulary (kit.core.vocabulary: last order more than
+``segmentation.silent_days`` before the month end, i.e. recency > silent_days), and
+*censored* at the last order otherwise: we only know they had not churned by then. The
+curve S(t) reads "share of customers not yet churned t days after their first order"; its
+95% band is scipy's log-log interval.
 
 The cohort matrix (Ibis on DuckDB, row-level orders): customers grouped by the month of
 their first paid order; each cell is the share of the cohort that placed a paid order
@@ -21,14 +23,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from kit.dates import check_month, shift_month, snapshot_end
-from kit.warehouse import Warehouse
+from kit.core.dates import check_month, shift_month, snapshot_end
+from kit.core.warehouse import Warehouse
 
 MIN_GROUP_SIZE = 30
 
 
-def lifetimes(features: pd.DataFrame, window_days: int) -> pd.DataFrame:
-    """``customer_id``, ``duration_days`` (first to last order) and ``lapsed`` for buyers."""
+def lifetimes(features: pd.DataFrame, silent_days: int) -> pd.DataFrame:
+    """``customer_id``, ``duration_days`` (first to last order) and ``lapsed`` for buyers:
+    ``lapsed`` is the vocabulary's churned, recency > ``silent_days``
+    (``config.segmentation.silent_days``)."""
     missing = [c for c in ("customer_id", "first_order_date", "last_order_date", "recency_days") if c not in features]
     if missing:
         raise ValueError(f"features frame lacks column(s) {', '.join(missing)} needed for retention curves.")
@@ -39,13 +43,13 @@ def lifetimes(features: pd.DataFrame, window_days: int) -> pd.DataFrame:
         {
             "customer_id": buyers["customer_id"].to_numpy(),
             "duration_days": ((last - first).dt.total_seconds() / 86400).clip(lower=0).to_numpy(),
-            "lapsed": (pd.to_numeric(buyers["recency_days"]) > window_days).to_numpy(),
+            "lapsed": (pd.to_numeric(buyers["recency_days"]) > silent_days).to_numpy(),
         }
     )
 
 
 def kaplan_meier(duration: np.ndarray, lapsed: np.ndarray, grid: np.ndarray, level: float = 0.95) -> pd.DataFrame:
-    """Survival (still active) at each ``grid`` day with its confidence band."""
+    """Survival (not yet churned) at each ``grid`` day with its confidence band."""
     duration = np.asarray(duration, dtype=float)
     lapsed = np.asarray(lapsed, dtype=bool)
     data = stats.CensoredData(uncensored=duration[lapsed], right=duration[~lapsed])

@@ -16,7 +16,7 @@ standard error is about 0.001 (Hanley-McNeil at AUC 0.92, churn rate 0.42), well
 the differences the page reports. Worlds below the cap (the demo) are not sampled.
 
 The sample is a set of customers, not of rows: every customer whose ``stable_key`` (a
-SipHash of the id keyed by ``churn.seed``: ``kit.sampling``) is below a threshold, the
+SipHash of the id keyed by ``churn.seed``: ``kit.core.sampling``) is below a threshold, the
 threshold chosen so that ``cap`` customers of the run month's population fall below it.
 It is the same customers in every snapshot month and every run, a uniform random subset
 of *all* customers (lapsed ones and anonymous receipts included, so the BG/NBD signals
@@ -38,8 +38,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from kit.sampling import stable_key
-from kit.warehouse import Warehouse
+from kit.core.sampling import stable_key
+from kit.core.warehouse import Warehouse
 
 SAMPLE_CUSTOMERS = 100_000
 MIN_SAMPLE_CUSTOMERS = 20_000

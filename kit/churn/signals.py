@@ -1,6 +1,6 @@
 """Churn-specific signals added to the customer features: is the customer still alive?
 
-``churn_features(wh, month, config)`` is ``kit.features.build_features`` plus the columns
+``churn_features(wh, month, config)`` is ``kit.profile.features.build_features`` plus the columns
 below (the default features of ``run_churn``), all from rows strictly before
 ``snapshot_end(month)``; the leakage test in tests/test_churn.py plants orders in the
 label window and checks that they change no feature. Everything is built on purchase
@@ -12,7 +12,7 @@ and calendar day with the day's total), as the CLV models count purchases:
   "customers" who by construction never return would teach it that everyone leaves),
   then the probability that each buyer is still active and their expected purchase days
   in the next ``churn.window_days``. Fitted on at most ``BTYD_SAMPLE`` buyers, those with
-  the smallest ``kit.sampling.stable_key`` (seeded by ``churn.seed``): the fit does not depend on the order rows
+  the smallest ``kit.core.sampling.stable_key`` (seeded by ``churn.seed``): the fit does not depend on the order rows
   come back from DuckDB (a seeded draw of positions did, so reruns differed in the third
   decimal), and a ``SampledWarehouse`` holding that many buyers fits the same model. The
   predictions are closed-form and vectorised over distinct (x, t_x, T) rows.
@@ -80,13 +80,11 @@ import pandas as pd
 from scipy import stats
 
 from kit.churn.dataset import anonymous_receipts, ids_in
-from kit.sampling import stable_key
-from kit.clv.base import ClvFitError, per_customer
-from kit.clv.bgnbd import BetaGeoModel
-from kit.clv.summary import UNIT_DAYS, purchase_days
-from kit.config import KitConfig
-from kit.dates import snapshot_end
-from kit.warehouse import Warehouse
+from kit.clv import UNIT_DAYS, BetaGeoModel, ClvFitError, per_customer, purchase_days
+from kit.core.config import KitConfig
+from kit.core.dates import snapshot_end
+from kit.core.sampling import stable_key
+from kit.core.warehouse import Warehouse
 
 BTYD_SAMPLE = 200_000
 VISIT_LOOKBACK_DAYS = 180
@@ -101,11 +99,20 @@ SIGNAL_COLUMNS = (
 )
 
 
-def churn_features(wh: Warehouse, month: str, config: KitConfig) -> pd.DataFrame:
-    """``build_features`` plus ``SIGNAL_COLUMNS`` (the default features of ``run_churn``)."""
-    from kit.features import build_features  # imported on use, as run_churn did: the rest of kit.churn runs without it
+# Profile columns relative to the whole customer base (the value tier is a share of everyone's spend).
+POPULATION_RELATIVE = ("value_tier",)
 
-    features = build_features(wh, month, config)
+
+def churn_features(wh: Warehouse, month: str, config: KitConfig) -> pd.DataFrame:
+    """``build_features`` plus ``SIGNAL_COLUMNS`` (the default features of ``run_churn``),
+    without the profile columns that rank a customer against the whole population
+    (``POPULATION_RELATIVE``): on a sampled warehouse (kit.churn.sample) they would be
+    ranked within the sample and mean something else than in the run month."""
+    from kit.profile import (
+        build_features,  # imported on use, as run_churn did: the rest of kit.churn runs without it
+    )
+
+    features = build_features(wh, month, config).drop(columns=list(POPULATION_RELATIVE), errors="ignore")
     history = purchase_history(wh, month)
     signals = pd.concat(
         [

@@ -21,7 +21,6 @@ from scipy.special import gammaln, hyp2f1
 
 from kit.clv.base import CountData, CountModel
 
-
 SERIES_LIMIT = 0.5  # z <= 0.5: power series; z <= 0.9: scipy; above: Pfaff transformation
 PFAFF_LIMIT = 0.9
 

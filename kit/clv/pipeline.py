@@ -1,21 +1,41 @@
-"""The 04_clv pipeline: summary, holdout validation, model choice, refit, scores, snapshot."""
+"""The 04_clv pipeline: summary, holdout validation, model choice, refit, scores, snapshot.
+
+``run(wh, month, config) -> ClvResult`` computes; ``ClvResult.write(wh)`` writes
+snapshots/<month>/clv.parquet; ``ClvResult.headline()`` gives metrics/04_clv.json;
+kit.clv.page displays the result. ``run_clv`` does run + write (the bench and older
+callers). CLV covers identified customers only: anonymous store receipts are left out of
+the summary (kit.clv.summary.customer_summary).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from kit.clv.base import CountModel
 from kit.clv.gammagamma import GammaGammaModel, IndependenceCheck, independence_check
 from kit.clv.models import make_model
-from kit.clv.summary import clv_config, customer_summary
+from kit.clv.summary import UNIT_DAYS, clv_config, customer_summary
 from kit.clv.validation import Validation, validate
-from kit.clv.value import customer_value, top_share
-from kit.config import CLVConfig, KitConfig
-from kit.dates import shift_month
-from kit.warehouse import Warehouse
+from kit.clv.value import (
+    MONTH_DAYS,
+    customer_value,
+    frequency_recency_matrix,
+    top_share,
+    value_by_group,
+)
+from kit.core.config import CLVConfig, KitConfig
+from kit.core.dates import shift_month
+from kit.core.warehouse import Warehouse
+
+# Share of customers the concentration figures are about (the "top 10% by predicted CLV").
+TOP_SHARE = 0.10
+# The customer age of the frequency x recency grids: this quantile of the customers' T.
+GRID_AGE_QUANTILE = 0.9
+SEGMENT_COLUMNS = ("rfm_segment", "persona")
 
 
 @dataclass(frozen=True)
@@ -30,10 +50,11 @@ class ClvResult:
     spend: GammaGammaModel
     independence: IndependenceCheck
     scores: pd.DataFrame
-    path: Path
+    segments: pd.DataFrame | None = None  # customer_id + SEGMENT_COLUMNS of 03's snapshot; None without one
+    path: Path | None = None  # clv.parquet once written
 
-    def metrics(self) -> dict[str, float | int | str]:
-        """Headline figures for metrics/04_clv.json."""
+    def headline(self) -> dict[str, float | int | str]:
+        """Headline figures for metrics/04_clv.json (numbers and codes)."""
         clv = self.scores["clv"]
         chosen = self.validation.scores.set_index("model").loc[self.model.name]
         return {
@@ -44,18 +65,71 @@ class ClvResult:
             "total_clv": float(clv.sum()),
             "average_clv": float(clv.mean()),
             "median_clv": float(clv.median()),
-            "top10_share": top_share(clv, 0.10),
+            "top10_share": top_share(clv, TOP_SHARE),
             "average_p_alive": float(self.scores["p_alive"].mean()),
             "expected_purchases": float(self.scores["expected_purchases"].sum()),
             "horizon_months": int(self.config.horizon_months),
             "frequency_spend_correlation": self.independence.pearson,
         }
 
+    def write(self, wh: Warehouse) -> None:
+        """Write snapshots/<month>/clv.parquet (returns nothing: no server path on a page)."""
+        wh.write_snapshot(self.month, "clv", self.scores)
 
-def run_clv(wh: Warehouse, month: str, config: KitConfig | CLVConfig) -> ClvResult:
+    # ---- derived figures the page shows (numbers only)
+    @property
+    def calibration_end(self) -> str:
+        """The last month of the calibration period of the holdout validation."""
+        return shift_month(self.month, -self.config.holdout_months)
+
+    @property
+    def horizon_units(self) -> float:
+        """The CLV horizon in the model's time units (weeks or days)."""
+        return self.config.horizon_months * MONTH_DAYS / UNIT_DAYS[self.config.time_unit]
+
+    def grid_age(self) -> float:
+        """The customer age (in time units) of the frequency x recency grids."""
+        return float(self.summary["T"].quantile(GRID_AGE_QUANTILE))
+
+    def grid(self, what: str) -> pd.DataFrame:
+        """``value.frequency_recency_matrix`` of the chosen model: ``expected`` purchases over
+        the horizon or ``p_alive``, for a customer of ``grid_age``."""
+        horizon = self.horizon_units if what == "expected" else 0.0
+        return frequency_recency_matrix(self.model, self.grid_age(), what, t=horizon)
+
+    def tiers(self) -> pd.DataFrame:
+        """``value.value_by_group`` by CLV tier (high / medium / low codes)."""
+        return value_by_group(self.scores, self.scores[["customer_id", "clv_tier"]], "clv_tier")
+
+    def by_group(self, column: str) -> pd.DataFrame | None:
+        """``value.value_by_group`` by a column of the segments snapshot (codes as stored);
+        None without segments or without that column."""
+        if self.segments is None or column not in self.segments:
+            return None
+        return value_by_group(self.scores, self.segments, column)
+
+    def concentration(self) -> pd.DataFrame:
+        """Cumulative share of CLV against the share of customers, best customers first."""
+        values = np.sort(self.scores["clv"].to_numpy(float))[::-1]
+        n, total = len(values), values.sum()
+        return pd.DataFrame({
+            "share_customers": np.arange(1, n + 1) / max(n, 1),
+            "share_value": np.cumsum(values) / total if total > 0 else np.zeros(n),
+        })
+
+
+def _segments(wh: Warehouse, month: str) -> pd.DataFrame | None:
+    """customer_id and the segment columns of 03_segmentation's snapshot, None without one."""
+    if not wh.has_snapshot(month, "segments"):
+        return None
+    frame = wh.read_snapshot(month, "segments")
+    return frame[["customer_id", *[c for c in SEGMENT_COLUMNS if c in frame.columns]]]
+
+
+def run(wh: Warehouse, month: str, config: KitConfig | CLVConfig) -> ClvResult:
     """Validate the configured models on the last ``holdout_months``, pick the best on
-    holdout MAE, refit it on all history up to ``month``, score every buyer and write
-    snapshots/<month>/clv.parquet."""
+    holdout MAE, refit it on all history up to ``month`` and score every identified buyer
+    (nothing is written: ``ClvResult.write``)."""
     cfg = clv_config(config)
     summary = customer_summary(wh, month, cfg)
     if summary.empty:
@@ -65,7 +139,6 @@ def run_clv(wh: Warehouse, month: str, config: KitConfig | CLVConfig) -> ClvResu
     model = make_model(validation.chosen).fit(summary["frequency"], summary["recency"], summary["T"])
     spend = GammaGammaModel().fit(summary["frequency"], summary["monetary"])
     scores = customer_value(model, spend, summary, cfg)
-    path = wh.write_snapshot(month, "clv", scores)
     return ClvResult(
         month=month,
         config=cfg,
@@ -75,5 +148,12 @@ def run_clv(wh: Warehouse, month: str, config: KitConfig | CLVConfig) -> ClvResu
         spend=spend,
         independence=independence_check(summary["frequency"], summary["monetary"]),
         scores=scores,
-        path=path,
+        segments=_segments(wh, month),
     )
+
+
+def run_clv(wh: Warehouse, month: str, config: KitConfig | CLVConfig) -> ClvResult:
+    """``run`` and write snapshots/<month>/clv.parquet (its path in ``result.path``)."""
+    result = run(wh, month, config)
+    result.write(wh)
+    return replace(result, path=wh.snapshot_dir(month) / "clv.parquet")

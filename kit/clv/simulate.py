@@ -1,5 +1,5 @@
 """Vectorised simulators of the CLV models: ground truth for parameter-recovery tests and
-the 1,000,000-customer world that ``kit.clv.bench`` times.
+the 1,000,000-customer world that ``kit.bench.clv`` times.
 
 No loop per customer: each customer's rate and dropout are drawn at once, purchase counts
 are Poisson over their active window, purchase times are uniform within it (the Poisson

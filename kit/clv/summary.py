@@ -15,6 +15,10 @@ customer got the money back, so for lifetime value it was not a purchase (a day 
 only order was refunded is not a purchase day). Customers whose every order was refunded
 are not in the summary.
 
+Anonymous store receipts (``Warehouse.anonymous_receipts``: one-order "customers" nobody
+can follow) are not customers: ``customer_summary`` leaves them out, so CLV is fitted and
+averaged over identified customers only and clv.parquet holds no receipts.
+
 Row-level work runs in Ibis (DuckDB); only the customer-grain result comes to pandas.
 With ``calibration_end`` (a month YYYY-MM) the summary is taken as of the end of that month
 and two holdout columns are added for validation: ``frequency_holdout`` (purchase days
@@ -29,9 +33,9 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from kit.config import CLVConfig, KitConfig
-from kit.dates import snapshot_date, snapshot_end
-from kit.warehouse import Warehouse
+from kit.core.config import CLVConfig, KitConfig
+from kit.core.dates import snapshot_date, snapshot_end
+from kit.core.warehouse import Warehouse
 
 UNIT_DAYS = {"D": 1, "W": 7}
 SUMMARY_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary"]
@@ -104,17 +108,24 @@ def _summarise(days: ibis.Table, as_of_day: int, unit: int) -> ibis.Table:
     )
 
 
+def identified(days: ibis.Table, wh: Warehouse) -> ibis.Table:
+    """``days`` without the anonymous store receipts' rows (``Warehouse.anonymous_receipts``)."""
+    anonymous = wh.anonymous_receipts()
+    return days if anonymous is None else days.anti_join(anonymous, "customer_id")
+
+
 def customer_summary(
     wh: Warehouse, month: str, config: KitConfig | CLVConfig, calibration_end: str | None = None
 ) -> pd.DataFrame:
-    """The CLV summary as of ``month`` (or of ``calibration_end`` with holdout columns).
+    """The CLV summary as of ``month`` (or of ``calibration_end`` with holdout columns),
+    identified customers only (anonymous store receipts left out).
 
     Columns: customer_id, frequency, recency, T, monetary (+ frequency_holdout,
     duration_holdout with ``calibration_end``); sorted by customer_id.
     """
     unit = UNIT_DAYS[clv_config(config).time_unit]
     end = snapshot_end(month)
-    days = purchase_days(wh, end)
+    days = identified(purchase_days(wh, end), wh)
     last_day = _epoch_day(snapshot_date(month))
     if calibration_end is None:
         frame = _summarise(days, last_day, unit).order_by("customer_id").to_pandas()

@@ -20,7 +20,7 @@ import pandas as pd
 from kit.clv.base import CountModel, per_customer
 from kit.clv.gammagamma import GammaGammaModel
 from kit.clv.summary import UNIT_DAYS
-from kit.config import CLVConfig
+from kit.core.config import CLVConfig
 
 MONTH_DAYS = 365.25 / 12
 TIERS = (("high", 0.10), ("medium", 0.40), ("low", 1.0))  # tier and cumulative share of customers

@@ -36,11 +36,17 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from kit.dates import check_month
+from kit.core.dates import check_month
 from kit.demo import raw
 from kit.demo.activity import app_events, app_signup, surveys
 from kit.demo.experiments import (
-    COUPON_EXTRA_RATE, OrderIndex, assign_coupon, assign_homepage, catalog, first_visits, potential_outcomes,
+    COUPON_EXTRA_RATE,
+    OrderIndex,
+    assign_coupon,
+    assign_homepage,
+    catalog,
+    first_visits,
+    potential_outcomes,
     true_effects,
 )
 from kit.demo.purchases import order_details, simulate_lifetimes

@@ -16,10 +16,11 @@ before ``end_month``; it has no effect on anything, and a logging bug drops
 ``SRM_DROP_SHARE`` of variant_b assignments from ``assignments.csv`` (a sample ratio
 mismatch).
 
-Lifecycle stage as of the day before assignment (``as_of`` = assignment date - 1 day),
-from all of the person's true orders (any status) on or before ``as_of``, in whole
-calendar days: ``prospect`` no order; ``new`` first order <= 90 days before; ``active``
-last order <= 90 days; ``silent`` last order 91-180 days; ``churned`` more than 180.
+Lifecycle stage as of the start of the assignment day, from the person's paid (not
+refunded) orders before it: the business vocabulary's definition (kit.core.vocabulary)
+with the default thresholds, computed here independently from the generator's own orders
+(``prospect`` no order; ``new`` first order at most 90 days before; ``active`` last order
+at most 90 days before; ``silent`` at most 180; ``churned`` older).
 
 Metrics over the ``EXPOSURE_DAYS`` days from the assignment instant (orders of any
 source): ``conversion`` at least one paid order; ``orders_per_user`` paid orders;
@@ -47,11 +48,11 @@ experiments.yml format (read by ``kit.experiments``)::
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
-from kit.dates import shift_month, snapshot_date
+from kit.core.config import SegmentationConfig
+from kit.core.dates import shift_month, snapshot_date
 from kit.demo.timeline import Timeline, sample_nhpp
 from kit.demo.world import PERSONA_NAMES
 from kit.experiments.catalog import SEGMENTS, Experiment
@@ -112,6 +113,7 @@ class OrderIndex:
         self.cum_paid = np.concatenate([[0], np.cumsum(paid)])
         self.cum_all = np.concatenate([[0], np.arange(1, order.size + 1)])
         self.cum_revenue = np.concatenate([[0.0], np.cumsum(np.where(paid, amount[order], 0.0))])
+        self.paid_key, self.paid_ts = self.key[paid], self.ts[paid]
 
     def window(self, person: np.ndarray, start: np.ndarray, stop: np.ndarray) -> dict[str, np.ndarray]:
         """Paid orders, all orders and paid revenue per row in [start, stop)."""
@@ -123,16 +125,17 @@ class OrderIndex:
             "revenue": self.cum_revenue[hi] - self.cum_revenue[lo],
         }
 
-    def stage(self, person: np.ndarray, as_of_day: np.ndarray) -> np.ndarray:
-        """Lifecycle stage code (index into STAGES) with orders on or before day ``as_of_day``."""
-        hi = np.searchsorted(self.key, person * 1e5 + as_of_day + 1.0)
-        lo = np.searchsorted(self.key, person * 1e5)
+    def stage(self, person: np.ndarray, day0: np.ndarray) -> np.ndarray:
+        """Lifecycle stage code (index into STAGES) from paid orders before day ``day0`` begins."""
+        hi = np.searchsorted(self.paid_key, person * 1e5 + day0)
+        lo = np.searchsorted(self.paid_key, person * 1e5)
         has = hi > lo
-        first = np.floor(self.ts[np.minimum(lo, self.ts.size - 1)])
-        last = np.floor(self.ts[np.maximum(hi - 1, 0)])
-        since_first, since_last = as_of_day - first, as_of_day - last
+        first = self.paid_ts[np.minimum(lo, self.paid_ts.size - 1)]
+        last = self.paid_ts[np.maximum(hi - 1, 0)]
+        since_first, since_last = day0 - first, day0 - last
+        days = SegmentationConfig()
         stage = np.select(
-            [~has, since_first <= 90, since_last <= 90, since_last <= 180],
+            [~has, since_first <= days.new_days, since_last <= days.active_days, since_last <= days.silent_days],
             [STAGES.index("prospect"), STAGES.index("new"), STAGES.index("active"), STAGES.index("silent")],
             STAGES.index("churned"),
         )
@@ -152,7 +155,7 @@ def assign_coupon(
     n = len(eligible)
     assigned = start + rng.random(n) * COUPON_ASSIGN_DAYS
     person = eligible["person"].to_numpy()
-    stage = index.stage(person, np.floor(assigned) - 1.0)
+    stage = index.stage(person, np.floor(assigned))
     rate = np.array([COUPON_EXTRA_RATE[s] for s in STAGES])[stage]
     owner, t = sample_nhpp(timeline, assigned, assigned + EXPOSURE_DAYS, rate, rng, seasonal=False)
     variant = np.where(rng.random(n) < 0.5, "control", "coupon")
@@ -191,7 +194,7 @@ def assign_homepage(
     return pd.DataFrame(
         {
             "experiment_id": exp.id, "unit_id": users["app_user_id"].to_numpy(), "person": person,
-            "variant": variant, "assigned": assigned, "stage": index.stage(person, np.floor(assigned) - 1.0),
+            "variant": variant, "assigned": assigned, "stage": index.stage(person, np.floor(assigned)),
             "coupon_rate": 0.0, "logged": logged,
         }
     )

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from kit.demo.timeline import Timeline, sample_nhpp
-from kit.demo.world import CHANNELS, CATEGORIES
+from kit.demo.world import CATEGORIES, CHANNELS
 
 DISENGAGE_DAYS = (50.0, 70.0)
 DISENGAGE_RATE = 0.3

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kit.dates import shift_month, snapshot_end
+from kit.core.dates import shift_month, snapshot_end
 
 # Spring Festival (Chinese New Year's day) by year: the demo months must fall in this range.
 SPRING_FESTIVAL = {

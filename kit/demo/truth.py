@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kit.dates import shift_month, snapshot_end
+from kit.core.dates import shift_month, snapshot_end
 from kit.demo.experiments import EXPOSURE_DAYS, OrderIndex
 from kit.demo.purchases import DISENGAGE_RATE
 from kit.demo.timeline import Timeline

@@ -3,8 +3,9 @@
 Modules: ``catalog`` (experiment metadata YAML), ``metrics`` (per-user metrics and their
 sufficient statistics in DuckDB), ``stats`` (tests, CUPED, SRM, corrections, sequential,
 Bayesian, power), ``decision`` (ship / do not ship / keep running / investigate),
-``readout`` (one experiment end to end), ``report`` (the 06_experiment_readout page) and
-``bench`` (timing on synthetic data).
+``readout`` (one experiment end to end), ``pipeline`` (the stage entry: every experiment
+of the month, ``run``) and ``page`` (the 06_experiment_readout page). Timing on synthetic
+data lives in kit.bench.experiments.
 """
 
 from kit.experiments.catalog import CatalogError, Experiment, load_catalog

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from kit.strict_yaml import load_strict_yaml
+from kit.core.strict_yaml import load_strict_yaml
 
 #: Metrics the readout can compute (see kit.experiments.metrics for definitions).
 METRICS = ("conversion", "revenue_per_user", "orders_per_user", "aov", "refund_rate", "retention")

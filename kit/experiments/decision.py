@@ -1,6 +1,6 @@
 """The decision line of a readout: ship / do not ship / keep running / investigate.
 
-Rules, in order (each reason is an i18n key in kit/i18n/experiments.yml plus values):
+Rules, in order (each reason is an i18n key in kit/text/strings/experiments.yml plus values):
 1. A failed sample-ratio check (overall or in a segment) means the assignment is broken and
    no effect can be trusted: **investigate**. It always blocks "ship".
 2. A variant whose primary metric improved significantly (in its good direction) (multiplicity-corrected p-value,

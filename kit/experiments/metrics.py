@@ -31,10 +31,11 @@ from dataclasses import dataclass
 import ibis
 import pandas as pd
 
-from kit.config import KitConfig
-from kit.dates import shift_month
+from kit.core.config import KitConfig
+from kit.core.dates import shift_month
+from kit.core.vocabulary import lifecycle_stage_expr
+from kit.core.warehouse import Warehouse
 from kit.experiments.catalog import SEGMENTS, Experiment
-from kit.warehouse import Warehouse
 
 #: Mean metrics with a per-user value and a pre-period covariate.
 MEAN_METRICS = ("conversion", "revenue_per_user", "orders_per_user", "retention")
@@ -107,7 +108,7 @@ def user_metrics(wh: Warehouse, config: KitConfig, experiment: Experiment, reado
 def _with_segments(wh: Warehouse, config: KitConfig, e: Experiment,
                    users: ibis.Table) -> tuple[ibis.Table, str, tuple[str, ...]]:
     """Segment labels as of the month before the start: the segments snapshot if present,
-    else the lifecycle stage from each user's orders before assignment (kit rules)."""
+    else the vocabulary's lifecycle stage from each user's orders before assignment."""
     month = shift_month(e.start.strftime("%Y-%m"), -1)
     if wh.has_snapshot(month, "segments"):
         snap = wh.read_snapshot(month, "segments")
@@ -121,25 +122,18 @@ def _with_segments(wh: Warehouse, config: KitConfig, e: Experiment,
                 joined = joined.mutate(**{c: ibis.literal(UNKNOWN)})
         return joined, f"snapshot:{month}", tuple(c for c in e.segments if c in cols)
 
-    # Kit rules in whole calendar days as of the day before assignment, all orders (any
-    # status, like the first-order date the segmentation uses).
-    s = config.segmentation
-    orders = wh.table("orders").select("customer_id", "order_ts")
-    day0 = users.assigned_ts.truncate("D")
-    j = users.mutate(day0=day0).join(orders, "customer_id")
+    # The vocabulary's lifecycle stage (kit.core.vocabulary) as of the start of the
+    # assignment day, from paid, not refunded orders before it.
+    orders = wh.table("orders")
+    orders = orders.filter(~orders.is_refund).select("customer_id", "order_ts")
+    j = users.mutate(day0=users.assigned_ts.truncate("D")).join(orders, "customer_id")
     j = j.filter(j.order_ts < j.day0)
     hist = j.group_by("customer_id").aggregate(first=j.order_ts.min(), last=j.order_ts.max())
     u = users.left_join(hist, "customer_id").select(users, hist.first, hist.last)
-    as_of = u.assigned_ts.truncate("D").epoch_seconds() - 86400
-    first_age = (as_of - u.first.truncate("D").epoch_seconds()) / 86400
-    recency = (as_of - u.last.truncate("D").epoch_seconds()) / 86400
-    stage = ibis.cases(
-        (u.first.isnull(), "prospect"),
-        (first_age <= s.new_days, "new"),
-        (recency <= s.active_days, "active"),
-        (recency <= s.silent_days, "silent"),
-        else_="churned",
-    )
+    day0 = u.assigned_ts.truncate("D").epoch_seconds()
+    first_age = (day0 - u.first.epoch_seconds()) / 86400
+    recency = (day0 - u.last.epoch_seconds()) / 86400
+    stage = lifecycle_stage_expr(recency, first_age, config.segmentation)
     out = u.mutate(lifecycle_stage=stage, value_tier=ibis.literal(UNKNOWN), persona=ibis.literal(UNKNOWN))
     out = out.drop("first", "last")
     return out, "orders", tuple(c for c in e.segments if c == "lifecycle_stage")

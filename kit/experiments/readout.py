@@ -21,8 +21,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from kit.config import KitConfig
-from kit.dates import snapshot_end
+from kit.core.config import KitConfig
+from kit.core.dates import snapshot_end
+from kit.core.warehouse import Warehouse
 from kit.experiments import stats as st
 from kit.experiments.catalog import Experiment, load_catalog
 from kit.experiments.decision import Decision, decide
@@ -35,7 +36,6 @@ from kit.experiments.metrics import (
     user_metrics,
     winsor_caps,
 )
-from kit.warehouse import Warehouse
 
 #: Fewest users per arm for a segment to get an estimate.
 MIN_SEGMENT_USERS = 30

@@ -5,7 +5,8 @@ resolves identities into stable ``customer_id`` values and writes the canonical 
 docs/data_contract.md. Modules: ``sources`` (reading, encodings), ``normalize`` (value
 rules as SQL), ``kinds`` (canonical columns per source kind), ``clean`` (quarantine and
 de-duplication), ``identity`` (connected components, stable ids), ``pipeline`` (the run)
-and ``quality`` (tidy frames for the 01_ingest report).
+``quality`` (tidy frames and the data fitness gate) and ``page`` (the 01_ingest page).
+Stage entry: ``pipeline.run`` (= ``run_ingest``).
 """
 
 from kit.ingest.pipeline import IngestResult, run_ingest

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from kit.config import IngestConfig, SourceConfig
+from kit.core.config import IngestConfig, SourceConfig
 from kit.ingest.kinds import KINDS, ORDER_STATUSES, PERSONAL, Column, Kind
 from kit.ingest.normalize import (
     TEXT_TYPES,

@@ -65,7 +65,7 @@ import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from kit.config import IdentityConfig, KitConfig
+from kit.core.config import IdentityConfig, KitConfig
 from kit.ingest.kinds import MAIN_TS, RECORD_ID, RECORD_IS_ACCOUNT, RECORD_KEYS
 from kit.ingest.normalize import mask_phone_value, sql_literal
 from kit.ingest.sources import IngestError

@@ -41,12 +41,26 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from kit.atomic import atomic_path, write_text_atomic
-from kit.config import KitConfig
-from kit.dates import snapshot_end
+from kit.core.atomic import atomic_path, write_text_atomic
+from kit.core.config import KitConfig
+from kit.core.dates import snapshot_end
 from kit.ingest import quality
-from kit.ingest.clean import SourceStats, clean_source, quarantine_sql, quarantine_unmatched
-from kit.ingest.identity import SEP, IdentityKey, build_links, find_overshared, hash_sql, load_key, resolve, use_key
+from kit.ingest.clean import (
+    SourceStats,
+    clean_source,
+    quarantine_sql,
+    quarantine_unmatched,
+)
+from kit.ingest.identity import (
+    SEP,
+    IdentityKey,
+    build_links,
+    find_overshared,
+    hash_sql,
+    load_key,
+    resolve,
+    use_key,
+)
 from kit.ingest.kinds import (
     DEFAULT_CITY_TIERS,
     GENDERS,
@@ -77,6 +91,10 @@ class IngestResult:
     overshared: pd.DataFrame  # key_type, value_masked, n_records, n_accounts, n_sources
     merges: pd.DataFrame  # run_month, merged_id, kept_id
     report: dict  # the content of ingest_report.json
+
+    def headline(self) -> dict[str, float | int | str]:
+        """Headline figures for metrics/01_ingest.json (``kit.ingest.quality.headline``)."""
+        return quality.headline(self.report)
 
 
 def run_ingest(config: KitConfig) -> IngestResult:
@@ -133,6 +151,9 @@ def run_ingest(config: KitConfig) -> IngestResult:
     con.close()
     write_text_atomic(warehouse / REPORT, json.dumps(report, ensure_ascii=False, indent=2, default=str))
     return IngestResult(warehouse, month, stats, skipped, overshared, merges, report)
+
+
+run = run_ingest  # the stage entry (kit.<stage>.pipeline.run); ingest writes the warehouse as it runs
 
 
 def _exists(config: KitConfig, name: str) -> bool:
@@ -308,14 +329,14 @@ def _write_tables(
 
 
 def _copy(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> int:
-    """Write a query result to Parquet atomically (``kit.atomic.atomic_path``); returns its rows."""
+    """Write a query result to Parquet atomically (``kit.core.atomic.atomic_path``); returns its rows."""
     with atomic_path(path) as tmp:
         rows = con.execute(f"COPY ({select}) TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)").fetchall()
     return int(rows[0][0])
 
 
 def _write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """Write a small table to Parquet atomically (``kit.atomic.atomic_path``)."""
+    """Write a small table to Parquet atomically (``kit.core.atomic.atomic_path``)."""
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
 

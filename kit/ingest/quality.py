@@ -1,9 +1,9 @@
-"""Data-quality figures of one ingest run as tidy frames (for the 01_ingest report).
+"""Data-quality figures of one ingest run as tidy frames (shown by kit.ingest.page).
 
 Every function reads the run's report (``IngestResult.report``, the same content as
-``ingest_report.json``) so the notebook stays free of pandas code and a report can be
-rebuilt from the JSON alone. Text is not produced here: ``findings`` and ``verdict``
-return translation keys with their values, the notebook translates them.
+``ingest_report.json``) so a page can be rebuilt from the JSON alone. Text is not
+produced here: ``verdict`` returns a level and a translation key with its values, and
+kit.ingest.page translates and formats.
 
 ``fitness`` is the data fitness gate: every source graded ok / warn / fail on the limits
 of the config's ``ingest.gate`` (stored in the report under ``gate``):
@@ -30,10 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from kit.config import IngestGateConfig
+from kit.core.config import IngestGateConfig
 from kit.ingest.lines import MALFORMED
-from kit.report.fmt import Formatter
-from kit.report.i18n import t
 
 FLOW_KINDS = ("orders", "events")  # kinds expected to have rows in every month
 GRADES = ("ok", "warn", "fail")
@@ -284,58 +282,3 @@ def verdict(report: dict) -> tuple[str, str, dict]:
     if gate.grade == "warn":
         return "warning", "ingest.verdict.caveats", {"sources": ", ".join(gate.sources("warn"))}
     return "success", "ingest.verdict.fit", {}
-
-
-def findings(report: dict, fmt: Formatter) -> list[tuple[str, dict[str, str]]]:
-    """Key findings as (translation key, values formatted with ``fmt``)."""
-    head = headline(report)
-    items = [
-        (
-            "ingest.finding.customers",
-            {"customers": fmt.int(head["customers"]), "records": fmt.int(report["identity"]["records"]), "sources": fmt.int(len(report["sources"]))},
-        ),
-        (
-            "ingest.finding.match",
-            {"unified": fmt.pct(head["records_unified_share"]), "multi": fmt.pct(head["multi_source_customer_share"])},
-        ),
-        (
-            "ingest.finding.quarantine",
-            {"rows": fmt.int(head["rows_quarantined"]), "share": fmt.pct(head["quarantined_share"], 2), "duplicates": fmt.int(head["rows_duplicate"])},
-        ),
-    ]
-    if head["overshared_identifiers"]:
-        top = report["identity"]["overshared"][0]
-        items.append(
-            (
-                "ingest.finding.overshared",
-                {"n": fmt.int(head["overshared_identifiers"]), "value": top["value_masked"], "records": fmt.int(top["n_records"])},
-            )
-        )
-    return items
-
-
-# Column formats for rep.table (kit.report): column name -> format kind.
-FORMATS = {
-    "read": "int", "loaded": "int", "exact_duplicates": "int", "resent_duplicates": "int",
-    "quarantined": "int", "malformed": "int", "quarantined_share": "pct", "rows": "int", "records": "int",
-    "value": "pct", "warn": "pct", "fail": "pct",
-    "unified_share": "pct", "cross_source_share": "pct", "n_records": "int", "n_accounts": "int",
-    "n_sources": "int", "missing_share": "pct", "latest_record": "date", "days_before_month_end": "num1",
-    "rows_after_month_end": "int",
-}
-TRANSLATED_VALUES = ("reason", "rule", "key_type", "problem", "kind", "balanced", "has_run_month", "limit", "grade")
-
-
-def view(frame: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, dict[str, str]]:
-    """``frame`` ready for rep.table: values and headers translated, plus column formats.
-
-    Headers come from ``ingest.col.<column>``; values of the columns in
-    ``TRANSLATED_VALUES`` from ``ingest.value.<value>``.
-    """
-    shown = frame.copy()
-    for column in TRANSLATED_VALUES:
-        if column in shown.columns:
-            shown[column] = [t(f"ingest.value.{str(v).lower()}", lang) for v in shown[column]]
-    headers = {c: t(f"ingest.col.{c}", lang) for c in shown.columns}
-    formats = {headers[c]: FORMATS.get(c, "text") for c in shown.columns}
-    return shown.rename(columns=headers), formats

@@ -41,7 +41,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from kit.config import KitConfig, SourceConfig
+from kit.core.config import KitConfig, SourceConfig
 from kit.ingest import lines
 from kit.ingest.normalize import quote_ident, sql_literal
 

@@ -1,8 +1,8 @@
 """The report shell every notebook uses: theme, formatting, translation and page blocks."""
 
-from kit.report.blocks import Highlight, Kpi
-from kit.report.fmt import Formatter
-from kit.report.i18n import t
-from kit.report.page import Report
+from kit.report.shell import Report
+from kit.text.cards import Highlight, Kpi
+from kit.text.fmt import Formatter
+from kit.text.i18n import t
 
 __all__ = ["Formatter", "Highlight", "Kpi", "Report", "t"]

@@ -6,37 +6,17 @@ escaped; callers pass already-translated strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
 import pandas as pd
 
-from kit.report.fmt import Formatter
+from kit.text.cards import Highlight, Kpi
+from kit.text.fmt import Formatter
 
 STYLE_FILE = Path(__file__).with_name("style.css")
 NUMERIC_FORMATS = {"int", "num1", "num2", "money", "money_compact", "pct", "pp", "change", "days"}
 LEVELS = ("info", "success", "warning", "danger")
-
-
-@dataclass(frozen=True)
-class Kpi:
-    """One KPI card: label, formatted value, optional change, direction and sparkline."""
-
-    label: str
-    value: str
-    delta: str = ""
-    good: bool | None = None
-    spark: list[float] | None = None
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Highlight:
-    """One highlight sentence and the report page (``05_churn.html``) that details it."""
-
-    text: str
-    page: str = ""
 
 
 def style() -> str:

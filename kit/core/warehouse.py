@@ -1,0 +1,147 @@
+"""The canonical warehouse: Parquet tables under ``paths.warehouse``, read through Ibis.
+
+Row-level work (orders, events) goes through Ibis on DuckDB so the same expressions can
+run on another Ibis backend. Customer-grain results come back to pandas once.
+
+Layout of one generation (the data contract, also in README.md; ``kit.core.generations`` keeps
+the generations of ``paths.warehouse``, and a flat folder is read as one generation):
+    <warehouse>/customers.parquet, identities.parquet, orders.parquet, events.parquet,
+    surveys.parquet, assignments.parquet           canonical tables written by ingest
+    <warehouse>/quarantine/<source>.parquet         rejected rows with the reason
+    <warehouse>/snapshots/<YYYY-MM>/*.parquet       profile, segments, clv, churn per month
+    <warehouse>/snapshots/<YYYY-MM>/metrics/*.json  headline figures per notebook
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import ibis
+import pandas as pd
+
+from kit.core.atomic import atomic_path
+from kit.core.config import KitConfig
+from kit.core.dates import check_month
+from kit.core.generations import current_dir
+
+TABLES = ("customers", "identities", "orders", "events", "surveys", "assignments")
+
+
+class WarehouseError(FileNotFoundError):
+    """A warehouse table or snapshot is missing: the message says which step produces it."""
+
+
+class DamagedFileError(WarehouseError):
+    """A warehouse file exists but cannot be read as Parquet (truncated, overwritten)."""
+
+
+def with_warehouse(config: KitConfig, folder: Path) -> KitConfig:
+    """``config`` with ``paths.warehouse`` set to ``folder`` (a run's generation)."""
+    return dataclasses.replace(config, paths=dataclasses.replace(config.paths, warehouse=Path(folder)))
+
+
+def _damaged(path: Path, exc: Exception) -> DamagedFileError:
+    """The error for a Parquet file that exists but does not read."""
+    reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    return DamagedFileError(
+        f"{path} is not a readable Parquet file ({reason}). It is damaged, for example truncated by a "
+        "full disk or a copy that did not finish: re-run the month (kit run) to rebuild it, or restore "
+        "the warehouse from a backup."
+    )
+
+
+class Warehouse:
+    """Access to the canonical tables and the monthly snapshots of one project."""
+
+    def __init__(self, root: Path | str, con: ibis.BaseBackend | None = None) -> None:
+        self.root = Path(root)
+        if con is None:
+            con = ibis.duckdb.connect()
+            # DuckDB's progress bar writes to stderr, which would end up in notebook outputs.
+            con.raw_sql("SET enable_progress_bar = false")
+        self.con = con
+
+    @classmethod
+    def from_config(cls, config: KitConfig) -> "Warehouse":
+        """The warehouse named by ``paths.warehouse``: its current generation (or the flat folder)."""
+        return cls(current_dir(config.resolve(config.paths.warehouse)))
+
+    def table_path(self, name: str) -> Path:
+        """Where canonical table ``name`` lives."""
+        if name not in TABLES:
+            raise ValueError(f"unknown warehouse table {name!r}; known tables: {', '.join(TABLES)}")
+        return self.root / f"{name}.parquet"
+
+    def table(self, name: str) -> ibis.Table:
+        """Canonical table ``name`` as a lazy Ibis table."""
+        path = self.table_path(name)
+        if not path.exists():
+            raise WarehouseError(
+                f"warehouse table {name!r} not found at {path}. Run the ingest step first "
+                "(kit run --only 01_ingest) or check paths.warehouse in the config."
+            )
+        try:
+            return self.con.read_parquet(path, table_name=f"wh_{name}")
+        except Exception as exc:  # DuckDB's error types vary by version; the message names the file
+            raise _damaged(path, exc) from exc
+
+    def anonymous_receipts(self) -> ibis.Table | None:
+        """Customer ids known only through store receipts ingest could not link to anyone.
+
+        A receipt with no phone (or only a store's shared walk-in number), no member id and
+        no account becomes its own one-order "customer" (identity rule ``singleton`` on
+        source ``pos``): revenue, but not a person anyone can count, contact or follow.
+        Counts of customers (the overview's KPIs, the churn population) leave them out.
+        Returns an Ibis table with one column ``customer_id``, or None when the warehouse
+        has no identities table.
+        """
+        if not self.table_path("identities").exists():
+            return None
+        ids = self.table("identities")
+        linked = ((ids.source != "pos") | (ids.rule != "singleton")).cast("int64")
+        per = ids.group_by("customer_id").aggregate(linked=linked.sum())
+        return per.filter(per.linked == 0).select("customer_id")
+
+    def snapshot_dir(self, month: str) -> Path:
+        """The folder holding month ``month``'s snapshot outputs (created if missing)."""
+        folder = self.root / "snapshots" / check_month(month)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def month_metrics(self, month: str) -> dict[str, dict]:
+        """Every stage's saved headline figures for ``month`` (``snapshots/<month>/metrics/<notebook>.json``)
+        as one mapping by notebook; empty when none was saved."""
+        folder = self.snapshot_dir(month) / "metrics"
+        if not folder.is_dir():
+            return {}
+        return {file.stem: json.loads(file.read_text(encoding="utf-8")) for file in sorted(folder.glob("*.json"))}
+
+    def snapshot_path(self, month: str, name: str) -> Path:
+        """Path of snapshot output ``name`` (e.g. ``profile``) for ``month``."""
+        return self.root / "snapshots" / check_month(month) / f"{name}.parquet"
+
+    def has_snapshot(self, month: str, name: str) -> bool:
+        """Whether snapshot output ``name`` exists for ``month``."""
+        return self.snapshot_path(month, name).exists()
+
+    def read_snapshot(self, month: str, name: str) -> pd.DataFrame:
+        """Snapshot output ``name`` for ``month`` as pandas; a clear error when missing."""
+        path = self.snapshot_path(month, name)
+        if not path.exists():
+            raise WarehouseError(
+                f"snapshot {name!r} for {month} not found at {path}. "
+                f"Run the notebook that writes it for {month} first."
+            )
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for a damaged file
+            raise _damaged(path, exc) from exc
+
+    def write_snapshot(self, month: str, name: str, frame: pd.DataFrame) -> Path:
+        """Write snapshot output ``name`` for ``month`` atomically (``kit.core.atomic.atomic_path``)."""
+        path = self.snapshot_dir(month) / f"{name}.parquet"
+        with atomic_path(path) as tmp:
+            frame.to_parquet(tmp, index=False)
+        return path

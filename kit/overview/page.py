@@ -1,0 +1,265 @@
+"""The executive overview page (07_overview): KPI cards, the lifecycle at a glance,
+highlights, findings, the trend chart and the definitions, from an ``Overview``
+(kit.overview.pipeline). Every KPI's name and definition is the business vocabulary's.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from kit.churn.page import feature_label
+from kit.core.config import KitConfig
+from kit.core.vocabulary import Vocabulary
+from kit.overview.pipeline import HIGHER_IS_BETTER, KPI_KEYS, Overview
+from kit.segments.page import narratives, persona_names, segment_label
+from kit.text.cards import Highlight, Kpi
+from kit.text.fmt import MISSING, Formatter
+from kit.text.glossary import glossary as vocabulary_glossary
+from kit.text.glossary import term
+from kit.text.i18n import t
+
+# each KPI's vocabulary term (kit/text/strings/vocabulary.yml): its card label and definition
+KPI_TERMS = {
+    "active_customers": "active",
+    "new_this_month": "new_this_month",
+    "churned_this_month": "churned_this_month",
+    "revenue": "revenue",
+    "repeat_rate": "repeat_rate",
+    "aov": "aov",
+    "avg_clv": "clv",
+    "value_at_risk": "value_at_risk",
+    "nps": "nps",
+}
+VALUE_FORMATS = {
+    "active_customers": "int",
+    "new_this_month": "int",
+    "churned_this_month": "int",
+    "revenue": "money_compact",
+    "repeat_rate": "pct",
+    "aov": "money",
+    "avg_clv": "money",
+    "value_at_risk": "money_compact",
+    "nps": "num1",
+}
+
+
+def data_quality_banner(ov: Overview, lang: str) -> tuple[str, str] | None:
+    """(text, level) of the banner opening the overview when the data gate was not ok.
+
+    warn publishes with this banner naming the sources and limits; fail only reaches the
+    overview when the run was told ``--accept-data-warnings``. None when the gate passed.
+    """
+    gate = ov.gate
+    if gate is None:
+        return None
+    flagged = [c for c in gate["checks"] if c["grade"] != "ok"]
+    sources = ", ".join(dict.fromkeys(c["source"] for c in flagged))
+    limits = ", ".join(dict.fromkeys(t(f"ingest.value.{c['limit']}", lang) for c in flagged))
+    level = "danger" if gate["grade"] == "fail" else "warning"
+    return t(f"overview.data_quality.{gate['grade']}", lang, sources=sources, limits=limits), level
+
+
+def kpi_cards(ov: Overview, fmt: Formatter) -> list[Kpi]:
+    """One KPI card per KPI: value, change against last month (coloured by direction), sparkline."""
+    changes = {c.key: c for c in ov.changes}
+    cards = []
+    for key in KPI_KEYS:
+        value = ov.current.get(key)
+        label = term(KPI_TERMS[key], fmt.lang)
+        if value is None:
+            cards.append(Kpi(label, MISSING, note=t("overview.kpi.not_available", fmt.lang)))
+            continue
+        change = changes[key].change if key in changes else None
+        if ov.previous is None:
+            delta, good = t("overview.kpi.no_previous", fmt.lang), None
+        elif change is None:
+            delta, good = "", None
+        else:
+            if key == "repeat_rate":
+                text = fmt.pp(change)
+            elif key == "nps":
+                text = t("overview.kpi.points", fmt.lang, value=f"{change:+.1f}")
+            else:
+                text = fmt.change(change)
+            delta = t("overview.kpi.vs_last_month", fmt.lang, change=text)
+            good = None if change == 0 else (change > 0) == HIGHER_IS_BETTER[key]
+        spark = ov.history[key] if key in ov.history else ov.series[key].tolist()
+        cards.append(
+            Kpi(label, fmt.apply(value, VALUE_FORMATS[key]), delta, good, spark, t("overview.kpi.trend_note", fmt.lang))
+        )
+    return cards
+
+
+def glance_cards(ov: Overview, fmt: Formatter) -> list[Kpi]:
+    """The lifecycle at a glance as four cards: acquisition, conversion, retention, value growth."""
+    g = ov.glance
+    value_change = (
+        g.revenue_per_active / g.revenue_per_active_prev - 1
+        if g.revenue_per_active_prev and not pd.isna(g.revenue_per_active_prev)
+        else None
+    )
+    lang = fmt.lang
+    return [
+        Kpi(t("overview.stage.acquisition", lang), fmt.int(g.signups), note=t("overview.glance.signups", lang)),
+        Kpi(
+            t("overview.stage.conversion", lang),
+            fmt.pct(g.conversion_rate),
+            t("overview.glance.new_buyers", lang, n=fmt.int(g.new_buyers)),
+            note=t("overview.glance.conversion", lang),
+        ),
+        Kpi(t("overview.stage.retention", lang), fmt.pct(g.retention_rate), note=t("overview.glance.retention", lang)),
+        Kpi(
+            t("overview.stage.value", lang),
+            fmt.money(g.revenue_per_active),
+            t("overview.kpi.vs_last_month", lang, change=fmt.change(value_change)) if value_change is not None else "",
+            None if value_change is None else value_change > 0,
+            note=t("overview.glance.value", lang),
+        ),
+    ]
+
+
+def anonymous_note(ov: Overview, fmt: Formatter) -> str | None:
+    """The sentence saying how much of the month's revenue came from anonymous store
+    receipts, which no customer count includes (None when there were none)."""
+    row = ov.series.set_index("month").loc[ov.month]
+    if not row["anonymous_orders"]:
+        return None
+    share = row["anonymous_revenue"] / row["revenue"] if row["revenue"] else 0.0
+    return t(
+        "overview.anonymous_note", fmt.lang, orders=fmt.int(row["anonymous_orders"]),
+        revenue=fmt.money(row["anonymous_revenue"], compact=True), share=fmt.pct(share),
+    )
+
+
+def glossary(config: KitConfig, lang: str) -> pd.DataFrame:
+    """Term and definition of every figure on the page, from the business vocabulary."""
+    return vocabulary_glossary(["customer", "anonymous", *(KPI_TERMS[k] for k in KPI_KEYS)], Vocabulary.from_config(config), lang)
+
+
+def movement_highlight(ov: Overview, fmt: Formatter) -> list[Highlight]:
+    """The largest RFM segment movement since last month, by 12-month value (none without last month)."""
+    if ov.segment_moves is None:
+        return []
+    sentences = narratives(ov.segment_moves, lambda name: segment_label(name, fmt.lang), fmt, n=1)
+    return [Highlight(s, "03_segmentation.html") for s in sentences]
+
+
+def value_at_risk_highlight(ov: Overview, fmt: Formatter) -> list[Highlight]:
+    """Which persona holds the largest share of the month's value at risk."""
+    by_persona = ov.value_at_risk_by_persona
+    if by_persona.empty:
+        return []
+    total = float(by_persona.sum())
+    names = persona_names(ov.persona_cards, fmt.lang)
+    name = str(by_persona.index[0])
+    text = t(
+        "overview.hl.var_persona",
+        fmt.lang,
+        total=fmt.money(total, compact=True),
+        persona=names.get(name, name),
+        share=fmt.pct(by_persona.iloc[0] / total),
+    )
+    return [Highlight(text, "05_churn.html")]
+
+
+def metric_highlights(metrics: dict[str, dict], fmt: Formatter) -> list[Highlight]:
+    """Highlights from the headline figures the other notebooks saved this month."""
+    lang = fmt.lang
+    out: list[Highlight] = []
+    churn = metrics.get("05_churn", {})
+    if churn.get("top_driver"):
+        out.append(
+            Highlight(
+                t(
+                    "overview.hl.churn",
+                    lang,
+                    churners=fmt.int(churn["expected_churners"]),
+                    rate=fmt.pct(churn["predicted_churn_rate"]),
+                    driver=feature_label(churn["top_driver"], lang),
+                ),
+                "05_churn.html",
+            )
+        )
+    clv = metrics.get("04_clv", {})
+    if "top10_share" in clv:
+        out.append(
+            Highlight(
+                t(
+                    "overview.hl.clv",
+                    lang,
+                    share=fmt.pct(clv["top10_share"]),
+                    average=fmt.money(clv["average_clv"]),
+                    months=clv["horizon_months"],
+                ),
+                "04_clv.html",
+            )
+        )
+    experiments = metrics.get("06_experiment_readout", {})
+    for key, verdict in experiments.items():
+        if not key.endswith(".decision"):
+            continue
+        exp_id = key.removesuffix(".decision")
+        lift = experiments.get(f"{exp_id}.primary_lift")
+        out.append(
+            Highlight(
+                t(
+                    "overview.hl.experiment",
+                    lang,
+                    experiment=exp_id,
+                    decision=t(f"overview.decision.{verdict}", lang),
+                    lift=fmt.change(lift) if lift is not None else "—",
+                ),
+                "06_experiment_readout.html",
+            )
+        )
+    return out
+
+
+def highlights(ov: Overview, fmt: Formatter) -> list[Highlight]:
+    """Five to eight highlights of the month, each pointing at the report that details it."""
+    items = movement_highlight(ov, fmt) + value_at_risk_highlight(ov, fmt)
+    return (items + metric_highlights(ov.metrics, fmt))[:8]
+
+
+def findings(ov: Overview, fmt: Formatter) -> list[str]:
+    """Three or four plain sentences on the month's KPIs for the top of the page."""
+    lang = fmt.lang
+    cur = ov.current
+    changes = {c.key: c.change for c in ov.changes}
+
+    def vs(key: str) -> str:
+        change = changes.get(key)
+        if ov.previous is None or change is None:
+            return t("overview.kpi.no_previous", lang)
+        return t("overview.kpi.vs_last_month", lang, change=fmt.change(change))
+
+    items = [
+        t("overview.finding.revenue", lang, revenue=fmt.money(cur["revenue"], compact=True), change=vs("revenue"),
+          aov=fmt.money(cur["aov"])),
+        t("overview.finding.customers", lang, active=fmt.int(cur["active_customers"]), change=vs("active_customers"),
+          new=fmt.int(cur["new_this_month"]), churned=fmt.int(cur["churned_this_month"])),
+        t("overview.finding.repeat", lang, rate=fmt.pct(cur["repeat_rate"]),
+          retention=fmt.pct(ov.glance.retention_rate)),
+    ]
+    if cur.get("value_at_risk") is not None and cur.get("avg_clv") is not None:
+        items.append(t("overview.finding.value", lang, clv=fmt.money(cur["avg_clv"]),
+                       var=fmt.money(cur["value_at_risk"], compact=True)))
+    return items
+
+
+def plot_trend(ax: plt.Axes, series: pd.DataFrame, fmt: Formatter, currency: str) -> None:
+    """Revenue per month as bars with active customers as a line on a second axis."""
+    labels = [m[2:] for m in series["month"]]
+    ax.bar(labels, series["revenue"], color="#0072B2", alpha=0.85, label=term("revenue", fmt.lang))
+    ax.set_ylabel(t("overview.axis.revenue", fmt.lang, currency=currency))
+    ax.yaxis.set_major_formatter(lambda v, _: fmt.money(v, compact=True))
+    line = ax.twinx()
+    line.plot(labels, series["active_customers"], color="#E69F00", marker="o", label=term("active", fmt.lang))
+    line.set_ylabel(t("overview.axis.active", fmt.lang))
+    line.yaxis.set_major_formatter(lambda v, _: fmt.int(v))
+    line.grid(False)
+    ax.set_xlabel(t("overview.axis.month", fmt.lang))
+    ax.tick_params(axis="x", rotation=45)
+    handles = ax.get_legend_handles_labels()[0] + line.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], loc="upper left")

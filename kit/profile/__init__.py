@@ -1,0 +1,11 @@
+"""Profile (用户画像) stage: per-customer features (``features``), rule-based tags (``tags``),
+the month's profile (``pipeline``) and the 02_tags page (``page``).
+
+Other stages use the profile through this face: ``build_features`` (one row per customer
+with every feature, as of a month end) and ``category_column`` (the
+cat_share_ column of a category).
+"""
+
+from kit.profile.features import build_features, category_column
+
+__all__ = ["build_features", "category_column"]

@@ -1,0 +1,200 @@
+"""The 02_tags page: findings, labelled tables and the interactive rule box, from a
+``ProfileRun`` (kit.profile.pipeline)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from kit.profile.pipeline import (
+    ProfileRun,
+    bool_tags,
+    catalogue,
+    category_breakdown,
+    cooccurrence,
+    movement,
+    preview_rule,
+    profile_card,
+)
+from kit.profile.tags import Tag, TagError
+from kit.text.cards import Canvas, Kpi
+from kit.text.fmt import Formatter
+from kit.text.glossary import term
+from kit.text.i18n import t
+
+
+def findings(run: ProfileRun, lang: str, fmt: Formatter) -> list[str]:
+    """The 3-5 key findings at the top of the report, in ``lang``."""
+    tags = bool_tags(run.tags, run.profile)
+    cat = labelled_catalogue(run, lang).set_index("tag")
+    cards = profile_cards(run.profile, tags, lang, "").set_index("tag")
+    out = [t("tags.finding.size", lang, customers=fmt.int(len(run.profile)), tags=fmt.int(len(run.tags)))]
+    biggest = cat.loc[[x.name for x in tags], "coverage"].idxmax()
+    out.append(t("tags.finding.largest", lang, label=cat.loc[biggest, "label"], share=fmt.pct(cat.loc[biggest, "coverage"])))
+    value = cards.loc[[x.name for x in tags]].dropna(subset=["spend_share_365d"])
+    value = value[value["share"] > 0]
+    if len(value):
+        top = (value["spend_share_365d"] / value["share"]).idxmax()
+        out.append(
+            t(
+                "tags.finding.value",
+                lang,
+                label=value.loc[top, "label"],
+                share=fmt.pct(value.loc[top, "share"]),
+                spend=fmt.pct(value.loc[top, "spend_share_365d"]),
+            )
+        )
+    change = cat["coverage_change"].dropna()
+    if len(change):
+        moved = change.abs().idxmax()
+        out.append(t("tags.finding.change", lang, label=cat.loc[moved, "label"], change=fmt.pp(change[moved])))
+    else:
+        out.append(t("tags.finding.no_previous", lang))
+    if run.result.warnings:
+        names = ", ".join(cat.loc[n, "label"] for n in run.result.warnings)
+        out.append(t("tags.finding.warnings", lang, count=fmt.int(len(run.result.warnings)), names=names))
+    return out
+
+
+def profile_cards(profile: pd.DataFrame, tags: list[Tag], lang: str, all_label: str) -> pd.DataFrame:
+    """One profile card per true/false tag plus a first row for the whole population."""
+    rows = [{"tag": "", "label": all_label, **profile_card(profile, pd.Series(True, index=profile.index))}]
+    for tag in tags:
+        rows.append({"tag": tag.name, "label": tag.label(lang), **profile_card(profile, profile[tag.column])})
+    return pd.DataFrame(rows)
+
+
+def labelled_catalogue(run: ProfileRun, lang: str) -> pd.DataFrame:
+    """The tag catalogue (kit.profile.pipeline.catalogue) with each tag's label in ``lang``."""
+    cat = catalogue(run.tags, run.result, run.previous)
+    return cat.assign(label=[tag.label(lang) for tag in run.tags])
+
+
+def labelled(frame: pd.DataFrame, formats: dict[str, str], lang: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``frame`` with translated column headers (keys ``tags.col.<column>``) and matching formats."""
+    names = {col: t(f"tags.col.{col}", lang) for col in frame.columns}
+    return frame.rename(columns=names), {names[col]: kind for col, kind in formats.items()}
+
+
+def catalogue_view(run: ProfileRun, lang: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The catalogue as shown in the report: translated headers, dimensions and warnings."""
+    cat = labelled_catalogue(run, lang)
+    cat["dimension"] = [t(f"tags.dimension.{d}", lang) for d in cat["dimension"]]
+    cat["warning"] = [t(f"tags.warning.{w}", lang) if w else "" for w in cat["warning"]]
+    columns = ["label", "dimension", "rule", "customers", "coverage", "coverage_change", "warning"]
+    formats = {"customers": "int", "coverage": "pct", "coverage_change": "pp"}
+    return labelled(cat[columns], formats, lang)
+
+
+def movement_view(run: ProfileRun, lang: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Gained / lost counts per true/false tag, largest movements first (needs ``previous``)."""
+    if run.previous is None:
+        raise ValueError("movement needs last month's profile; check run.previous first")
+    tags = bool_tags(run.tags, run.profile)
+    moves = movement(run.profile, run.previous, tags)
+    labels = {x.name: x.label(lang) for x in tags}
+    moves = moves.assign(label=moves["tag"].map(labels))
+    moves = moves.reindex((moves["gained"] + moves["lost"]).sort_values(ascending=False).index)
+    columns = ["label", "before", "after", "gained", "of_which_new", "lost", "net"]
+    return labelled(moves[columns], {c: "int" for c in columns[1:]}, lang)
+
+
+def cards_view(run: ProfileRun, lang: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Profile cards (population first) with translated headers."""
+    cards = profile_cards(run.profile, bool_tags(run.tags, run.profile), lang, t("tags.all_customers", lang))
+    return card_table(cards, lang)
+
+
+def card_table(cards: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Profile cards (from ``profile_cards`` or ``preview_rule``) with translated headers."""
+    formats = {
+        "customers": "int", "share": "pct", "spend_share_365d": "pct", "avg_spend_365d": "money",
+        "avg_orders_365d": "num1", "median_aov": "money", "median_recency_days": "days", "avg_age": "num1",
+        "top_category": "text", "top_channel": "text", "top_age_band": "text", "female_share": "pct",
+    }  # fmt: skip
+    columns = ["label", *formats] if "label" in cards else list(formats)
+    return labelled(cards[columns], formats, lang)
+
+
+def rule_box(rep: Canvas, profile: pd.DataFrame):  # -> ipywidgets.Widget (lazy import)
+    """A box to try a tag rule on this month's profile: Enter (or the button) shows how
+    many customers match, or the rule's error with the closest feature names.
+
+    The answer is computed for the rule as committed (Enter, leaving the box, the button)
+    and replaces the previous one at once, so no result stands under another rule.
+    """
+    import ipywidgets as widgets
+
+    text = widgets.Text(
+        placeholder=t("tags.explore.placeholder", rep.lang), layout=widgets.Layout(width="70%"), continuous_update=False
+    )
+    button = widgets.Button(description=t("tags.explore.button", rep.lang))
+    out = widgets.Output()
+
+    def evaluate(_: object = None) -> None:
+        out.clear_output()
+        if not text.value.strip():
+            return
+        with out:
+            try:
+                card = preview_rule(text.value, profile)
+            except TagError as err:
+                rep.banner(str(err), "warning")
+                return
+            rep.banner(t("tags.explore.result", rep.lang, customers=rep.fmt.int(card["customers"]), share=rep.fmt.pct(card["coverage"])))
+            rep.table(*card_table(pd.DataFrame([card]), rep.lang))
+
+    button.on_click(evaluate)
+    text.observe(evaluate, names="value")
+    return widgets.VBox([widgets.HBox([text, button]), out])
+
+
+def kpi_cards(run: ProfileRun, fmt: Formatter) -> list[Kpi]:
+    """Customers, buyers and active customers (the business vocabulary's), tags and tag warnings."""
+    metrics = run.headline()
+    lang = fmt.lang
+    return [
+        Kpi(term("customer", lang), fmt.int(metrics["customers"])),
+        Kpi(term("buyer", lang), fmt.int(metrics["buyers"]), note=fmt.pct(metrics["buyers"] / max(metrics["customers"], 1))),
+        Kpi(term("active", lang), fmt.int(metrics["active_customers"]),
+            note=fmt.pct(metrics["active_customers"] / max(metrics["customers"], 1))),
+        Kpi(t("tags.kpi.tags", lang), fmt.int(metrics["tags"])),
+        Kpi(t("tags.kpi.warnings", lang), fmt.int(metrics["tag_warnings"]), good=metrics["tag_warnings"] == 0),
+    ]
+
+
+def plot_overlap(ax: Axes, run: ProfileRun, fmt: Formatter) -> None:
+    """Heatmap of the share of each true/false tag's customers who also carry another tag."""
+    flags = bool_tags(run.tags, run.profile)
+    overlap = cooccurrence(run.profile, flags)
+    labels = {tag.name: tag.label(fmt.lang) for tag in flags}
+    names = [labels[n] for n in overlap.index]
+    image = ax.imshow(overlap.to_numpy(), cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.grid(False)
+    ax.figure.colorbar(image, ax=ax, format=lambda x, _: fmt.pct(x, 0), shrink=0.8)
+
+
+def plot_movement(ax: Axes, moves: pd.DataFrame, fmt: Formatter, top: int = 12) -> None:
+    """Gained (right) and lost (left) customers of the ``top`` most-moved tags, from ``movement_view``."""
+    lang = fmt.lang
+    shown = moves.head(top).iloc[::-1]
+    y = np.arange(len(shown))
+    ax.barh(y, shown[t("tags.col.gained", lang)], color="#2e7d32", label=t("tags.chart.gained", lang))
+    ax.barh(y, -shown[t("tags.col.lost", lang)], color="#c62828", label=t("tags.chart.lost", lang))
+    ax.set_yticks(y, shown[t("tags.col.label", lang)])
+    ax.xaxis.set_major_formatter(lambda x, _: fmt.int(abs(x)))
+    ax.axvline(0, color="#444", linewidth=0.8)
+    ax.legend()
+
+
+def categorical_tables(run: ProfileRun, lang: str) -> list[tuple[pd.DataFrame, dict[str, str], str]]:
+    """(table, formats, caption) per categorical tag: customers and share per value."""
+    flags = {tag.name for tag in bool_tags(run.tags, run.profile)}
+    return [
+        (*labelled(category_breakdown(run.profile, tag), {"customers": "int", "share": "pct"}, lang), tag.label(lang))
+        for tag in run.tags
+        if tag.name not in flags
+    ]
