@@ -1,6 +1,6 @@
 """A failed or killed run changes nothing (issue 15 §3) and the data fitness gate (§2).
 
-The runs use the real ingest on the tiny hand-written world (tests/ingest_tiny_world.py)
+The runs use the real ingest on the tiny hand-written world (tests/worlds.py, section 3)
 and small fixture notebooks (tests/fixtures/notebooks/01_ingest, 04_tables, 02_broken)
 that write warehouse tables, snapshots, metrics, exports and pages through the kit's own
 writers. "State" below is the SHA-256 of every file of the current warehouse generation
@@ -26,7 +26,7 @@ import psutil
 import pytest
 import yaml
 
-from ingest_tiny_world import write_tiny_world
+from worlds import write_tiny_world
 from kit import atomic, generations
 from kit.atomic import WriteError, atomic_path, write_text_atomic
 from kit.cli import main
@@ -34,7 +34,7 @@ from kit.config import load_config
 from kit.runner import dependents, recover, run_month
 from kit.warehouse import DamagedFileError, Warehouse
 
-FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "notebooks"
 MONTH = "2026-09"
 REAL = ["01_ingest", "02_tags", "03_segmentation", "04_clv", "05_churn", "06_experiment_readout", "07_overview"]
 

@@ -12,7 +12,7 @@ from kit.bench import BenchError, Stage, bench_config, monthly_run, resolve_func
 from kit.cli import main
 from kit.config import load_config
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 MB = 1024**2
 
 
@@ -52,10 +52,10 @@ def test_resolve_function_says_why_a_stage_is_unavailable():
 
 
 def test_stages_run_in_their_own_processes_with_isolated_peaks(base, tmp_path, monkeypatch, capsys):
-    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1]))
     monkeypatch.setattr(bench, "STAGES", [
-        Stage("world", "bench_stages.fake_world", 60, 1.0, takes="world"),
-        Stage("big", "bench_stages.allocate", 60, 0.1),
+        Stage("world", "worlds.fake_world", 60, 1.0, takes="world"),
+        Stage("big", "worlds.allocate", 60, 0.1),
         Stage("small", "builtins.repr", None, None),
         Stage("broken", "json.dumps", 60, 1.0),
         Stage("later", "kit.nothing_here.run", 60, 1.0),

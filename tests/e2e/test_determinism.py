@@ -2,10 +2,15 @@
 
 The same demo raw files (the second copy with its rows shuffled) are ingested into two
 fresh warehouses under the same identity key, and the month is run in each through
-``kit.runner.run_month``: one in English, one in Chinese. Every snapshot table must be
+``kit.runner.run_month``: one in Chinese, one in English. Every snapshot table must be
 the same (floats to 1e-6), every exported CSV the same apart from its header labels, and
 every number of ``metrics.json`` the same. The language may change words on the pages,
 nothing stored; the row order of the raw files may change nothing at all.
+
+The two runs are the session's demo months (tests/worlds.py, section 4): 2026-09 of the
+published demo world (its first month, in Chinese, from a fresh warehouse; its
+generation is kept as the parent of October's) and 2026-09 of the same raw files shuffled,
+in English, in a fresh project.
 """
 
 from __future__ import annotations
@@ -16,61 +21,40 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from kit.bench import world_config
 from kit.config import KitConfig, load_config
 from kit.runner import run_month
 from kit.warehouse import Warehouse
+from worlds import DEMO_MONTHS, SHUFFLED
 
 pytestmark = pytest.mark.slow
 
-KEY = "determinism-test-identity-key-0123456789abcdef"
-CUSTOMERS = 2000
+MONTH = SHUFFLED["month"]
 LANGS = ("en", "zh")
-
-
-def shuffle_raw(folder: Path, seed: int) -> None:
-    """Shuffle the data rows of every raw CSV and Parquet file in ``folder`` in place.
-
-    CSV lines move in blocks of equal first field (the record id, or the experiment of an
-    assignment) that keep their inner order: a record sent twice keeps its later version
-    later, which is what the file order means (ingest keeps the latest version).
-    """
-    rng = np.random.default_rng(seed)
-    for file in sorted(folder.glob("*.csv")):
-        header, *lines = file.read_bytes().rstrip(b"\n").split(b"\n")
-        assert all(line.count(b'"') % 2 == 0 for line in lines), f"{file.name}: a quoted line break; shuffle records instead"
-        first = pd.Series([line.split(b",", 1)[0] for line in lines])
-        codes = pd.factorize(first)[0]
-        order = np.argsort(rng.permutation(codes.max() + 1)[codes], kind="stable")
-        file.write_bytes(b"\n".join([header, *(lines[i] for i in order)]) + b"\n")
-    for file in sorted(folder.glob("*.parquet")):
-        table = pq.read_table(file)
-        pq.write_table(table.take(rng.permutation(table.num_rows)), file)
+assert DEMO_MONTHS[MONTH] == "zh" and SHUFFLED["lang"] == "en" and MONTH == "2026-09"
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, KitConfig]:
+def runs(demo_months: KitConfig, shuffled_month: KitConfig) -> dict[str, KitConfig]:
     """The month run in two fresh projects from the same raw files (rows shuffled in the second)."""
-    from kit.demo import generate
-
-    base = load_config()
-    month = base.run.month
-    configs = {lang: world_config(base, tmp_path_factory.mktemp(f"world_{lang}")) for lang in LANGS}
+    configs = {"zh": demo_months, "en": shuffled_month}
+    assert {lang: run_of(config)["parameters"]["lang"] for lang, config in configs.items()} == {"zh": "zh", "en": "en"}
     first, second = (configs[lang].resolve(configs[lang].paths.raw) for lang in LANGS)
-    generate(first, customers=CUSTOMERS, seed=11, end_month=month)
-    generate(second, customers=CUSTOMERS, seed=11, end_month=month)
-    shuffle_raw(second, seed=3)
     assert (first / "shop_orders.csv").read_bytes() != (second / "shop_orders.csv").read_bytes()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KIT_IDENTITY_KEY", KEY)
-        for lang, config in configs.items():
-            lines: list[str] = []
-            result = run_month(config, month, lang=lang, echo=lines.append)
-            assert result.ok, "\n".join(lines)
+    assert sorted(p.name for p in first.iterdir()) == sorted(p.name for p in second.iterdir())
     return configs
+
+
+def run_of(config: KitConfig) -> dict:
+    """The published run.json of ``MONTH``."""
+    return json.loads((config.resolve(config.paths.reports) / MONTH / "run.json").read_text(encoding="utf-8"))
+
+
+def snapshot_dir(config: KitConfig) -> Path:
+    """``MONTH``'s snapshots in the warehouse generation that published it."""
+    return Warehouse(Path(run_of(config)["data"]["warehouse_dir"])).snapshot_dir(MONTH)
 
 
 def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -103,8 +87,7 @@ def _same_numbers(a: dict[str, float], b: dict[str, float], what: str) -> None:
 
 
 def test_snapshot_tables_are_identical(runs: dict[str, KitConfig]) -> None:
-    month = runs["en"].run.month
-    folders = {lang: Warehouse.from_config(config).snapshot_dir(month) for lang, config in runs.items()}
+    folders = {lang: snapshot_dir(config) for lang, config in runs.items()}
     files = {lang: sorted(p.relative_to(f) for p in f.rglob("*.parquet")) for lang, f in folders.items()}
     assert files["en"] == files["zh"] and len(files["en"]) >= 4, files
     for name in files["en"]:
@@ -118,8 +101,7 @@ def test_snapshot_tables_are_identical(runs: dict[str, KitConfig]) -> None:
 
 
 def test_exports_are_identical_apart_from_header_labels(runs: dict[str, KitConfig]) -> None:
-    month = runs["en"].run.month
-    folders = {lang: config.resolve(config.paths.reports) / month / "exports" for lang, config in runs.items()}
+    folders = {lang: config.resolve(config.paths.reports) / MONTH / "exports" for lang, config in runs.items()}
     names = {lang: sorted(p.name for p in folder.glob("*.csv")) for lang, folder in folders.items()}
     assert names["en"] == names["zh"] and names["en"], names
     for name in names["en"]:
@@ -128,9 +110,8 @@ def test_exports_are_identical_apart_from_header_labels(runs: dict[str, KitConfi
 
 
 def test_metrics_have_identical_numbers(runs: dict[str, KitConfig]) -> None:
-    month = runs["en"].run.month
     metrics = {
-        lang: json.loads((config.resolve(config.paths.reports) / month / "metrics.json").read_text(encoding="utf-8"))
+        lang: json.loads((config.resolve(config.paths.reports) / MONTH / "metrics.json").read_text(encoding="utf-8"))
         for lang, config in runs.items()
     }
     numbers = {lang: _numbers(value) for lang, value in metrics.items()}

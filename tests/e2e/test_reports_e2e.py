@@ -2,7 +2,8 @@
 
 One generated world (2,500 people) is run for two months: September in Chinese, then
 October in English, so both languages are published and October has a previous month to
-compare with. Then every page is checked: size, no code or warnings, no personal data
+compare with (the session's ``demo_months``: tests/worlds.py, section 4, built in the
+background while the other tests run). Then every page is checked: size, no code or warnings, no personal data
 from the raw files, CSV exports for Excel, month-over-month figures, and a real headless
 Chromium visit of every page (console errors, failed or outside requests, broken images)
 with screenshots saved under ``reports/<month>/screenshots/``.
@@ -10,8 +11,6 @@ with screenshots saved under ``reports/<month>/screenshots/``.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -24,29 +23,21 @@ from kit.bench import world_config
 from kit.config import PROJECT_ROOT, KitConfig, load_config
 from kit.publish import remote_resources
 from kit.runner import run_month
+from worlds import DEMO_MONTHS, INTERACTIVE
 
 pytestmark = pytest.mark.slow
 
-MONTHS = {"2026-09": "zh", "2026-10": "en"}
+MONTHS = DEMO_MONTHS
+assert MONTHS == {"2026-09": "zh", "2026-10": "en"}
 MAX_PAGE_BYTES = 3 * 1024 * 1024
 DATA_URI = re.compile(r"data:[a-z/+.-]+;base64,[A-Za-z0-9+/=]+")
 TAG = re.compile(r"<[^>]+>")
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> KitConfig:
-    """A small world generated and published for both months (module-wide: it takes minutes)."""
-    from kit.demo import generate
-
-    base = load_config()
-    config = world_config(base, tmp_path_factory.mktemp("world"))
-    generate(config.resolve(config.paths.raw), customers=2500, seed=11, end_month=base.run.month)
-    for month, lang in MONTHS.items():
-        lines: list[str] = []
-        run_config = dataclasses.replace(config, run=dataclasses.replace(config.run, lang=lang))
-        result = run_month(run_config, month, echo=lines.append)
-        assert result.ok, "\n".join(lines)
-    return config
+def published(demo_months: KitConfig) -> KitConfig:
+    """The demo world published for both months (tests/conftest.py; read-only)."""
+    return demo_months
 
 
 def month_dir(config: KitConfig, month: str) -> Path:
@@ -155,36 +146,16 @@ def test_pages_in_headless_chromium(published: KitConfig) -> None:
         assert sum(c.images for c in results) >= 10
 
 
-def checksums(*folders: Path) -> dict[str, str]:
-    """SHA-256 of every file below ``folders``, by path."""
-    return {
-        str(file): hashlib.sha256(file.read_bytes()).hexdigest()
-        for folder in folders
-        for file in sorted(folder.rglob("*"))
-        if file.is_file()
-    }
-
-
-def test_interactive_sessions_change_nothing_published(published: KitConfig, tmp_path: Path) -> None:
+def test_interactive_sessions_change_nothing_published(published: KitConfig, interactive_session: dict) -> None:
     """Every notebook run by hand (headless=False, no run_dir: how JupyterLab runs it), in the
     other language, after the month was published: the published month, the warehouse and
-    the tracked notebooks stay byte-identical; the session wrote only to its scratch area."""
-    import papermill
-
+    the tracked notebooks stay byte-identical; the session wrote only to its scratch area.
+    (The runs happen in worlds.run_by_hand, with the checksums before and after them.)"""
     from kit.scratch import user_dir
 
-    notebooks = published.resolve(published.paths.notebooks)
-    watched = [published.resolve(published.paths.reports), published.resolve(published.paths.warehouse), notebooks]
-    before = checksums(*watched)
-    for name in published.run.notebooks:
-        papermill.execute_notebook(
-            str(notebooks / f"{name}.ipynb"),
-            str(tmp_path / f"{name}.ipynb"),
-            parameters={"month": "2026-10", "config_path": str(published.source_file), "lang": "zh", "headless": False},
-            cwd=str(notebooks),
-            progress_bar=False,
-        )
-    assert checksums(*watched) == before
+    assert INTERACTIVE == {"month": "2026-10", "lang": "zh"}
+    assert len(interactive_session["before"]) > 50
+    assert interactive_session["after"] == interactive_session["before"]
     scratch = user_dir(published)
     assert (scratch / "warehouse" / "snapshots" / "2026-10" / "metrics" / "07_overview.json").is_file()
     assert (scratch / "months" / "2026-10" / "exports" / "churn_risk.csv").is_file()

@@ -20,7 +20,7 @@ from kit.config import load_config
 from kit.publish import remote_resources
 from kit.runner import INJECTED, RunError, check_parameters, parameters_cell, plan, run_month
 
-FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "notebooks"
 MONTH = "2026-09"
 
 

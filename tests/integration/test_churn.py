@@ -200,7 +200,7 @@ def test_orders_inside_the_label_window_change_labels_but_not_features(tmp_path:
     else:
         from kit.churn.signals import churn_features
         from kit.features import build_features
-        from warehouse_fixture import make_warehouse
+        from worlds import make_warehouse
 
         features_fn = build_features if case == "kit.features" else churn_features
         root = make_warehouse(tmp_path / "warehouse", n_customers=400, seed=5)
@@ -630,7 +630,7 @@ def test_sampled_warehouse_rows_equal_the_full_build(tmp_path: Path, monkeypatch
     monkeypatch.setattr(signals, "BTYD_SAMPLE", 50)
     from kit.churn import sample
     from kit.churn.signals import churn_features
-    from warehouse_fixture import make_warehouse
+    from worlds import make_warehouse
 
     root = make_warehouse(tmp_path / "warehouse", n_customers=600, seed=3)
     config = load_config(overrides={"paths": {"warehouse": str(root)}})

@@ -20,7 +20,7 @@ The identity key is fixed (``KEY``) so the test is reproducible. A fresh warehou
 otherwise creates a random key, and with it other customer ids and so other samples and
 early-stopping splits (the fits themselves do not depend on row order): 0.0285 with
 ``KEY``; with salts "churn-demo-test", "s2" and "s3" under the former salted hash the gap
-was 0.0288, 0.0286 and 0.0289 (``CHURN_TEST_KEY=<32+ characters> pytest -s tests/test_churn_demo.py`` tries
+was 0.0288, 0.0286 and 0.0289 (``CHURN_TEST_KEY=<32+ characters> pytest -s tests/integration/test_churn_demo.py`` tries
 another key).
 """
 
@@ -34,7 +34,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from ingest_tiny_world import write_config
+from worlds import write_config
 from kit.config import load_config
 from kit.warehouse import Warehouse
 

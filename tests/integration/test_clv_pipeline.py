@@ -1,4 +1,5 @@
-"""kit.clv.run_clv end to end on simulated warehouse orders, and the value formulas."""
+"""kit.clv.run_clv end to end on simulated warehouse orders, and the value formulas (the 04_clv
+notebook: tests/e2e/test_notebooks_by_hand.py)."""
 
 from __future__ import annotations
 
@@ -97,33 +98,3 @@ def test_value_by_group_shares(result):
     assert table["customers"].sum() == len(result.scores)
     assert table.loc["(none)", "customers"] == len(result.scores) - 100
     assert table["clv_share"].sum() == pytest.approx(1.0)
-
-
-@pytest.mark.slow
-def test_notebook_runs_headless_in_both_languages(tmp_path):
-    import papermill
-
-    from kit.config import PROJECT_ROOT
-
-    warehouse = tmp_path / "data" / "warehouse"
-    warehouse.mkdir(parents=True)
-    simulate_orders(1500, seed=8).to_parquet(warehouse / "orders.parquet", index=False)
-    (tmp_path / "config").mkdir()
-    config = tmp_path / "config" / "kit.yml"
-    config.write_text("project: {name: Test Shop}\nrun: {month: '2026-10'}\n", encoding="utf-8")
-    for lang in ("en", "zh"):
-        papermill.execute_notebook(
-            str(PROJECT_ROOT / "notebooks" / "04_clv.ipynb"),
-            str(tmp_path / f"out_{lang}.ipynb"),
-            parameters={"config_path": str(config), "lang": lang, "headless": True},
-            cwd=str(PROJECT_ROOT / "notebooks"),
-            progress_bar=False,
-        )
-    # run by hand (no run_dir), the notebook writes to the user's scratch copy only
-    from kit.config import load_config
-    from kit.scratch import user_dir
-
-    written = user_dir(load_config(config)) / "warehouse" / "snapshots" / "2026-10"
-    assert (written / "clv.parquet").exists()
-    assert (written / "metrics" / "04_clv.json").exists()
-    assert not (warehouse / "snapshots").exists()

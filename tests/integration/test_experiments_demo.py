@@ -1,10 +1,8 @@
 """End to end on the demo world: the readout recovers the generator's true effects and
-flags the sample-ratio bug; the 06 notebook runs in English and Chinese (slow)."""
+flags the sample-ratio bug (the 06 notebook on this world: tests/e2e/test_notebooks_by_hand.py)."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,26 +12,16 @@ from scipy import stats as sps
 
 from kit.config import load_config
 from kit.experiments.readout import load_experiments, read_out
-from kit.scratch import user_dir
+from kit.scratch import user_dir  # noqa: F401 (the 06 notebook test moved to tests/e2e)
 from kit.warehouse import Warehouse
-
-PROJECT = Path(__file__).resolve().parent.parent
-# 30,000 customers: enough app users for the 15% logging loss in one arm to be a clear SRM.
-CUSTOMERS = 30_000
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    demo_mod = pytest.importorskip("kit.demo")
-    ingest = pytest.importorskip("kit.ingest")
-    root = tmp_path_factory.mktemp("demo")
-    (root / "config").mkdir()
-    shutil.copy(PROJECT / "config" / "kit.yml", root / "config" / "kit.yml")
-    demo_mod.generate(root / "data" / "raw" / "demo", customers=CUSTOMERS, seed=42, end_month="2026-10")
-    ingest.run_ingest(load_config(root / "config" / "kit.yml"))
-    return root
+def demo(experiments_world: Path) -> Path:
+    """The session's 30,000-customer demo world, ingested (tests/conftest.py)."""
+    return experiments_world
 
 
 @pytest.fixture(scope="module")
@@ -86,27 +74,3 @@ def test_srm_experiment_is_flagged(readouts):
     observed = dict(zip(r.experiment.variants, r.srm.observed))
     assert observed["variant_b"] < 0.95 * observed["control"]
     assert not readouts["retention_coupon"].srm.failed
-
-
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_notebook_runs_headless(demo, tmp_path, lang):
-    papermill = pytest.importorskip("papermill")
-    out = tmp_path / f"06_{lang}.ipynb"
-    papermill.execute_notebook(
-        str(PROJECT / "notebooks" / "06_experiment_readout.ipynb"), str(out),
-        parameters={"config_path": str(demo / "config" / "kit.yml"), "lang": lang, "headless": True},
-        cwd=str(PROJECT / "notebooks"), progress_bar=False,
-    )
-    nb = json.loads(out.read_text(encoding="utf-8"))
-    outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o["output_type"] == "error"]
-    stderr = [o for o in outputs if o["output_type"] == "stream" and o["name"] == "stderr"]
-    # The shared chart theme's bold-title font fallback notice is not this page's text.
-    assert all("".join(o["text"]).startswith("findfont:") for o in stderr), stderr
-    html = "".join("".join(o.get("data", {}).get("text/html", "")) for o in outputs)
-    assert ("样本比例失衡" if lang == "zh" else "Sample ratio mismatch") in html
-    # run by hand (no run_dir), the notebook writes to the user's scratch copy only
-    scratch = user_dir(load_config(demo / "config" / "kit.yml"))
-    metrics = json.loads((scratch / "warehouse" / "snapshots" / "2026-10" / "metrics"
-                          / "06_experiment_readout.json").read_text(encoding="utf-8"))
-    assert metrics["app_homepage.decision"] == "investigate"

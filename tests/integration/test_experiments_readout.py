@@ -22,7 +22,7 @@ from kit.experiments.decision import decide
 from kit.experiments.metrics import sufficient_stats, user_metrics, winsor_caps
 from kit.experiments.readout import Settings, analyse, read_out
 from kit.warehouse import Warehouse
-from warehouse_fixture import make_warehouse
+from worlds import make_warehouse
 
 READOUT_END = pd.Timestamp("2026-11-01")
 

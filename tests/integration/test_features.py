@@ -15,7 +15,7 @@ from kit.config import FeaturesConfig, KitConfig
 from kit.dates import snapshot_end
 from kit.features import FEATURES, build_features, category_column, describe, reference_aggregation, write_profile
 from kit.warehouse import Warehouse
-from warehouse_fixture import make_warehouse
+from worlds import make_warehouse
 
 MONTH = "2026-10"
 END = snapshot_end(MONTH)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest_tiny_world import write_tiny_world
+from worlds import write_tiny_world
 from kit.config import load_config
 from kit.ingest import run_ingest
 from kit.ingest.identity import SEP, IdentityKey, IdentityKeyError, hash_sql, load_key, use_key

@@ -1,4 +1,4 @@
-"""End-to-end ingest of the tiny hand-written world (tests/ingest_tiny_world.py)."""
+"""End-to-end ingest of the tiny hand-written world (tests/worlds.py, section 3)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from ingest_tiny_world import CRM, TRUTH, WALK_IN, csv_bytes, write_tiny_world
+from worlds import CRM, TRUTH, WALK_IN, csv_bytes, write_tiny_world
 from kit.config import load_config
 from kit.ingest import run_ingest
 from kit.ingest.identity import pairwise_precision_recall

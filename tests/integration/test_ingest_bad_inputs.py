@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from ingest_tiny_world import write_config
+from worlds import write_config
 from kit.config import ConfigError, load_config
 from kit.ingest import IngestError, run_ingest
 
-CORPUS = Path(__file__).parent / "fixtures" / "bad_inputs"
+CORPUS = Path(__file__).parents[1] / "fixtures" / "bad_inputs"
 CASES = yaml.safe_load((CORPUS / "cases.yml").read_text(encoding="utf-8"))
 
 

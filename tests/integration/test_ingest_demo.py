@@ -26,7 +26,7 @@ import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ingest_tiny_world import write_config
+from worlds import write_config
 from kit.config import load_config
 from kit.ingest import quality, run_ingest
 from kit.ingest.clean import clean_source

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ingest_tiny_world import write_config
+from worlds import write_config
 from kit.config import load_config
 from kit.ingest import IngestError, quality, run_ingest
 
@@ -185,7 +185,7 @@ def test_scan_counts_physical_records_like_the_file():
     """The line scan on its own: blank lines skipped, a runaway quote rejected at its line."""
     from kit.ingest.lines import scan
 
-    folder = Path(__file__).parent / "fixtures" / "bad_inputs"
+    folder = Path(__file__).parents[1] / "fixtures" / "bad_inputs"
     found = scan(folder / "malformed_lines.csv", "utf-8-sig", ",")
     assert found.records == 8 and found.blank_lines == 1
     assert found.malformed == [(3, 4, "unbalanced_quote"), (6, 8, "too_few_fields")]

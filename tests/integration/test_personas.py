@@ -28,7 +28,7 @@ from kit.personas import (
     save_personas,
 )
 from kit.segments import build_segments
-from profile_fixture import make_profile
+from worlds import make_profile
 
 CFG = SegmentationConfig(persona_k_min=3, persona_k_max=6, persona_sample=2000)
 

@@ -34,7 +34,7 @@ from kit.segments import (
     segment_label,
     value_tiers,
 )
-from profile_fixture import make_profile
+from worlds import make_profile
 
 CFG = SegmentationConfig()
 

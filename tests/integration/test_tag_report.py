@@ -1,5 +1,5 @@
 """Tests for kit.tag_report: catalogue, overlap, movement, profile cards, findings and the
-02_tags notebook end to end (marked slow)."""
+02_tags notebook end to end is in tests/e2e/test_notebooks_by_hand.py."""
 
 from __future__ import annotations
 
@@ -35,7 +35,6 @@ from kit.tag_report import (
 from kit.features import run_reference
 from kit.tags import Tag, TagError, TagResult
 from kit.warehouse import Warehouse
-from warehouse_fixture import make_warehouse
 
 
 def _tag(name: str, rule: str = "true") -> Tag:
@@ -43,25 +42,15 @@ def _tag(name: str, rule: str = "true") -> Tag:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project folder with a config pointing at a 1,200-customer fixture warehouse."""
-    root = tmp_path_factory.mktemp("project")
-    make_warehouse(root / "wh", n_customers=1200, seed=11)
-    (root / "config").mkdir()
-    (root / "config" / "kit.yml").write_text(
-        f"paths:\n  warehouse: wh\n  reports: reports\nfeatures:\n  tags_file: {PROJECT_ROOT / 'config' / 'tags.yml'}\n",
-        encoding="utf-8",
-    )
-    return root
+def project(tag_project: Path) -> Path:
+    """The session's tag project (tests/conftest.py: a 1,200-customer fixture warehouse)."""
+    return tag_project
 
 
 @pytest.fixture(scope="module")
-def runs(project: Path) -> tuple:
-    config = load_config(project / "config" / "kit.yml")
-    wh = Warehouse.from_config(config)
-    first = build_profile(wh, "2026-09", config)
-    second = build_profile(wh, "2026-10", config)
-    return first, second
+def runs(tag_runs: tuple) -> tuple:
+    """Its profiles for 2026-09 and 2026-10 (tests/conftest.py)."""
+    return tag_runs
 
 
 def test_build_profile_writes_and_finds_last_month(project: Path, runs: tuple) -> None:
@@ -167,27 +156,6 @@ def test_warnings_reach_findings(runs: tuple) -> None:
 def test_every_tags_string_has_both_languages() -> None:
     keys = [k for k in i18n_catalogue() if k.startswith("tags.")]
     assert keys and all(set(i18n_catalogue()[k]) == {"en", "zh"} for k in keys)
-
-
-@pytest.mark.slow
-def test_notebook_runs_headless_in_both_languages(project: Path, runs: tuple, tmp_path: Path) -> None:
-    papermill = pytest.importorskip("papermill")
-    for lang in ("en", "zh"):
-        out = tmp_path / f"02_tags_{lang}.ipynb"
-        papermill.execute_notebook(
-            str(PROJECT_ROOT / "notebooks" / "02_tags.ipynb"),
-            str(out),
-            parameters={"month": "2026-10", "config_path": str(project / "config" / "kit.yml"), "lang": lang, "headless": True},
-            cwd=str(PROJECT_ROOT / "notebooks"),
-            kernel_name="python3",
-            progress_bar=False,
-        )
-        text = out.read_text(encoding="utf-8")
-        assert "Traceback" not in text
-    # run by hand (no run_dir), the notebook writes to the user's scratch copy only
-    scratch = user_dir(load_config(project / "config" / "kit.yml"))
-    metrics = json.loads((scratch / "warehouse" / "snapshots" / "2026-10" / "metrics" / "02_tags.json").read_text())
-    assert metrics["tags"] == 30
 
 
 def test_rule_box_answers_on_enter_and_never_keeps_an_old_answer(project: Path, runs: tuple, monkeypatch) -> None:

@@ -13,7 +13,7 @@ from kit.config import PROJECT_ROOT, KitConfig
 from kit.features import build_features
 from kit.tags import DIMENSIONS, TagError, evaluate_rule, evaluate_tags, load_tags, parse_rule, rule_features
 from kit.warehouse import Warehouse
-from warehouse_fixture import make_warehouse
+from worlds import make_warehouse
 
 DEFAULT_TAGS = PROJECT_ROOT / "config" / "tags.yml"
 

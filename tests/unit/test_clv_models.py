@@ -18,7 +18,7 @@ from kit.clv.mbgnbd import ModifiedBetaGeoModel
 from kit.clv.paretonbd import ParetoNBDModel, hyp2f1_one
 from kit.clv.simulate import simulate_histories
 
-CDNOW = Path(__file__).parent / "fixtures" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
+CDNOW = Path(__file__).parents[1] / "fixtures" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from kit.clv.summary import customer_summary
 from kit.config import CLVConfig
 from kit.warehouse import Warehouse
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cdnow"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "cdnow"
 
 
 def _warehouse(tmp_path: Path, orders: pd.DataFrame) -> Warehouse:

@@ -20,7 +20,7 @@ from kit.config import MONTH_PATTERN, PROJECT_ROOT, load_config
 from kit.runner import RunError, parameters_cell
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
-FIXTURES = sorted((Path(__file__).parent / "fixtures" / "notebooks").glob("*.ipynb"))
+FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "notebooks").glob("*.ipynb"))
 
 
 def problems(path: Path, declared: list[str] | None = None) -> list[str]:

@@ -15,7 +15,7 @@ import yaml
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*?)\s*$")
 CONDA_ONLY = {"python", "pip"}
 LOCK = ROOT / "requirements" / "lock.txt"
