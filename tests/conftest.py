@@ -1,0 +1,131 @@
+"""Shared fixtures of the test suite; every world comes from tests/worlds.py.
+
+Layout: tests/unit (pure functions on tiny frames), tests/integration (warehouse, ingest
+and pipelines on small worlds; no notebooks), tests/e2e (notebooks, the runner, publishing,
+the CLI end to end). This folder is on ``sys.path`` (rootdir conftest), so test modules
+import the builders with ``from worlds import ...``.
+
+The expensive worlds are session-wide and read-only: a test that changes one works on a
+copy. The demo months of the e2e tests are built by one background process
+(``worlds.DemoMonths``) that starts with the first test of a run that needs them; the tests
+that read them run last, so the build overlaps the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from worlds import DemoMonths, make_warehouse
+
+TESTS = Path(__file__).resolve().parent
+FIXTURES = TESTS / "fixtures"
+# the fixtures the background build provides, in the order its stages end
+DEMO_FIXTURES = {"demo_months": 1, "interactive_session": 2, "shuffled_month": 3}
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test by its folder (``-m unit``, ``-m "not e2e"``); tests that read the
+    background-built demo months run after all others (stable order)."""
+    for item in items:
+        if item.path.is_relative_to(TESTS) and item.path.relative_to(TESTS).parts[0] in ("unit", "integration", "e2e"):
+            item.add_marker(item.path.relative_to(TESTS).parts[0])
+    items.sort(key=lambda item: max((DEMO_FIXTURES.get(name, 0) for name in getattr(item, "fixturenames", ())), default=0))
+
+
+# --------------------------------------------------------------------------- demo months (e2e)
+
+
+@pytest.fixture(scope="session")
+def demo_builder(tmp_path_factory: pytest.TempPathFactory):
+    builder = DemoMonths(tmp_path_factory.mktemp("demo_months"))
+    builder.start()
+    yield builder
+    builder.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_demo_months_early(request: pytest.FixtureRequest) -> None:
+    """Start the demo months' build with the first test when any selected test needs them."""
+    if any(DEMO_FIXTURES.keys() & set(getattr(item, "fixturenames", ())) for item in request.session.items):
+        request.getfixturevalue("demo_builder")
+
+
+@pytest.fixture(scope="session")
+def demo_months(demo_builder: DemoMonths):
+    """The demo world published for 2026-09 (zh) and 2026-10 (en) (worlds.build_demo_months).
+    Read-only; returned once the by-hand runs on it ended too (they must not overlap a reader)."""
+    from kit.core.config import load_config
+
+    demo_builder.wait("published")
+    while not demo_builder.ended("interactive") and demo_builder.process.poll() is None:
+        time.sleep(0.5)
+    return load_config(demo_builder.root / "published" / "kit.yml")
+
+
+@pytest.fixture(scope="session")
+def interactive_session(demo_builder: DemoMonths) -> dict[str, dict[str, str]]:
+    """Checksums before and after every notebook was run by hand on ``demo_months``."""
+    import json
+
+    demo_builder.wait("published", "interactive")
+    return json.loads((demo_builder.root / "interactive" / "checksums.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def shuffled_month(demo_builder: DemoMonths):
+    """The demo raw files with shuffled rows, run for 2026-09 in English in a fresh project."""
+    from kit.core.config import load_config
+
+    demo_builder.wait("shuffled")
+    return load_config(demo_builder.root / "shuffled" / "kit.yml")
+
+
+# --------------------------------------------------------------------------- shared worlds
+
+
+@pytest.fixture(scope="session")
+def experiments_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 30,000-customer demo world (seed 42) ingested with the project config; returns its root.
+    30,000: enough app users for the 15% logging loss in one arm to be a clear SRM."""
+    from kit.core.config import PROJECT_ROOT, load_config
+    from kit.demo import generate
+    from kit.ingest import run_ingest
+
+    root = tmp_path_factory.mktemp("experiments_demo")
+    (root / "config").mkdir()
+    shutil.copy(PROJECT_ROOT / "config" / "kit.yml", root / "config" / "kit.yml")
+    generate(root / "data" / "raw" / "demo", customers=30_000, seed=42, end_month="2026-10")
+    run_ingest(load_config(root / "config" / "kit.yml"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tag_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project folder with a config pointing at a 1,200-customer fixture warehouse."""
+    from kit.core.config import PROJECT_ROOT
+
+    root = tmp_path_factory.mktemp("tag_project")
+    make_warehouse(root / "wh", n_customers=1200, seed=11)
+    (root / "config").mkdir()
+    (root / "config" / "kit.yml").write_text(
+        f"paths:\n  warehouse: wh\n  reports: reports\nfeatures:\n  tags_file: {PROJECT_ROOT / 'config' / 'tags.yml'}\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def tag_runs(tag_project: Path) -> tuple:
+    """``kit.profile.pipeline.build_profile`` for 2026-09, then 2026-10 (which finds last month)."""
+    from kit.core.config import load_config
+    from kit.core.warehouse import Warehouse
+    from kit.profile.pipeline import build_profile
+
+    config = load_config(tag_project / "config" / "kit.yml")
+    wh = Warehouse.from_config(config)
+    first = build_profile(wh, "2026-09", config)
+    second = build_profile(wh, "2026-10", config)
+    return first, second
