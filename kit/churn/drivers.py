@@ -13,7 +13,7 @@
   costs trees x leaves x depth^2 steps per customer, against one walk per tree plus a
   few partial re-walks here. ``kit.churn.trees`` computes
   the scores and all occlusions in one walk over the trees (module docstring there for
-  the speed; tests/test_churn_trees.py checks it against whole-model predictions).
+  the speed; tests/unit/test_churn_trees.py checks it against whole-model predictions).
   Reasons are stored as codes with the numbers their phrase needs (``reason_inputs``:
   ``reason_1`` = ``recency_days``, ``reason_1_value`` = 142), the same in every language,
   and turned into phrases only for display (``kit.churn.page.reason_phrases``: "no order

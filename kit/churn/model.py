@@ -14,16 +14,11 @@
 - Metrics: ROC AUC, PR AUC (average precision), Brier score, and the lift and share of
   churners caught in the riskiest 10% and 20%.
 
-The booster learns at rate 0.05 with 15 leaves per tree: smoother than 0.1 and 31
-leaves, which raised the out-of-time AUC on the 30,000-customer demo world by 0.002 for
-seeds 11 and 12 alike (gap to the oracle 0.0305 -> 0.029 and 0.029 -> 0.027), and by
-0.004 on 6,000 customers (0.036 -> 0.031).
-
-Training rows are capped at ``MAX_TRAINING_ROWS`` (the customers with the smallest
-``kit.core.sampling.stable_key`` under ``churn.seed``, not a draw of row positions): beyond that
-the out-of-time AUC stops improving while fit time keeps growing linearly. On the
-1,000,000-customer bench world: AUC 0.9183 on 574,000 rows (73 s), 0.9182 on 300,000
-(42 s), 0.9172 on 150,000 (23 s); see ``kit.churn.sample`` for the customer sample.
+The booster learns at rate 0.05 with 15 leaves per tree (smoother than 0.1 and 31 leaves:
+docs/decisions/0013-churn-booster-settings.md). Training rows are capped at
+``MAX_TRAINING_ROWS`` (the customers with the smallest ``kit.core.sampling.stable_key`` under
+``churn.seed``, not a draw of row positions): beyond that the out-of-time AUC stops
+improving while fit time keeps growing linearly (docs/decisions/0014-churn-training-sample.md).
 
 Same inputs, same model: the rows reach the booster sorted by snapshot month and customer
 id (``kit.churn.pipeline``), so its internal early-stopping split (``validation_fraction``,

@@ -12,42 +12,15 @@ Steps (snapshot scheme in ``kit.churn.dataset``):
 4. the final model (refitted on the latest fully labelled snapshots) scores the run
    month; each customer gets occlusion reasons, CLV, value at risk and an action bucket.
 
-Threads. scikit-learn's OpenMP and BLAS run on one thread (threadpoolctl). Measured: with
-two threads, a gradient-boosting fit on this 2-core class of machine slowed from about 1
-minute to over 14 minutes for a 50,000-customer month whenever another process held the
-other core (OpenMP threads spin while waiting for each other at every one of thousands
-of small parallel regions). The two cores are used instead by running the out-of-time
-fit and the final fit side by side in two Python threads (each one OpenMP thread; the
-heavy loops release the GIL): on the 1M bench world the two fits took 70 s one after
-the other and 37 s side by side, with identical models. The tree walk that scores the
-run month (``kit.churn.trees``) is one numba parallel loop per 100,000 rows, so a busy
-second core costs it time but never a spin at thousands of barriers.
+Threads and scale: scikit-learn's OpenMP and BLAS run on one thread (threadpoolctl); the
+out-of-time fit and the final fit run side by side in two Python threads, and the run month
+is scored by one numba walk over the trees (``kit.churn.trees``). Labelled snapshots use the
+customer sample of ``kit.churn.sample`` when the run month has more than
+``SAMPLE_CUSTOMERS``; the run month is always scored in full. ``ChurnResult.timings`` holds
+the seconds per part (printed by the bench under the stage's row).
 
-Speed at 1,000,000 customers (issue #8 target: ``kit bench --customers 1000000 --stages
-churn`` under 180 s and 6 GB on 2 cores). Labelled snapshots use the customer sample of
-``kit.churn.sample`` when the run month has more than ``SAMPLE_CUSTOMERS``; the run month
-(777,458 customers) is always scored in full. Seconds per part (``ChurnResult.timings``,
-printed by the bench under the stage's row; load average ~1 from the harness itself):
-
-| part | first version | sampled months | now |
-|---|---|---|---|
-| run month features (all 1.87M customers, + signals, spans) | 56 | 56 | 37 |
-| labelled snapshot features (9 months) | 9 x ~30 | 41 | 27 |
-| out-of-time fit + validation + baseline | 76 | 38 | 40 (final fit alongside) |
-| permutation drivers + partial dependence | 14 | 13 | 14 |
-| final fit | 101 (with scoring) | 62 (with scoring) | 0 (done by then) |
-| scoring + reasons (occlusion, 8 drivers) + phrases | 264 | 123 | 26 |
-| value, segments, actions; writing | 1 | 1 | 5 |
-| **bench total / peak** | **1,070 s / 6.40 GB** | **332 s / 4.82 GB** | **151 s / 4.93 GB** |
-
-First version: no sample (load 1.2-3.5: the test suite and a profile ran alongside); its
-parts come from a profile of one full snapshot (2026-07: ``build_features`` 17 s,
-purchase history 3 s, BG/NBD 2.5 s, visits 5 s). Sampled months: 100,000 sample,
-300,000-row fit cap, scikit-learn's predictor re-run on the trees that split on each
-driver. Now: both fits at once; scoring and occlusions in one numba walk over the trees
-(``kit.churn.trees``: 21 s for 777,458 customers, against ~27 s for one scikit-learn
-scoring pass alone); id membership tests with pyarrow instead of pandas' ``isin``
-(``kit.churn.dataset.ids_in``: 5.4 s -> 0.3 s per test at 1M, asked about a dozen times).
+Measurements and the options tried: docs/decisions/0010-one-openmp-thread.md (threads),
+docs/decisions/0015-churn-speed-at-1m.md (speed at 1,000,000 customers).
 """
 
 from __future__ import annotations

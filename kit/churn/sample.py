@@ -1,19 +1,10 @@
 """A fixed random sample of customers for the churn model's training and validation snapshots.
 
-On the 1,000,000-customer bench world the run month has 777,000 customers to score and
-each labelled snapshot ~650,000; building features for one scans all orders and events
-(~20 s), ten times a run, and fitting on all of them takes minutes. The model does not
-need them all. When the run month's population exceeds ``SAMPLE_CUSTOMERS`` (100,000),
-every labelled snapshot keeps only a sample of about that many customers (earlier months
-have fewer: ~58,000 each there); the run month itself is always scored in full.
-
-Why 100,000, measured on the bench world (run month 2026-10, 200,000 first): the
-out-of-time AUC was 0.9183 fitted on all 574,000 training rows of the 200,000 sample,
-0.9182 on 300,000 of them (``kit.churn.model.MAX_TRAINING_ROWS``) and 0.9172 on
-150,000, while fit time is linear in rows (73 s, 42 s, 23 s on one core). The 100,000
-sample gives ~290,000 training rows and ~82,000 validation customers, on which the AUC's
-standard error is about 0.001 (Hanley-McNeil at AUC 0.92, churn rate 0.42), well below
-the differences the page reports. Worlds below the cap (the demo) are not sampled.
+Building features for every customer of ten snapshots and fitting on all of them costs
+minutes at 1,000,000 customers and the model does not need them all. When the run month's
+population exceeds ``SAMPLE_CUSTOMERS`` (100,000), every labelled snapshot keeps only a
+sample of about that many customers (earlier months have fewer); the run month itself is
+always scored in full. Worlds below the cap (the demo) are not sampled.
 
 The sample is a set of customers, not of rows: every customer whose ``stable_key`` (a
 SipHash of the id keyed by ``churn.seed``: ``kit.core.sampling``) is below a threshold, the
@@ -25,11 +16,14 @@ are fitted on the same kind of histories as for the full population).
 ``SampledWarehouse`` materialises the customer-level tables of those customers once in
 DuckDB's memory; any features function then runs unchanged on it, and every per-customer
 feature equals that of a full build (aggregates only read the customer's own rows;
-tests/test_churn.py checks it). The BG/NBD fit is the full build's too when the sample
+tests/integration/test_churn.py checks it). The BG/NBD fit is the full build's too when the sample
 holds at least ``kit.churn.signals.BTYD_SAMPLE`` buyers (both fit the buyers with the
 smallest keys), else it is fitted on all the sample's buyers. A category nobody in the
 sample bought before the snapshot gets no ``cat_share_`` column; ``fill_category_shares``
 adds it as 0, which is what the full build gives every buyer without an order in it.
+
+Why 100,000 (AUC and fit time by sample size on the bench world):
+docs/decisions/0014-churn-training-sample.md.
 """
 
 from __future__ import annotations

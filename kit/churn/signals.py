@@ -2,7 +2,7 @@
 
 ``churn_features(wh, month, config)`` is ``kit.profile.features.build_features`` plus the columns
 below (the default features of ``run_churn``), all from rows strictly before
-``snapshot_end(month)``; the leakage test in tests/test_churn.py plants orders in the
+``snapshot_end(month)``; the leakage test in tests/integration/test_churn.py plants orders in the
 label window and checks that they change no feature. Everything is built on purchase
 days (``kit.clv.summary.purchase_days``: paid, non-refunded orders, one row per customer
 and calendar day with the day's total), as the CLV models count purchases:
@@ -12,10 +12,10 @@ and calendar day with the day's total), as the CLV models count purchases:
   "customers" who by construction never return would teach it that everyone leaves),
   then the probability that each buyer is still active and their expected purchase days
   in the next ``churn.window_days``. Fitted on at most ``BTYD_SAMPLE`` buyers, those with
-  the smallest ``kit.core.sampling.stable_key`` (seeded by ``churn.seed``): the fit does not depend on the order rows
-  come back from DuckDB (a seeded draw of positions did, so reruns differed in the third
-  decimal), and a ``SampledWarehouse`` holding that many buyers fits the same model. The
-  predictions are closed-form and vectorised over distinct (x, t_x, T) rows.
+  the smallest ``kit.core.sampling.stable_key`` (seeded by ``churn.seed``): the fit does not
+  depend on the order rows come back from DuckDB, and a ``SampledWarehouse`` holding that
+  many buyers fits the same model. The predictions are closed-form and vectorised over
+  distinct (x, t_x, T) rows.
 - ``last_order_value_ratio``: the value of the last purchase day over the mean of the
   earlier ones (NaN with one purchase day). A customer drifting away buys less.
 - ``visits_since_last_order`` (visits on the days after the last purchase day),
@@ -27,49 +27,9 @@ and calendar day with the day's total), as the CLV models count purchases:
   that matter for the modelled population are read (the last ``population_days`` + 180
   days), so values are exact for every customer the churn model sees.
 
-Cost on the 1,000,000-customer bench world (1.2M buyers), one snapshot, one core:
-10-15 s (purchase history 2-4 s, BG/NBD 3 s, visits 4-7 s; ``build_features`` itself
-takes 17-23 s), under 1.1 GB. ``run_churn`` pays this in full for the run month only;
-its nine labelled snapshots read a ``kit.churn.sample.SampledWarehouse`` (~9 s each
-with ``build_features``, measured with the 200,000 sample).
-
-Measured on the demo world (run month 2026-10, validation snapshot 2026-07; AUCs of
-tests/test_churn_demo.py on all validation customers; gap = oracle - model). "Model"
-is the booster: "old" learning rate 0.1 and 31 leaves, "new" 0.05 and 15 leaves
-(``kit.churn.model``). "Basket" is the demo generator's ``BASKET_SHRINK``.
-
-| seed | customers | basket | features | model | model AUC | baseline | oracle | gap |
-|---|---|---|---|---|---|---|---|---|
-| 11 | 6,000 | none | ``build_features`` | old | 0.898 | 0.821 | 0.953 | 0.055 |
-| 11 | 30,000 | none | ``build_features`` | old | 0.910 | 0.831 | 0.958 | 0.048 |
-| 11 | 100,000 | none | ``build_features`` | old | 0.915 | 0.832 | 0.955 | 0.041 |
-| 11 | 100,000 | none | + signals (prototype) | old | 0.918 | 0.832 | 0.955 | 0.038 |
-| 11 | 6,000 | none | + signals | new | 0.902 | 0.821 | 0.953 | 0.051 |
-| 11 | 30,000 | none | + signals | new | 0.916 | 0.831 | 0.958 | 0.042 |
-| 11 | 30,000 | 50% | + signals (prototype) | old | 0.918 | 0.835 | 0.958 | 0.040 |
-| 11 | 6,000 | 30% | + signals | old | 0.918 | 0.828 | 0.953 | 0.036 |
-| 11 | 30,000 | 30% | + signals | old | 0.928 | 0.839 | 0.958 | 0.0305 |
-| 11 | 6,000 | 30% | + signals | new | 0.922 | 0.828 | 0.953 | 0.031 |
-| 11 | 30,000 | 30% | + signals | new | 0.929 | 0.839 | 0.958 | 0.029 |
-| 12 | 30,000 | 30% | + signals | old | 0.926 | 0.838 | 0.956 | 0.029 |
-| 12 | 30,000 | 30% | + signals | new | 0.929 | 0.838 | 0.956 | 0.027 |
-
-The 30% / old rows used a first version of this module (last order instead of last
-purchase day); the final version changed the 30,000-customer gap by less than 0.001.
-Without the two BG/NBD columns (30% basket, old model) the gap was 0.039 instead of
-0.036 at 6,000 customers and the same at 30,000: the parametric model helps where
-training rows are few. The prototype rows had a few more ratio features (visit rate
-since the first visit, recency x order rate, survey score change) that carried nothing
-the model did not already have; they were left out.
-
-The diagnosis, on the 6,000-customer world without the basket signal: giving the model
-the generator's latent state (engaged / disengaging / dead) as a feature closed the gap
-to 0.017; the true purchase rate closed nothing; the true state of app users only left
-0.036. A fifth of the validation customers have no linked app activity (mostly app users
-whose app account ingest could not link), and for them nothing observable told a
-customer who had decided to leave from a slow buyer. So the demo generator now lets the
-decision show in the basket (``kit.demo.purchases.BASKET_SHRINK``), which
-``last_order_value_ratio`` reads.
+Measurements (the effect of each signal on the demo world, cost at 1,000,000 customers)
+and the options tried: docs/decisions/0011-churn-signals.md; the BG/NBD sample:
+docs/decisions/0012-samples-by-stable-key.md.
 """
 
 from __future__ import annotations

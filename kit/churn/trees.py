@@ -2,30 +2,23 @@
 
 Per-customer reasons (``kit.churn.drivers``) ask the booster, for every customer and each
 of the top drivers, how the raw score changes when that one feature is set to its
-typical value. scikit-learn's predictor walks one tree over all rows at a time, so each
-of the 400 trees streams the whole matrix through memory: at 1,000,000 customers one
-full pass took ~27 s on one thread, and scoring plus the occlusions about 150 s
-(``kit bench --customers 1000000 --stages churn``, issue #8's target is 180 s for the
-whole stage).
+typical value. scikit-learn's predictor walks one tree over all rows at a time (each tree
+streams the whole matrix through memory), too slow for that at 1,000,000 customers.
 
 This module copies the booster's trees into flat arrays and walks them with a small
-numba kernel, rows outer and trees inner (the trees, a few hundred kilobytes, stay in
-cache; each row is read once). Occluding a feature can only change a tree's output when
-the row's path in that tree splits on the feature, so each tree is walked again only
-for the drivers found on the row's path. The raw scores are the same sums in the same
-order as scikit-learn's (``tests/test_churn_trees.py`` checks both the scores and the
-occlusions against scikit-learn's own predictions). Measured on the 1M bench world
-(400 trees of at most 15 leaves, 8 drivers, 777,458 customers, idle 2-core machine):
-21 s for scores plus occlusions, where scikit-learn took ~27 s per scoring pass and
-~150 s for both. The rows run in parallel (``numba.prange``) on numba's own thread pool,
-which scikit-learn's one-thread limit does not govern: 2.2 s instead of 4.4 s for
-200,000 rows. Laying the nodes out as one record array instead of one array per field
-measured no faster (the walk waits on each node's load in turn), so the plain arrays stay.
+numba kernel, rows outer and trees inner (the trees stay in cache; each row is read once),
+rows in parallel (``numba.prange``, numba's own thread pool). Occluding a feature can only
+change a tree's output when the row's path in that tree splits on the feature, so each
+tree is walked again only for the drivers found on the row's path. The raw scores are the
+same sums in the same order as scikit-learn's (``tests/unit/test_churn_trees.py`` checks
+both the scores and the occlusions against scikit-learn's own predictions).
 
 It reads the booster's fitted trees (``_predictors``, ``_baseline_prediction``,
 ``_bin_mapper``), which are private to scikit-learn; ``flatten`` checks that the
 booster is a fitted binary classifier and the tests pin the behaviour to the public
 ``decision_function``.
+
+Measurements and the options tried: docs/decisions/0016-churn-tree-walk.md.
 """
 
 from __future__ import annotations

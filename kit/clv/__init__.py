@@ -1,10 +1,10 @@
 """Customer lifetime value (issue 7): purchase models (BG/NBD, Pareto/NBD, MBG/NBD), the
 Gamma-Gamma spend model, calibration/holdout validation and per-customer CLV.
 
-We write these models by hand on purpose: the well-kept library (PyMC-Marketing) needs a
-compiler toolchain and about 800 MB, and its MAP fit is several times slower at a
-million customers. They are checked against the published CDNOW estimates, against
-lifetimes (benchmark-only, see kit.bench.clv) and by parameter recovery on simulated data.
+We write these models by hand on purpose: the well-kept library (PyMC-Marketing) is heavy
+to install and slower at a million customers (docs/decisions/0017-clv-hand-written-models.md).
+They are checked against the published CDNOW estimates, against lifetimes
+(benchmark-only, see kit.bench.clv) and by parameter recovery on simulated data.
 
 Stage entry: ``pipeline.run(wh, month, config) -> ClvResult`` (``result.write(wh)`` writes
 snapshots/<month>/clv.parquet; ``run_clv`` does both); ``page`` is the 04_clv page.

@@ -1,4 +1,4 @@
 """Core: the config, dates, the warehouse and its generations, atomic files and the business vocabulary.
 
-Nothing here imports text, a stage or the report shell (tests/test_layering.py).
+Nothing here imports text, a stage or the report shell (tests/unit/test_layering.py).
 """

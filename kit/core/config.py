@@ -296,7 +296,7 @@ OPEN_SHARE = Range(0, 1, low_open=True, high_open=True)  # a significance level 
 SEED = Range(0, 2**32 - 1)  # what numpy and scikit-learn accept as a seed
 
 # Every number the config holds, by (section, key): the loader refuses a value outside its
-# range, naming the file, the key, the value and the range (tests/test_config.py checks
+# range, naming the file, the key, the value and the range (tests/unit/test_config.py checks
 # that each numeric field of every section is listed here and that its default fits).
 RANGES: dict[tuple[type, str], Range] = {
     (RunConfig, "timeout_seconds"): Range(1, 86400),  # per cell: a cell running a day has hung

@@ -4,7 +4,7 @@ Tables come back from DuckDB in an order that can change from run to run (parall
 scans), so a draw of row positions, even seeded, picks other customers on the same data;
 the model fits, k-means starts and early-stopping splits downstream then differ. A
 customer's key here depends only on its id and the configured seed: the same customers
-are drawn whatever the row order, in every run and every month (tests/test_determinism.py).
+are drawn whatever the row order, in every run and every month (tests/e2e/test_determinism.py).
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ def lifecycle_stage_expr(recency_days: ir.NumericValue, first_order_age_days: ir
                          vocab: "Vocabulary | SegmentationConfig") -> ir.StringValue:
     """``lifecycle_stage`` as an Ibis expression, for stages as of a per-row date (an
     experiment's assignment day) that no profile holds. Same rule, same order; a missing
-    recency means never ordered. tests/test_vocabulary.py checks both agree."""
+    recency means never ordered. tests/unit/test_vocabulary.py checks both agree."""
     return ibis.cases(
         (recency_days.isnull(), "prospect"),
         (first_order_age_days <= vocab.new_days, "new"),

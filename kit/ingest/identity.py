@@ -14,11 +14,8 @@ identifier links them. It is over-shared when it is carried by
 - more than ``overshared_total_threshold`` records of any kind.
 Why not a single count: a loyal customer's phone sits on dozens of receipts, but also on
 their member / shop / app account; the store's walk-in number sits on receipts only.
-On the 3,000-customer demo world (seed 1) personal phones without any account carry at
-most 2 receipts while walk-in numbers carry 9 to 104, and personal phones with accounts
-carry up to 42 records, so no single count separates them but these rules do. Account
-ids (member, app and shop user ids) identify one account by construction and are never
-treated as over-shared. The report shows over-shared values masked (``138****8000``).
+Account ids (member, app and shop user ids) identify one account by construction and are
+never treated as over-shared. The report shows over-shared values masked (``138****8000``).
 
 Stable ids. ``identity_registry.parquet`` maps the keyed hash of every record id and
 identifier value (never the value itself) to its ``customer_id`` and the run month that
@@ -32,20 +29,16 @@ hash, re-hashed with a counter on the rare collision with an existing id.
 The key. Every hash is HMAC-SHA256 under a secret key that lives outside the warehouse
 and the reports (``load_key``): the environment variable named by ``identity.key_env``
 when it is set, else the file ``identity.key_file`` (created on the first ingest with 256
-random bits, mode 0600). A plain salted hash kept next to the registry could be reversed
-by hashing every mainland mobile number (7 * 10^9 candidates; trying them re-identified
-30 of 30 test customers); without the key a copy of the warehouse and the exports gives
-nothing to try. The HMAC runs in DuckDB SQL (``use_key`` defines a temporary macro of
-two SHA-256 over the key's inner and outer pads, equal to Python's ``hmac``;
-tests/test_identity_key.py checks it). The pads appear in that one statement only, never
-in the queries that use the macro, so a failing query's message cannot show the key.
-Cost: 1.9 s per million values against 0.5 s for the salted SHA-256 it replaces (four
-SHA-256 blocks instead of one; 2-core machine, shared); the 1,000,000-customer bench
-ingest hashes about 10 million values (records, identifier values, new ids), so roughly
-14 s more (estimated from these figures, not measured on the bench world). The registry
-stores the key's fingerprint (an HMAC of a fixed text, not the key): a warehouse built
-under another key stops the ingest with a message instead of silently giving every
-customer a new id.
+random bits, mode 0600), so a copy of the warehouse and the exports gives nothing to try.
+The HMAC runs in DuckDB SQL (``use_key`` defines a temporary macro of two SHA-256 over the
+key's inner and outer pads, equal to Python's ``hmac``; tests/integration/test_identity_key.py
+checks it). The pads appear in that one statement only, never in the queries that use the
+macro, so a failing query's message cannot show the key. The registry stores the key's
+fingerprint (an HMAC of a fixed text, not the key): a warehouse built under another key
+stops the ingest with a message instead of silently giving every customer a new id.
+
+Measurements and the options tried: docs/decisions/0004-overshared-identifiers.md,
+docs/decisions/0005-identity-hmac-key.md.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def findings(result: IngestResult, fmt: Formatter) -> list[str]:
     report, lang = result.report, fmt.lang
     head = result.headline()
     items = [
-        t("ingest.finding.customers", lang, customers=fmt.int(head["customers"]),
+        t("ingest.finding.customers", lang, customers=fmt.int(head["customer_ids"]),
           records=fmt.int(report["identity"]["records"]), sources=fmt.int(len(report["sources"]))),
         t("ingest.finding.match", lang, unified=fmt.pct(head["records_unified_share"]),
           multi=fmt.pct(head["multi_source_customer_share"])),
@@ -89,7 +89,7 @@ def kpi_cards(result: IngestResult, fmt: Formatter) -> list[Kpi]:
     """The KPI row under the findings."""
     lang, head = fmt.lang, result.headline()
     return [
-        Kpi(t("ingest.kpi.customers", lang), fmt.int(head["customers"])),
+        Kpi(t("ingest.kpi.customers", lang), fmt.int(head["customer_ids"])),
         Kpi(t("ingest.kpi.records", lang), fmt.int(result.report["identity"]["records"])),
         Kpi(t("ingest.kpi.orders", lang), fmt.int(head["orders"])),
         Kpi(t("ingest.kpi.unified", lang), fmt.pct(head["records_unified_share"])),

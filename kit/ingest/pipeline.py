@@ -10,25 +10,10 @@ Written under ``paths.warehouse``: customers, identities, orders, events, survey
 assignments (.parquet), quarantine/<source>.parquet, identity_registry.parquet,
 identity_merges.parquet (merge log across runs) and ingest_report.json.
 
-Speed (target: the 1,000,000-customer bench world, about 6.7M shop orders, 2M receipts,
-43M events and 5.8M identity records, in under 180 s and 6 GB on 2 cores). Measured with
-``kit bench --customers 1000000 --stages ingest`` (a monthly re-run, registry present):
-421 s / 4.5 GB before the changes below; 137 s / 4.7 GB after on an idle machine. What
-took the time, and the fix (seconds at 1M, shared machine):
-- trimming text with ``trim(x, characters)`` inside every rule, so one value was trimmed
-  up to six times, and an ``IN (...)`` list that DuckDB plans as a join per column:
-  stage_shop 47 s -> 8 s (normalize.trim_sql / trimmed_text_sql, three-step SELECT in clean.py);
-- a file label string on each of 43M event rows in the stage tables: _file/_row now
-  come from the raw view only where quarantined rows are written (stage_app_events 29 s -> 8 s);
-- identity graph joined on 32-character hashes after sorting all of them, with the
-  record hash computed per link: integer row numbers instead (resolve 79 s -> about 30 s);
-- customers: count(DISTINCT) plus an ordered string_agg(DISTINCT), and mode(), per
-  customer: one aggregate over (customer, source) pairs (37 s -> 6 s);
-- sorting identities.parquet and identity_registry.parquet, which no reader needs (-20 s).
-
-The physical line accounting of the CSV files (``lines.py``, issue 15) adds one pass of
-Python's csv module over them: 10.9 s at 1M (1.2 GB of CSV, 12.4M records; bare
-``csv.reader`` 9.7 s), measured on the shared machine under a load of 3.
+Speed target: the 1,000,000-customer bench world in under 180 s and 6 GB on 2 cores
+(``kit bench --customers 1000000 --stages ingest``). Measurements and the fixes:
+docs/decisions/0002-ingest-speed-at-1m.md; the cost of the CSV line accounting
+(``lines.py``): docs/decisions/0003-csv-line-accounting.md.
 """
 
 from __future__ import annotations

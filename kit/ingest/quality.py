@@ -252,7 +252,7 @@ def headline(report: dict) -> dict[str, float | int | str]:
     table = accounting(report)
     identity = report["identity"]
     return {
-        "customers": int(report["tables"]["customers"]),
+        "customer_ids": int(report["tables"]["customers"]),  # anonymous store receipts included
         "orders": int(report["tables"]["orders"]),
         "events": int(report["tables"]["events"]),
         "rows_read": int(table["read"].sum()),

@@ -6,11 +6,8 @@
 in one expression and brings the result to pandas once (after a small query listing the
 categories and payment methods to pivot on). Ratios, day counts and bands are then derived
 column-wise in pandas at customer grain. Rows come sorted by ``customer_id``.
-
-Speed (1,000,000 customers, 10M orders, 40M events, 2 shared cores): about 18 s of CPU
-for ``build_features`` against about 10 s for ``reference_aggregation``, the same
-aggregates written by hand in one DuckDB query; the gap is Ibis' FILTER aggregates, the
-ORDER BY, surveys and the pandas finishing step.
+``reference_aggregation`` writes the same aggregates by hand in one DuckDB query, for
+comparison (measured: docs/decisions/0006-features-through-ibis.md).
 
 Definitions (also in ``FEATURES`` in English and Chinese):
 - An *order* counts when it is not a refund (``is_refund`` false). A refunded order is the

@@ -88,22 +88,23 @@ def _slug(name: str) -> str:
     return "".join(c for c in name.lower().replace(" ", "_").replace("-", "_") if c.isalnum() or c == "_")
 
 
+def _layer_key(name: str) -> str:
+    """The catalogue key of an RFM / cn8 segment, lifecycle stage or value tier code."""
+    if name in STAGES:
+        return f"segments.stage.{name}"
+    if name in TIERS:
+        return f"segments.tier.{name}"
+    return f"segments.seg.{_slug(name)}"
+
+
 def segment_label(name: str, lang: str = "en") -> str:
     """The display label of an RFM / cn8 segment, lifecycle stage or value tier code."""
-    if name in STAGES:
-        return t(f"segments.stage.{name}", lang)
-    if name in TIERS:
-        return t(f"segments.tier.{name}", lang)
-    return t(f"segments.seg.{_slug(name)}", lang)
+    return t(_layer_key(name), lang)
 
 
 def segment_action(name: str, lang: str = "en") -> str:
     """The one-line recommended action for a segment, stage or tier code."""
-    if name in STAGES:
-        return t(f"segments.stage.{name}.action", lang)
-    if name in TIERS:
-        return t(f"segments.tier.{name}.action", lang)
-    return t(f"segments.seg.{_slug(name)}.action", lang)
+    return t(_layer_key(name) + ".action", lang)
 
 
 def persona_name(traits: list[list[str]], lang: str = "en") -> str:

@@ -1,96 +1,45 @@
 """Data-driven personas: k-means clusters on buyers' habits, named, kept stable, given to everyone.
 
-Clustering features (``CLUSTER_FEATURES``; ``persona_features`` builds them):
-  habits     channel_share_online / app / store, discount_share, preferred shopping hour
-             (as sin/cos of the hour, so 23:00 sits next to 00:00)
-  interests  every cat_share_<category> column
-  value      log1p(aov_all): what a customer spends per order
-All columns are standardised (mean 0, sd 1). Shares are shrunk towards the population
-share by ``SHRINK_ORDERS`` pseudo-orders, ``(orders * share + 2 * population) / (orders
-+ 2)``: one order says little about a customer's category or channel taste, and without
-this the one-hot shares of single-order customers split clusters along single purchases.
-Customers who never ordered have no habits (their features are the population values);
-they are placed differently (see below). Multi-column
-groups (channels, categories, hour) are divided by the square root of their size so each
-group weighs like one feature. Frequency, spend, recency and app visits are deliberately
-left out: they measure how much and how recently (the RFM and lifecycle layers), while
-personas describe who buys what, where and how; they are still shown on the cards and
-used in names (``DESCRIBE_FEATURES``), and can be switched on interactively.
+Customers are the profile's identified customers (anonymous store receipts are not customers).
+Clustering features (``CLUSTER_FEATURES``; ``persona_features`` builds them): channel shares
+(online / app / store), discount share, preferred shopping hour as sin/cos (23:00 sits next
+to 00:00), every cat_share_<category>, and log1p(aov_all): who buys what, where and how.
+All are standardised; shares are shrunk towards the population share by ``SHRINK_ORDERS``
+pseudo-orders, ``(orders * share + 2 * population) / (orders + 2)`` (one order says little
+about a taste), and multi-column groups (channels, categories, hour) are divided by the
+square root of their size so each weighs like one feature. Customers who never ordered
+have the population values. How much and how recently (frequency, spend, recency, app
+visits) belong to the RFM and lifecycle layers: not clustered, but shown on the cards and
+used in names (``DESCRIBE_FEATURES``).
 
-Why this set (adjusted Rand index against the generator's latent personas on 5,000-person
-demo worlds, seeds 42 / 3 / 11): with raw shares plus frequency, spend and recency it was
-0.10-0.27 (customers who ordered); with this set k = 5 in all three worlds and the ARI
-over customers who ordered is 0.618 / 0.629 / 0.635. Adding app visits lowered it to
-0.42-0.50; gender, payment method, weekend share or city tier lowered it too. Over all
-customers (about 9,300 per world, 18-19% never ordered) it is 0.539 / 0.519 / 0.518 with
-the placement below; it was about 0.40 when never-ordered customers kept the population
-values and all fell into one persona. (Measured after the generator's leavers began
-buying smaller baskets, which blurs order value a little: before that change the figures
-were 0.640 / 0.644 / 0.647 over buyers and 0.558 / 0.555 / 0.550 over all.)
+Choosing k: k-means (scikit-learn ``KMeans``, k-means++, ``N_INIT`` restarts, one OpenMP
+thread) for every k in [persona_k_min, persona_k_max] on ``persona_sample`` customers who
+have ordered (smallest ``kit.core.sampling.stable_key`` under ``segmentation.seed``, in key
+order, weighted by sqrt(orders)); the lowest Davies-Bouldin index wins. The mean silhouette
+(on at most ``SILHOUETTE_SAMPLE`` sampled customers) is shown as a separation figure. Every
+buyer is assigned to the nearest centroid (``predict``; persona_basis "orders").
 
-Customers who never ordered (``place_without_orders``): a customer without orders still
-has a sign-up channel, a tenure and often app browsing (``browsing_features``: events
-per type and per category before the snapshot). A multinomial logistic regression
-(``predict_from_profile``: standardised, one thread) learns the k-means cluster of the
-sampled buyers from these signals (``profile_signals``: sign-up channel one-hot, log
-tenure, log1p event count, event-type mix and category mix shrunk towards the population
-by ``SHRINK_EVENTS`` pseudo-events) and places every non-buyer with a signal
-(``persona_basis`` "profile"; buyers are "orders"). On the demo this finds the generator's
-persona for non-buyers far better than one shared persona, but less reliably than orders
-do (ARI 0.33-0.35 among the customers placed this way, against 0.64 for buyers), so cards
-show each persona's share placed this way. A customer with no orders, no sign-up channel
-and no event (4.3-5.4% of customers on the demo: survey answers that match no account)
-gets ``UNPROFILED`` (-1, "Not enough data yet", basis "none") rather than a guess:
-guessing them too gave 0.543 / 0.539 / 0.532 over all customers, since they are a mix of
-every persona. Tried and not kept: without browsing (sign-up channel and tenure only)
-0.538 / 0.532 / 0.527; adding demographics, visits or survey scores changed it by less
-than 0.005; gradient boosting (``HistGradientBoostingClassifier``) scored within 0.005 at
-20-30 times the fit time; re-estimating the non-buyers' persona mix by EM (prior shift)
-collapsed nearly all of them into one persona (0.49-0.50). Cost on a synthetic
-1,000,000-customer world with 43M events (2 cores): ``browsing_features`` 6 s idle, 15-21 s
-with the other core busy (one pass over the events, like ``kit.profile.features``); the rest of
-``place_without_orders`` about 2 s (aligning the signals; the regression on 20,000 buyers
-takes 0.1 s). The whole segmentation step went from 7 s to 24 s idle (13 s to 34 s
-loaded), peak memory 2.2 GB.
+Customers who never ordered (``place_without_orders``): a multinomial logistic regression
+(``predict_from_profile``) learns the sampled buyers' clusters from ``profile_signals``
+(sign-up channel, for members only; tenure; app browsing from ``browsing_features``), buyers
+weighted by ``shift_weights``; a non-buyer with a signal gets its prediction (basis
+"profile"), one without any gets ``UNPROFILED`` (-1, "Not enough data yet", basis "none").
 
-Choosing k: k-means (scikit-learn ``KMeans``, k-means++ starts) is fitted for every k in
-[persona_k_min, persona_k_max] on a sample of ``persona_sample`` customers who have
-ordered (those with the smallest ``kit.core.sampling.stable_key`` under ``segmentation.seed``,
-in key order: the same customers and the same k-means starts whatever the row order of
-the profile), weighted by sqrt(orders) since a long history is a more reliable profile;
-the k with the lowest Davies-Bouldin index (mean over clusters of the worst ratio of
-within-cluster spread to between-centroid distance; O(n k), on the whole sample) wins.
-The mean silhouette (on at most ``SILHOUETTE_SAMPLE`` = 4,000 of the sampled customers)
-is still computed and shown as a separation figure. Why Davies-Bouldin: on the demo worlds
-whose leavers buy smaller baskets (seeds 42 / 3 / 11), the silhouette picked k = 3 on seed
-42 (0.241 against 0.209 at k = 5; ARI 0.37 over buyers) while Davies-Bouldin picks k = 5 on
-all three seeds (1.543 / 1.533 / 1.531; ARI 0.62-0.64 over buyers). Customers who never ordered are
-left out of the fit: they all sit on the population point, a tight blob that alone made
-k = 3 win the silhouette (0.34 against 0.21). ``N_INIT`` = 10 restarts: with 4, two of
-four seeds ended in optima with a small outlier cluster whose silhouette won at k = 3
-or 4 (ARI 0.23-0.35). Every buyer is then assigned to the nearest centroid (``predict``),
-which keeps the step linear in the number of customers. Fitting runs with one OpenMP
-thread (threadpoolctl): on the shared 2-core machine, under load, a KMeans fit on
-11,568 x 20 took 12.1 s with scikit-learn's default 2 threads and 0.2 s with one (idle
-threads spin-wait).
-
-Names: a cluster is described by its two most distinctive traits (largest |z| of the
-cluster mean against the population over ``DESCRIBE_FEATURES``, among traits worded in
-kit/text/strings/segments.yml): the first as an adjective, the second as a noun, e.g. "App-first
-bargain hunters". The traits (codes) are what personas.json keeps; the English name built
-from them is the persona's key in segments.parquet (``persona``, the same for en and zh runs)
-and in personas.json (``name_en``). This module reads the trait words as data
-(``trait_words``: the ``personas.*`` entries of segments.yml, no kit.text import) so that one
-word list serves both the key here and the display names, which kit.segments.page builds in
-the report language with the same ``persona_name``.
+Names: a cluster's two most distinctive traits (largest |z| of the cluster mean over
+``DESCRIBE_FEATURES``, among traits worded in kit/text/strings/segments.yml), as adjective and
+noun, e.g. "App-first bargain hunters". personas.json keeps the trait codes; the English name
+is the persona's key (``persona`` in segments.parquet, ``name_en`` in personas.json; the same
+for en and zh runs). Trait words are read as data (``trait_words``, no kit.text import), so
+one word list serves the key here and the display names kit.segments.page builds.
 
 Stability across months: last month's personas are re-expressed as centroids of this
-month's features of last month's members who have ordered (from last month's
-segments.parquet; ``UNPROFILED`` is not a persona and is left out), and this
-month's clusters are matched to them by the Hungarian algorithm on Euclidean centroid
-distance (``scipy.optimize.linear_sum_assignment``). A matched cluster keeps last month's
-id and name (names from last month's personas.json), so ids, names and colours do not
-shuffle; new clusters get new ids.
+month's features of last month's members who have ordered (``UNPROFILED`` left out) and
+matched to this month's clusters by the Hungarian algorithm on Euclidean centroid distance
+(``scipy.optimize.linear_sum_assignment``); a matched cluster keeps last month's id and name,
+new clusters get new ids.
+
+Measurements and the options tried: docs/decisions/0007-persona-features.md,
+docs/decisions/0008-persona-k-choice.md, docs/decisions/0009-persona-placement.md.
 """
 
 from __future__ import annotations

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -402,9 +401,11 @@ class MonthRun:
         """Share of last month's customers still in the same RFM segment (None without last month)."""
         return stay_rate(self.moves["rfm_segment"]) if self.moves else None
 
-    def write(self, wh: Warehouse) -> list[Path]:
-        """Write segments.parquet and personas.json into the month's snapshot folder."""
-        return [wh.write_snapshot(self.month, "segments", self.segments), save_personas(wh.snapshot_dir(self.month), self.personas)]
+    def write(self, wh: Warehouse) -> None:
+        """Write segments.parquet and personas.json into the month's snapshot folder (returns
+        nothing: a notebook cell ending in ``run.write(...)`` shows no server path)."""
+        wh.write_snapshot(self.month, "segments", self.segments)
+        save_personas(wh.snapshot_dir(self.month), self.personas)
 
     def headline(self) -> dict[str, float | int | str | list[str] | bool | None]:
         """The month's headline figures for metrics.json (codes and numbers only).

@@ -200,7 +200,8 @@ def test_one_label_one_number_on_every_page(published: KitConfig, month: str) ->
     # the export carries the same value at risk as the churn page and the overview
     export = pd.read_csv(month_dir(published, month) / "exports" / "churn_risk.csv", encoding="utf-8-sig")
     assert len(export) == metrics["05_churn"]["customers_scored"]
-    assert export["value_at_risk"].sum() == pytest.approx(metrics["05_churn"]["value_at_risk_total"], rel=1e-6)
+    # the file rounds each customer's value to the cent: the sum may differ by half a cent a row
+    assert abs(export["value_at_risk"].sum() - metrics["05_churn"]["value_at_risk_total"]) <= 0.005 * len(export)
 
 
 def test_anonymous_receipts_are_no_customers_anywhere(published: KitConfig) -> None:
