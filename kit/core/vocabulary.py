@@ -168,16 +168,15 @@ def customer_counts(profile: pd.DataFrame, vocab: Vocabulary) -> dict[str, int |
     ``prospects``), ``active_customers`` (new + active), ``high_value_customers`` and
     ``high_value_revenue_share`` (their share of customers' 365-day spend).
     """
-    people = profile
-    kinds = classify(people, vocab)
+    kinds = classify(profile, vocab)
     stage = kinds["lifecycle_stage"].value_counts()
-    spend = people[VALUE_COLUMN].to_numpy(dtype=float, na_value=np.nan)
+    spend = profile[VALUE_COLUMN].to_numpy(dtype=float, na_value=np.nan)
     spend = np.clip(np.nan_to_num(spend, nan=0.0), 0, None)
     high = (kinds["value_tier"] == "high").to_numpy()
     total = float(spend.sum())
     return {
-        "customers": int(len(people)),
-        "buyers": int(people["has_ordered"].sum()),
+        "customers": int(len(profile)),
+        "buyers": int(profile["has_ordered"].sum()),
         "active_customers": int(kinds["is_active"].sum()),
         "new_customers": int(stage.get("new", 0)),
         "silent_customers": int(stage.get("silent", 0)),

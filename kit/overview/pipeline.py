@@ -287,14 +287,15 @@ class Overview:
         return {"kpis": self.current}
 
 
-def snapshot_kpis(wh: Warehouse, month: str) -> dict[str, float | None]:
-    """Average CLV and total value at risk from this month's CLV and churn snapshots (None when absent).
+def snapshot_kpis(wh: Warehouse, month: str, churn: pd.DataFrame | None) -> dict[str, float | None]:
+    """Average CLV and total value at risk from this month's CLV snapshot and ``churn``
+    (its churn snapshot; None when absent, as is a KPI whose snapshot is missing).
 
     The CLV snapshot holds identified customers only (kit.core.vocabulary), so the average
     is over customers; value at risk is the vocabulary's sum of p(churn) x CLV.
     """
     avg_clv = float(wh.read_snapshot(month, "clv")["clv"].mean()) if wh.has_snapshot(month, "clv") else None
-    var = float(wh.read_snapshot(month, "churn")["value_at_risk"].sum()) if wh.has_snapshot(month, "churn") else None
+    var = float(churn["value_at_risk"].sum()) if churn is not None else None
     return {"avg_clv": avg_clv, "value_at_risk": var}
 
 
@@ -317,12 +318,9 @@ def segment_moves(wh: Warehouse, month: str) -> pd.DataFrame | None:
     return transitions(wh.read_snapshot(prev, "segments"), current, "rfm_segment", value)
 
 
-def value_at_risk_by_persona(wh: Warehouse, month: str) -> pd.Series:
-    """Value at risk per persona (English name), largest first; empty without a churn snapshot."""
-    if not wh.has_snapshot(month, "churn"):
-        return pd.Series(dtype=float)
-    churn = wh.read_snapshot(month, "churn")
-    if float(churn["value_at_risk"].sum()) <= 0 or churn["persona"].isna().all():
+def value_at_risk_by_persona(churn: pd.DataFrame | None) -> pd.Series:
+    """Value at risk per persona (English name) of a churn snapshot, largest first; empty without one."""
+    if churn is None or float(churn["value_at_risk"].sum()) <= 0 or churn["persona"].isna().all():
         return pd.Series(dtype=float)
     return churn.groupby("persona")["value_at_risk"].sum().sort_values(ascending=False)
 
@@ -332,7 +330,8 @@ def build_overview(wh: Warehouse, month: str, config: KitConfig, months: int = 1
     series = order_kpis(wh, month, config, months).merge(nps_by_month(wh, month, months), on="month")
     last = series.iloc[-1]
     current: dict[str, float | None] = {key: float(last[key]) for key in KPI_KEYS if key in series.columns}
-    current.update(snapshot_kpis(wh, month))
+    churn = wh.read_snapshot(month, "churn") if wh.has_snapshot(month, "churn") else None
+    current.update(snapshot_kpis(wh, month, churn))
     current = {key: current.get(key) for key in KPI_KEYS}
     reports = config.resolve(config.paths.reports)
     published = published_metrics(reports, shift_month(month, -1))
@@ -353,7 +352,7 @@ def build_overview(wh: Warehouse, month: str, config: KitConfig, months: int = 1
         gate=data_gate(wh),
         metrics=wh.month_metrics(month),
         segment_moves=segment_moves(wh, month),
-        value_at_risk_by_persona=value_at_risk_by_persona(wh, month),
+        value_at_risk_by_persona=value_at_risk_by_persona(churn),
         persona_cards=load_personas(wh.snapshot_dir(month)),
     )
 

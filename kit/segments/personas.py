@@ -66,7 +66,7 @@ from kit.core.atomic import write_text_atomic
 from kit.core.config import SegmentationConfig
 from kit.core.dates import snapshot_end
 from kit.core.sampling import smallest_keys
-from kit.profile import category_column
+from kit.profile import CATEGORY_PREFIX, category_column
 
 if TYPE_CHECKING:
     from kit.core.warehouse import Warehouse
@@ -80,7 +80,6 @@ UNPROFILED = -1  # persona_id of customers with no orders and no profile signal
 BROWSE_TYPE_PREFIX = "browse_type_"
 BROWSE_CATEGORY_PREFIX = "browse_cat_"
 RECENCY_CAP_DAYS = 730.0
-CATEGORY_PREFIX = "cat_share_"
 # feature -> (profile column, transform, group); categories are added from the profile
 FEATURES: dict[str, tuple[str, str, str]] = {
     "channel_share_online": ("channel_share_online", "share", "channel"),
