@@ -105,6 +105,11 @@ class SourceConfig:
     # a line with bytes the encoding cannot decode: fail (the error names the line) or
     # quarantine that one line (reason undecodable_bytes) and load the others
     on_bad_encoding: Literal["fail", "quarantine"] = "fail"
+    # identity keys this source carries: canonical column (after `columns`) -> key type.
+    # Key types: member_id, phone, email, app_user_id, shop_user_id or any other name (a
+    # custom text key, e.g. loyalty_card). The same key type links records across sources.
+    # Empty = the kind's default keys that are present (kit.ingest.kinds.RECORD_KEYS).
+    keys: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,10 @@ class IdentityConfig:
     # overshared_threshold accounts (members, app users, shop users), or on more than
     # overshared_orphan_threshold records and no account (receipts, survey answers only),
     # or on more than overshared_total_threshold records of any kind
+    # key types that name one account by construction (a member number, a shop or app
+    # account, a customer number in an order log): records carrying one are accounts,
+    # and the key is never treated as over-shared
+    account_keys: list[str] = field(default_factory=lambda: ["member_id", "app_user_id", "shop_user_id"])
     overshared_threshold: int = 25
     overshared_orphan_threshold: int = 3
     overshared_total_threshold: int = 250

@@ -25,6 +25,7 @@ from kit.core.atomic import atomic_path
 from kit.core.config import KitConfig
 from kit.core.dates import check_month
 from kit.core.generations import current_dir
+from kit.core.inputs import Inputs
 
 TABLES = ("customers", "identities", "orders", "events", "surveys", "assignments")
 
@@ -62,6 +63,7 @@ class Warehouse:
             # DuckDB's progress bar writes to stderr, which would end up in notebook outputs.
             con.raw_sql("SET enable_progress_bar = false")
         self.con = con
+        self._inputs: Inputs | None = None
 
     @classmethod
     def from_config(cls, config: KitConfig) -> "Warehouse":
@@ -86,6 +88,12 @@ class Warehouse:
             return self.con.read_parquet(path, table_name=f"wh_{name}")
         except Exception as exc:  # DuckDB's error types vary by version; the message names the file
             raise _damaged(path, exc) from exc
+
+    def inputs(self) -> Inputs:
+        """What data this warehouse holds (kit.core.inputs), read once per Warehouse."""
+        if self._inputs is None:
+            self._inputs = Inputs.read(self.root)
+        return self._inputs
 
     def anonymous_receipts(self) -> ibis.Table | None:
         """Customer ids known only through store receipts ingest could not link to anyone.

@@ -63,6 +63,11 @@ def banner(text: str, level: str = "info") -> str:
     return wrap(f'<div class="kit-banner kit-{level}">{escape(text)}</div>')
 
 
+def unavailable(text: str) -> str:
+    """The plain line standing where a section's input is absent."""
+    return wrap(f'<p class="kit-unavailable">{escape(text)}</p>')
+
+
 def sparkline(values: list[float], width: int = 120, height: int = 28) -> str:
     """A small inline SVG line of ``values`` (missing values are skipped)."""
     points = [(i, float(v)) for i, v in enumerate(values) if v is not None and not pd.isna(v)]

@@ -29,6 +29,7 @@ from kit.report import blocks, theme
 from kit.text.cards import Highlight, Kpi
 from kit.text.fmt import Formatter
 from kit.text.glossary import glossary
+from kit.text.i18n import has_key
 from kit.text.i18n import t as translate
 
 
@@ -161,6 +162,20 @@ class Report:
     def banner(self, text: str, level: str = "info") -> None:
         """A coloured banner (``danger`` for a red stop sign)."""
         _display_html(blocks.banner(text, level))
+
+    def missing_input(self, need: str) -> str:
+        """The short phrase for an absent input (``input.<need>``: "No survey data"), for a
+        KPI card's value or a table cell; needs are named as in kit.core.inputs."""
+        key = f"input.{need}"
+        if has_key(key):
+            return self.t(key)
+        table, _, column = need.partition(".")
+        return self.t("input.column", table=self.t(f"input.table.{table}"), column=column)
+
+    def unavailable(self, need: str, what: str) -> None:
+        """One plain line where a section cannot be shown because input ``need`` is absent:
+        "No survey data: satisfaction is not shown." (``what`` is the translated thing)."""
+        _display_html(blocks.unavailable(self.t("input.unavailable", missing=self.missing_input(need), what=what)))
 
     def kpis(self, cards: list[Kpi]) -> None:
         """A row of KPI cards."""

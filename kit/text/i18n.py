@@ -52,6 +52,11 @@ def t(key: str, lang: str = "en", **values: object) -> str:
     return entry[lang].format(**values) if values else entry[lang]
 
 
+def has_key(key: str) -> bool:
+    """Whether the catalogue has text for ``key``."""
+    return key in catalogue()
+
+
 def check_catalogue() -> list[str]:
     """Problems in the catalogue: keys lacking a language (empty when all is well)."""
     return [
