@@ -105,10 +105,12 @@ class SourceConfig:
     # a line with bytes the encoding cannot decode: fail (the error names the line) or
     # quarantine that one line (reason undecodable_bytes) and load the others
     on_bad_encoding: Literal["fail", "quarantine"] = "fail"
-    # identity keys this source carries: canonical column (after `columns`) -> key type.
-    # Key types: member_id, phone, email, app_user_id, shop_user_id or any other name (a
-    # custom text key, e.g. loyalty_card). The same key type links records across sources.
-    # Empty = the kind's default keys that are present (kit.ingest.kinds.RECORD_KEYS).
+    # identity keys this source carries: column (after `columns`) -> key type. Key types:
+    # member_id, phone, email, app_user_id, shop_user_id or any other name listed in
+    # identity.keys (a custom text key, e.g. loyalty_card). The same key type links records
+    # across sources. A column that is not a canonical column of the kind is read for
+    # identity only. Declared keys replace the kind's defaults (empty = the defaults,
+    # kit.ingest.kinds.DEFAULT_KEYS); kinds events and assignments carry none.
     keys: dict[str, str] = field(default_factory=dict)
 
 
@@ -153,6 +155,11 @@ class IngestGateConfig:
     # share of an orders source's revenue (parseable amounts) in quarantined rows
     revenue_lost_warn: float = 0.01
     revenue_lost_fail: float = 0.05
+    # share of a customers source's records whose customer has no order (judged when an
+    # orders source is ingested too): members that link to no order point to an order log
+    # whose customer key is not declared (sources.<name>.keys)
+    members_without_orders_warn: float = 0.7
+    members_without_orders_fail: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -319,6 +326,8 @@ RANGES: dict[tuple[type, str], Range] = {
     (IngestGateConfig, "month_drop_fail"): SHARE,
     (IngestGateConfig, "revenue_lost_warn"): SHARE,
     (IngestGateConfig, "revenue_lost_fail"): SHARE,
+    (IngestGateConfig, "members_without_orders_warn"): SHARE,
+    (IngestGateConfig, "members_without_orders_fail"): SHARE,
     (FeaturesConfig, "city_tiers"): COUNT,
     (SegmentationConfig, "rfm_breaks"): Range(0, increasing=True),
     (SegmentationConfig, "cn8_breaks"): Range(0),
@@ -395,6 +404,33 @@ def _check_relations(config: KitConfig, file: Path) -> None:
             "silent_days, so every new customer is active and every stage can hold someone."
         )
     _check_ingest_limits(config.ingest, file)
+    _check_identity_keys(config, file)
+
+
+# source kinds whose rows are identity records (kit.ingest.kinds.ROW_ID): only they carry keys
+IDENTITY_KINDS = ("customers", "orders", "app_users", "surveys")
+
+
+def _check_identity_keys(config: KitConfig, file: Path) -> None:
+    """Every key type a source declares must be in identity.keys (whose order is the
+    matching rules' priority), and only identity-bearing kinds declare keys."""
+    listed = config.identity.keys
+    for name, source in config.sources.items():
+        if source.keys and source.kind not in IDENTITY_KINDS:
+            raise ConfigError(
+                f"{file}: sources.{name}.keys: a source of kind {source.kind} carries no identity records "
+                f"(only {', '.join(IDENTITY_KINDS)} do); its rows link through app_user_id or unit_id. "
+                f"Remove sources.{name}.keys."
+            )
+        for column, key_type in source.keys.items():
+            if not column.strip() or not key_type.strip():
+                raise ConfigError(f"{file}: sources.{name}.keys: a column and its key type must both be named, got {_show(column)}: {_show(key_type)}.")
+            if key_type not in listed:
+                raise ConfigError(
+                    f"{file}: sources.{name}.keys.{column} = {_show(key_type)}: key type {key_type!r} is not in "
+                    f"identity.keys ({', '.join(listed)}). Add {key_type!r} to identity.keys (its place in the list is "
+                    "its priority when naming a matching rule), or use one of the listed key types."
+                )
 
 
 def _check_ingest_limits(ingest: IngestConfig, file: Path) -> None:
@@ -412,7 +448,7 @@ def _check_ingest_limits(ingest: IngestConfig, file: Path) -> None:
     if dates["min_date"] >= dates["max_date"]:
         raise ConfigError(f"{file}: ingest.min_date = {ingest.min_date} must be before ingest.max_date = {ingest.max_date}.")
     gate = ingest.gate
-    for limit in ("quarantined_share", "month_drop", "revenue_lost"):
+    for limit in ("quarantined_share", "month_drop", "revenue_lost", "members_without_orders"):
         warn, fail = getattr(gate, f"{limit}_warn"), getattr(gate, f"{limit}_fail")
         if warn > fail:
             raise ConfigError(

@@ -96,19 +96,23 @@ class Warehouse:
         return self._inputs
 
     def anonymous_receipts(self) -> ibis.Table | None:
-        """Customer ids known only through store receipts ingest could not link to anyone.
+        """Customer ids made only of one-off receipts nobody can recognise again.
 
-        A receipt with no phone (or only a store's shared walk-in number), no member id and
-        no account becomes its own one-order "customer" (identity rule ``singleton`` on
-        source ``pos``): revenue, but not a person anyone can count, contact or follow.
-        Counts of customers (the overview's KPIs, the churn population) leave them out.
-        Returns an Ibis table with one column ``customer_id``, or None when the warehouse
-        has no identities table.
+        An order record that carries no identity key used for linking (no member number,
+        account, phone or e-mail, or only an over-shared one such as a store's walk-in
+        number: identities ``kind`` orders and ``keyed`` false) becomes its own one-order
+        "customer", in any orders source: revenue, but not a person anyone can count,
+        contact or follow. Counts of customers (the overview's KPIs, the churn population)
+        leave them out. Returns an Ibis table with one column ``customer_id``, or None when
+        the warehouse has no identities table, or one without the record kinds (``kind``,
+        ``keyed``: identities written by an older ingest).
         """
         if not self.table_path("identities").exists():
             return None
         ids = self.table("identities")
-        linked = ((ids.source != "pos") | (ids.rule != "singleton")).cast("int64")
+        if not {"kind", "keyed"} <= set(ids.columns):
+            return None
+        linked = ((ids.kind != "orders") | ids.keyed).cast("int64")
         per = ids.group_by("customer_id").aggregate(linked=linked.sum())
         return per.filter(per.linked == 0).select("customer_id")
 

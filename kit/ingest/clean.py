@@ -4,6 +4,15 @@
 the row position ``_pos``, the quarantine ``_reason`` / ``_column`` and a ``_resent`` flag)
 and the view ``clean_<name>`` (the rows kept), in three steps:
 
+0. an orders source without an ``order_id`` column gets a synthesised one: the first 20
+   hex digits of the keyed hash (HMAC-SHA256 under the identity key, ``identity.py``) of
+   the row's fields, as JSON of column name -> raw value sorted by column name (names
+   after the ``columns:`` mapping). The same row gets the same id on every run and in any
+   file order; two rows get the same id only when every field is equal, and those are
+   exact duplicates (step 1). The canonical ``order_id`` is ``<source>:<that id>``. Such a
+   source has no re-sent rows (step 3): without an order id, two rows that differ in any
+   field are two orders;
+
 1. exact duplicates: rows whose every raw field equals an earlier row's are dropped. A
    64-bit hash of all fields finds candidate groups in one aggregation; only rows whose
    hash repeats are compared field by field, so the check is exact and costs one hash
@@ -19,6 +28,16 @@ and the view ``clean_<name>`` (the rows kept), in three steps:
    version in file order is kept; for orders a refunded version wins over a paid one,
    because a refund is always the later state of an order. Only keys that occur more than
    once go through the window that picks the version.
+
+Times: the main timestamp of orders and events is parsed as written; a source whose kept
+rows are all at 00:00:00 (all of its formats lack a time of day, or its exports carry
+dates only) is date-only (``SourceStats.has_time`` false): its dates keep their calendar
+day (no time zone shift) and hour-of-day analyses skip its rows. Other sources' times are
+converted from ``sources.<name>.timezone`` to project time.
+
+Declared identity key columns that are not canonical columns of the kind
+(``kinds.key_columns``) are parsed by their key type and kept in ``clean_<name>`` for
+identity resolution only; a declared key column missing from the file is an error.
 
 Malformed records (``bad_<name>``, found before parsing: ``lines.py``) count as
 quarantined too, so that read (physical records) = loaded + duplicates + quarantined.
@@ -36,28 +55,33 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from kit.core.config import IngestConfig, SourceConfig
-from kit.ingest.kinds import KINDS, ORDER_STATUSES, PERSONAL, Column, Kind
+from kit.core.config import IngestConfig, KitConfig, SourceConfig
+from kit.ingest.identity import IdentityKey, hash_sql
+from kit.ingest.kinds import KINDS, MAIN_TS, ORDER_STATUSES, PERSONAL, TIMED_KINDS, Column, Kind, key_columns
 from kit.ingest.normalize import (
     TEXT_TYPES,
     TRIMMED,
     blank_sql,
     email_sql,
+    local_timestamp_sql,
     mask_email,
     mask_phone,
     number_sql,
     phone_sql,
     quote_ident,
+    shifts_zone,
     sql_literal,
     text_sql,
     timestamp_sql,
     trimmed_text_sql,
     whole_number_sql,
+    zone_sql,
 )
 from kit.ingest.sources import IngestError, RawSource
 
 INTERNAL = ("_file", "_row", "_line", "_pos")
 MONEY = ("amount", "discount")  # number columns held to ingest.max_amount
+SYNTHESISED_ID_DIGITS = 20  # hex digits of a synthesised order id (80 bits)
 
 
 @dataclass
@@ -72,6 +96,7 @@ class SourceStats:
     kind: str
     files: list[str]
     encodings: dict[str, str]
+    columns: list[str] = field(default_factory=list)  # canonical and key columns the files have
     read: int = 0
     exact_duplicates: int = 0
     resent_duplicates: int = 0
@@ -81,6 +106,9 @@ class SourceStats:
     quarantine_detail: list[dict] = field(default_factory=list)  # reason, column, rows
     values_nulled: dict[str, int] = field(default_factory=dict)
     missing_share: dict[str, float] = field(default_factory=dict)
+    # orders / events: whether the main timestamps carry a time of day (None: other kinds)
+    has_time: bool | None = None
+    synthesised_order_id: bool = False  # orders without an order_id column (module docstring)
 
     @property
     def duplicates(self) -> int:
@@ -98,15 +126,26 @@ class SourceStats:
 
 
 def _parsed_sql(
-    column: Column, present: dict[str, str], source: SourceConfig, project_tz: str, limits: IngestConfig
+    column: Column, present: dict[str, str], source: SourceConfig, project_tz: str, limits: IngestConfig, local: bool
 ) -> str:
-    """The SQL expression giving the cleaned value of ``column`` (NULL when absent).
+    """The SQL expression giving the cleaned value of ``column``: its default, or a null
+    of its type, when absent or blank.
 
     Integer columns are parsed in two steps by ``clean_source`` (number, then whole number).
-    A date of a nullable column (birth date) outside the plausible range is NULL.
+    A date of a nullable column (birth date) outside the plausible range is NULL. ``local``:
+    a timestamp stays in the zone it was written in (``clean_source`` converts it once it
+    knows whether the source has times of day).
     """
     if column.name not in present:
-        return "NULL"
+        return sql_literal(column.default) if column.default is not None else f"NULL::{column.sql_type}"
+    value = _value_sql(column, present, source, project_tz, limits, local)
+    return f"coalesce({value}, {sql_literal(column.default)})" if column.default is not None else value
+
+
+def _value_sql(
+    column: Column, present: dict[str, str], source: SourceConfig, project_tz: str, limits: IngestConfig, local: bool
+) -> str:
+    """The parsed value of a column present in the file (``_parsed_sql``)."""
     col, dtype = quote_ident(column.name), present[column.name]
     if column.parse == "phone":
         return phone_sql(col, dtype)
@@ -114,6 +153,8 @@ def _parsed_sql(
         return email_sql(col, dtype)
     if column.parse == "number":
         return number_sql(col, dtype)
+    if column.parse == "timestamp" and local:
+        return local_timestamp_sql(col, dtype, source.timestamp_formats, project_tz)
     if column.parse == "timestamp":
         value = timestamp_sql(col, dtype, source.timestamp_formats, source.timezone, project_tz)
         if column.on_invalid == "null":
@@ -160,72 +201,126 @@ def _checks(kind_name: str, kind: Kind, present: dict[str, str], limits: IngestC
     return checks
 
 
-def clean_source(
-    con: duckdb.DuckDBPyConnection, raw: RawSource, source: SourceConfig, project_tz: str, limits: IngestConfig
-) -> SourceStats:
-    """Clean ``raw_<name>`` into ``stage_<name>`` / view ``clean_<name>``; return its accounting."""
-    name, kind = raw.name, KINDS[source.kind]
-    present = {c: t for c, t in raw.columns.items() if c in {col.name for col in kind.columns}}
-    missing = [c.name for c in kind.columns if c.required and c.name not in present]
-    if missing:
-        found = ", ".join(c for c in raw.columns if c not in INTERNAL)
-        reverse = {v: k for k, v in source.columns.items()}
-        wanted = ", ".join(f"{m!r}" + (f" (mapped from {reverse[m]!r})" if m in reverse else "") for m in missing)
-        raise IngestError(
-            f"source {name!r} (kind {source.kind}, file {', '.join(raw.files)}): required column(s) "
-            f"{wanted} missing. Columns found: {found}. Fix the file's header or map its column "
-            f"to the canonical name under sources.{name}.columns in the config."
-        )
-    fields = ", ".join(quote_ident(c) for c in raw.columns if c not in INTERNAL)
+def clean_source(con: duckdb.DuckDBPyConnection, raw: RawSource, config: KitConfig, key: IdentityKey) -> SourceStats:
+    """Clean ``raw_<name>`` into ``stage_<name>`` / view ``clean_<name>``; return its accounting.
+
+    ``key`` is the identity key, in use on ``con`` (``identity.use_key``): it keys the
+    synthesised order ids.
+    """
+    name = raw.name
+    source, project_tz, limits = config.sources[name], config.project.timezone, config.ingest
+    kind = KINDS[source.kind]
+    columns = kind.columns + key_columns(source)
+    _check_columns(raw, source, kind)
+    present = {c: t for c, t in raw.columns.items() if c in {col.name for col in columns}}
+    fields = [c for c in raw.columns if c not in INTERNAL]
+    quoted = ", ".join(quote_ident(c) for c in fields)
     con.execute(
         f"""CREATE OR REPLACE TABLE dup_{name} AS
         SELECT _pos FROM (
-            SELECT * FROM {raw.table} WHERE hash({fields}) IN (
-                SELECT hash({fields}) AS h FROM {raw.table} GROUP BY h HAVING count(*) > 1))
-        QUALIFY row_number() OVER (PARTITION BY {fields} ORDER BY _pos) > 1"""
+            SELECT * FROM {raw.table} WHERE hash({quoted}) IN (
+                SELECT hash({quoted}) AS h FROM {raw.table} GROUP BY h HAVING count(*) > 1))
+        QUALIFY row_number() OVER (PARTITION BY {quoted} ORDER BY _pos) > 1"""
     )
     # step 1 trims every text column once; step 2 parses; step 3 picks the first failed check
     types = {c: TRIMMED if t in TEXT_TYPES else t for c, t in present.items()}
-    trimmed = ", ".join(f"{trimmed_text_sql(quote_ident(c), t)} AS {quote_ident(c)}" for c, t in present.items())
+    trimmed = [f"{trimmed_text_sql(quote_ident(c), t)} AS {quote_ident(c)}" for c, t in present.items()]
+    synthesised = source.kind == "orders" and "order_id" not in present
+    if synthesised:
+        row = "to_json({" + ", ".join(f"{sql_literal(c)}: {quote_ident(c)}" for c in sorted(fields)) + "})"
+        trimmed.append(f"{hash_sql(key, row, SYNTHESISED_ID_DIGITS)} AS order_id")
+        types["order_id"] = TRIMMED
+    main_ts = MAIN_TS[source.kind] if source.kind in TIMED_KINDS else None
     parsed = []
-    for column in kind.columns:
+    for column in columns:
         if column.parse == "integer":
-            number = number_sql(quote_ident(column.name), types[column.name]) if column.name in types else "NULL"
-            parsed.append(f"{number} AS p_{column.name}_num")
+            number = number_sql(quote_ident(column.name), types[column.name]) if column.name in types else "NULL::DOUBLE"
+            parsed.append(f"{number} AS {_p(column.name + '_num')}")
         else:
-            parsed.append(f"{_parsed_sql(column, types, source, project_tz, limits)} AS p_{column.name}")
-    wholes = [f"{whole_number_sql(f'p_{c.name}_num')} AS p_{c.name}" for c in kind.columns if c.parse == "integer"]
-    nullable = [c.name for c in kind.columns if c.on_invalid == "null" and c.name in present]
-    flags = [f"{quote_ident(c)} IS NOT NULL AND p_{c} IS NULL AS _nulled_{c}" for c in nullable]
+            value = _parsed_sql(column, types, source, project_tz, limits, local=column.name == main_ts)
+            parsed.append(f"{value} AS {_p(column.name)}")
+    wholes = [f"{whole_number_sql(_p(c.name + '_num'))} AS {_p(c.name)}" for c in columns if c.parse == "integer"]
+    nullable = [c for c in columns if c.on_invalid == "null" and c.name in present]
+    flags = [f"{quote_ident(c.name)} IS NOT NULL AND {_p(c.name)} IS NULL AS {_p('nulled_' + c.name)}" for c in nullable]
     checks = _checks(source.kind, kind, types, limits)
     # the first failing check's number, evaluated once; reason and column are looked up
     first = "CASE " + " ".join(f"WHEN {cond} THEN {i}" for i, (_, _, cond) in enumerate(checks, 1)) + " END"
     reasons = "[" + ", ".join(sql_literal(r) for r, _, _ in checks) + "]"
-    columns = "[" + ", ".join(sql_literal(c) for _, c, _ in checks) + "]"
+    names = "[" + ", ".join(sql_literal(c) for _, c, _ in checks) + "]"
     if not checks:
-        first, reasons, columns = "NULL::INTEGER", "[NULL::VARCHAR]", "[NULL::VARCHAR]"
-    outputs = [f"p_{c.name} AS {c.name}" for c in kind.columns] + flags
+        first, reasons, names = "NULL::INTEGER", "[NULL::VARCHAR]", "[NULL::VARCHAR]"
+    outputs = [f"{_p(c.name)} AS {quote_ident(c.name)}" for c in columns] + flags
     con.execute(
         f"""CREATE OR REPLACE TABLE stage_{name} AS
-        SELECT * EXCLUDE (_check), {reasons}[_check] AS _reason, {columns}[_check] AS _column, false AS _resent FROM (
+        SELECT * EXCLUDE (_check), {reasons}[_check] AS _reason, {names}[_check] AS _column, false AS _resent FROM (
             SELECT {", ".join(outputs)}, _pos, {first} AS _check FROM (
                 SELECT *{"".join(", " + w for w in wholes)} FROM (
                     SELECT *, {", ".join(parsed)} FROM (
-                        SELECT _pos{", " + trimmed if trimmed else ""} FROM {raw.table} ANTI JOIN dup_{name} USING (_pos)))))"""
+                        SELECT _pos{"".join(", " + t for t in trimmed)} FROM {raw.table} ANTI JOIN dup_{name} USING (_pos)))))"""
     )
-    if kind.key:
+    if kind.key and not synthesised:
         _mark_resent(con, name, kind, source.kind)
-    keep = ", ".join([c.name for c in kind.columns] + ["_pos"])
+    stats = SourceStats(
+        name, source.kind, raw.files, raw.encodings, columns=[c.name for c in columns if c.name in raw.columns],
+        read=raw.records, synthesised_order_id=synthesised,
+    )
+    if main_ts is not None:
+        stats.has_time = _has_time(con, name, main_ts)
+        dtype = types.get(main_ts, "TIMESTAMP")
+        if stats.has_time and shifts_zone(dtype, source.timezone, project_tz):
+            moved = zone_sql(main_ts, source.timezone, project_tz)  # type: ignore[arg-type]
+            con.execute(f"UPDATE stage_{name} SET {main_ts} = {moved}")
+    keep = ", ".join([quote_ident(c.name) for c in columns] + ["_pos"])
     con.execute(f"CREATE OR REPLACE VIEW clean_{name} AS SELECT {keep} FROM stage_{name} WHERE _reason IS NULL AND NOT _resent")
-    stats = SourceStats(name, source.kind, raw.files, raw.encodings, read=raw.records)
     stats.exact_duplicates = _count(con, f"dup_{name}", "true")
     if nullable:
-        counts = ", ".join(f"count(*) FILTER (WHERE _nulled_{c})" for c in nullable)
+        counts = ", ".join(f"count(*) FILTER (WHERE {_p('nulled_' + c.name)})" for c in nullable)
         row = con.execute(f"SELECT {counts} FROM stage_{name} WHERE _reason IS NULL AND NOT _resent").fetchall()[0]
-        stats.values_nulled = {f"{c}_invalid": int(v) for c, v in zip(nullable, row) if v}
+        canonical = {c.name for c in kind.columns}
+        for column, n in zip(nullable, row):
+            # a key column outside the kind is counted under its rule (phone_invalid, email_invalid)
+            problem = f"{column.name if column.name in canonical else column.parse}_invalid"
+            if n:
+                stats.values_nulled[problem] = stats.values_nulled.get(problem, 0) + int(n)
     refresh_counts(con, stats)
-    stats.missing_share = missing_shares(con, name, [c.name for c in kind.columns if c.name in present])
+    stats.missing_share = missing_shares(con, name, stats.columns)
     return stats
+
+
+def _p(name: str) -> str:
+    """The quoted name of the parsed value of column ``name`` inside ``clean_source``."""
+    return quote_ident("p_" + name)
+
+
+def _check_columns(raw: RawSource, source: SourceConfig, kind: Kind) -> None:
+    """Raise IngestError when a required column or a declared identity key column is missing."""
+    missing = [c.name for c in kind.columns if c.required and c.name not in raw.columns]
+    keys = [c for c in source.keys if c not in raw.columns]
+    if not missing and not keys:
+        return
+    found = ", ".join(c for c in raw.columns if c not in INTERNAL)
+    reverse = {v: k for k, v in source.columns.items()}
+    where = f"source {raw.name!r} (kind {source.kind}, file {', '.join(raw.files)})"
+    if missing:
+        wanted = ", ".join(f"{m!r}" + (f" (mapped from {reverse[m]!r})" if m in reverse else "") for m in missing)
+        raise IngestError(
+            f"{where}: required column(s) {wanted} missing. Columns found: {found}. Fix the file's header or map "
+            f"its column to the canonical name under sources.{raw.name}.columns in the config."
+        )
+    wanted = ", ".join(f"{k!r}" + (f" (mapped from {reverse[k]!r})" if k in reverse else "") for k in keys)
+    raise IngestError(
+        f"{where}: identity key column(s) {wanted} declared under sources.{raw.name}.keys are not in the file. "
+        f"Columns found: {found}. Map the file's column to that name under sources.{raw.name}.columns, or "
+        f"remove it from sources.{raw.name}.keys."
+    )
+
+
+def _has_time(con: duckdb.DuckDBPyConnection, name: str, column: str) -> bool:
+    """Whether any kept row's ``column`` has a time of day other than 00:00:00."""
+    found = con.execute(
+        f"SELECT bool_or({column} <> date_trunc('day', {column})) FROM stage_{name} WHERE _reason IS NULL AND NOT _resent"
+    ).fetchall()[0][0]
+    return bool(found)
 
 
 def _mark_resent(con: duckdb.DuckDBPyConnection, name: str, kind: Kind, kind_name: str) -> None:

@@ -1,21 +1,34 @@
 """Identity resolution: one pseudonymous, stable ``customer_id`` per person across sources.
 
-Records (a CRM member, a shop account, a POS receipt, an app user, a survey response) are
-linked through the identifiers they carry (``identity.keys``: member id, phone, e-mail,
-app user id, shop user id). People are the connected components of the bipartite graph
-records <-> identifier values, found with ``scipy.sparse.csgraph.connected_components``
-over an integer edge list built in DuckDB (no Python loop per row).
+Records (a CRM member, a shop account, a POS receipt, an app user, a survey response;
+``kinds.record_sql``) are linked through the identity keys they carry: each source's
+declared ``keys`` (column -> key type), or its kind's defaults (``kinds.DEFAULT_KEYS``:
+member id, phone, e-mail, app user id, shop user id), of the types in ``identity.keys``.
+The same key type links across sources: an order log's member-number column declared
+``member_id`` links its orders to the CRM. Phones and e-mails are normalised by their
+rules, any other key type is compared as trimmed text. People are the connected
+components of the bipartite graph records <-> identifier values, found with
+``scipy.sparse.csgraph.connected_components`` over an integer edge list built in DuckDB
+(no Python loop per row).
 
-Over-shared identifiers. A contact identifier (phone, e-mail) that is not one person's
-is never used to merge: its edges are dropped, so those records stay apart unless another
-identifier links them. It is over-shared when it is carried by
+Over-shared identifiers. An identifier that is not an account key (a phone, an e-mail, a
+custom key not listed in ``identity.account_keys``) and is not one person's is never used
+to merge: its edges are dropped, so those records stay apart unless another identifier
+links them. It is over-shared when it is carried by
 - more than ``overshared_threshold`` accounts (members, app users, shop users), or
 - more than ``overshared_orphan_threshold`` records and no account at all, or
 - more than ``overshared_total_threshold`` records of any kind.
 Why not a single count: a loyal customer's phone sits on dozens of receipts, but also on
 their member / shop / app account; the store's walk-in number sits on receipts only.
-Account ids (member, app and shop user ids) identify one account by construction and are
-never treated as over-shared. The report shows over-shared values masked (``138****8000``).
+Account keys (``identity.account_keys``: member, app and shop user ids by default) name
+one account by construction and are never treated as over-shared. The report shows
+over-shared values masked (``138****8000``).
+
+The ``identities`` table names, per record, its source and kind, its customer id, the
+matching rule (the highest-priority key type in ``identity.keys`` it shares with another
+record, else ``singleton``) and ``keyed``: whether it carries any identifier used for
+linking (over-shared ones do not count). An order record that is not keyed is a one-off
+receipt nobody can recognise again (``Warehouse.anonymous_receipts``).
 
 Stable ids. ``identity_registry.parquet`` maps the keyed hash of every record id and
 identifier value (never the value itself) to its ``customer_id`` and the run month that
@@ -58,13 +71,13 @@ import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from kit.core.config import IdentityConfig, KitConfig
-from kit.ingest.kinds import MAIN_TS, RECORD_ID, RECORD_IS_ACCOUNT, RECORD_KEYS
-from kit.ingest.normalize import mask_phone_value, sql_literal
+from kit.core.config import IdentityConfig, KitConfig, SourceConfig
+from kit.ingest.kinds import KEY_PARSE, KINDS, MAIN_TS, identity_keys, record_sql
+from kit.ingest.normalize import email_sql, mask_phone_value, phone_sql, quote_ident, sql_literal
 from kit.ingest.sources import IngestError
 
-CONTACT_KEYS = ("phone", "email")
 SEP = "\x1f"
+NORMALISE = {"phone": phone_sql, "email": email_sql}  # key parse rule -> SQL builder
 
 
 KEY_BYTES = 32  # a created key holds 256 random bits
@@ -178,52 +191,65 @@ def check_registry_key(registry: Path, key: IdentityKey) -> None:
         )
 
 
-def build_links(con: duckdb.DuckDBPyConnection, sources: dict[str, str], identity: IdentityConfig) -> None:
-    """Tables ``id_records`` (source, source_id, first_ts, is_account) and ``id_links``
+def build_links(
+    con: duckdb.DuckDBPyConnection, sources: dict[str, SourceConfig], present: dict[str, list[str]], identity: IdentityConfig
+) -> None:
+    """Tables ``id_records`` (source, kind, source_id, first_ts, is_account) and ``id_links``
     (source, source_id, key_type, key_value).
 
-    ``sources`` maps source name -> kind for the identity-bearing sources (cleaned tables
-    ``clean_<name>`` must exist).
+    ``sources`` maps source name -> config for the identity-bearing sources, ``present``
+    source name -> the columns its files have (``SourceStats.columns``); the cleaned
+    tables ``clean_<name>`` must exist.
     """
     records, links = [], []
-    for name, kind in sources.items():
-        rid = RECORD_ID[kind]
+    for name, source in sources.items():
+        rid, is_account = record_sql(source, identity, present[name])
         records.append(
-            f"SELECT {sql_literal(name)} AS source, {rid} AS source_id, min({MAIN_TS[kind]}) AS first_ts, "
-            f"bool_or({RECORD_IS_ACCOUNT[kind]}) AS is_account FROM clean_{name} GROUP BY ALL"
+            f"SELECT {sql_literal(name)} AS source, {sql_literal(source.kind)} AS kind, {rid} AS source_id, "
+            f"min({MAIN_TS[source.kind]}) AS first_ts, bool_or({is_account}) AS is_account FROM clean_{name} GROUP BY ALL"
         )
-        for key in RECORD_KEYS[kind]:
-            if key in identity.keys:
-                links.append(
-                    f"SELECT {sql_literal(name)} AS source, {rid} AS source_id, {sql_literal(key)} AS key_type, "
-                    f"{key} AS key_value FROM clean_{name} WHERE {key} IS NOT NULL"
-                )
+        for column, key_type in identity_keys(source, identity, present[name]).items():
+            value = _key_value_sql(source, column, key_type)
+            links.append(
+                f"SELECT {sql_literal(name)} AS source, {rid} AS source_id, {sql_literal(key_type)} AS key_type, "
+                f"{value} AS key_value FROM clean_{name} WHERE {value} IS NOT NULL"
+            )
     con.execute("CREATE OR REPLACE TABLE id_records AS " + " UNION ALL ".join(records))
     empty = "SELECT NULL::VARCHAR source, NULL::VARCHAR source_id, NULL::VARCHAR key_type, NULL::VARCHAR key_value WHERE false"
     con.execute("CREATE OR REPLACE TABLE id_links AS SELECT DISTINCT * FROM (" + " UNION ALL ".join(links or [empty]) + ")")
 
 
+def _key_value_sql(source: SourceConfig, column: str, key_type: str) -> str:
+    """SQL for the identifier value of key column ``column``: its cleaned value when the
+    column's own rule already normalises it the key type's way, else the key type's rule
+    (phone, e-mail) applied to its text, else its text."""
+    kind = KINDS[source.kind]
+    rule = next((c.parse for c in kind.columns if c.name == column), KEY_PARSE.get(key_type, "text"))
+    text = f"CAST({quote_ident(column)} AS VARCHAR)"
+    wanted = KEY_PARSE.get(key_type)
+    if wanted and rule != wanted:
+        return NORMALISE[wanted](text, "VARCHAR")
+    return text
+
+
 def find_overshared(con: duckdb.DuckDBPyConnection, identity: IdentityConfig) -> pd.DataFrame:
-    """Mark over-shared contact identifiers (table ``overshared``; rules in the module docstring).
+    """Mark over-shared identifiers (table ``overshared``; rules in the module docstring).
 
     Returns key_type, masked value, records, accounts and sources per over-shared identifier.
     """
-    contact = ", ".join(sql_literal(k) for k in CONTACT_KEYS)
+    accounts = ", ".join(sql_literal(k) for k in identity.account_keys) or "NULL"
     con.execute(
         f"""CREATE OR REPLACE TABLE overshared AS
         SELECT l.key_type, l.key_value, count(*) AS n_records,
                count(*) FILTER (WHERE r.is_account) AS n_accounts, count(DISTINCT l.source) AS n_sources
         FROM id_links l JOIN id_records r USING (source, source_id)
-        WHERE l.key_type IN ({contact}) GROUP BY ALL
+        WHERE l.key_type NOT IN ({accounts}) GROUP BY ALL
         HAVING n_accounts > {int(identity.overshared_threshold)}
             OR (n_accounts = 0 AND n_records > {int(identity.overshared_orphan_threshold)})
             OR n_records > {int(identity.overshared_total_threshold)}"""
     )
     frame = con.execute("SELECT * FROM overshared ORDER BY n_records DESC, key_type, key_value").df()
-    masked = [
-        mask_phone_value(v) if k == "phone" else v[:1] + "***@" + v.split("@")[-1]
-        for k, v in zip(frame["key_type"], frame["key_value"])
-    ]
+    masked = [mask_value(k, v) for k, v in zip(frame["key_type"], frame["key_value"])]
     return pd.DataFrame(
         {
             "key_type": frame["key_type"].astype("str"),
@@ -233,6 +259,16 @@ def find_overshared(con: duckdb.DuckDBPyConnection, identity: IdentityConfig) ->
             "n_sources": frame["n_sources"].astype("int64"),
         }
     )
+
+
+def mask_value(key_type: str, value: str) -> str:
+    """An identifier as a report may show it: ``138****8000``, ``a***@example.com``, and
+    any other key (a card or customer number may be personal) as its first character."""
+    if key_type == "phone":
+        return mask_phone_value(value)
+    if key_type == "email":
+        return value[:1] + "***@" + value.split("@")[-1]
+    return value[:1] + "***"
 
 
 def resolve(
@@ -375,9 +411,12 @@ def _write_identity_tables(con: duckdb.DuckDBPyConnection, identity: IdentityCon
             SELECT key_type, key_value FROM id_use GROUP BY ALL HAVING count(*) >= 2),
         rule AS (
             SELECT u.source, u.source_id, u.key_type AS rule FROM id_use u SEMI JOIN shared s USING (key_type, key_value)
-            QUALIFY row_number() OVER (PARTITION BY u.source, u.source_id ORDER BY CASE u.key_type {priority} END) = 1)
-        SELECT r.source, r.source_id, c.customer_id, coalesce(rule.rule, 'singleton') AS rule, r.first_ts
-        FROM rec_comp r JOIN comp_cid c USING (comp) LEFT JOIN rule USING (source, source_id)"""
+            QUALIFY row_number() OVER (PARTITION BY u.source, u.source_id ORDER BY CASE u.key_type {priority} END) = 1),
+        keyed AS (SELECT DISTINCT source, source_id FROM id_use)
+        SELECT r.source, r.source_id, c.customer_id, coalesce(rule.rule, 'singleton') AS rule, k.kind,
+               keyed.source IS NOT NULL AS keyed, r.first_ts
+        FROM rec_comp r JOIN comp_cid c USING (comp) JOIN id_records k USING (source, source_id)
+        LEFT JOIN rule USING (source, source_id) LEFT JOIN keyed USING (source, source_id)"""
     )
     con.execute(
         """CREATE OR REPLACE TABLE key_customer AS

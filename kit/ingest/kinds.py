@@ -1,13 +1,20 @@
 """What each source kind contains and how each of its columns is cleaned.
 
 A source's ``kind`` (customers, orders, app_users, events, surveys, assignments) fixes
-its canonical columns: which must exist in the file (``required``), which must hold a
-valid value on every row (``mandatory``: a blank or unparseable value quarantines the
-row), and what happens to a non-blank value that does not parse: ``quarantine`` (dates
-and numbers: text in a number or an unreadable date is never guessed) or ``null``
-(phones, e-mails, birth dates: the row is still useful, the value is dropped and
-counted). Columns named in ``PERSONAL`` are read only for identity resolution and never
-written anywhere (quarantine rows drop them too).
+its canonical columns: which must exist in the file (``required``; every other column is
+optional), which must hold a valid value on every row where the column exists
+(``mandatory``: a blank or unparseable value quarantines the row), and what happens to a
+non-blank value that does not parse: ``quarantine`` (dates and numbers: text in a number
+or an unreadable date is never guessed) or ``null`` (phones, e-mails, birth dates: the
+row is still useful, the value is dropped and counted). An optional column missing from
+a file is written as a null of its column's SQL type (``Column.sql_type``: DOUBLE,
+BIGINT, TIMESTAMP or VARCHAR), never a typeless NULL, or as its ``default`` (an order's
+``status`` is ``paid``). docs/data_contract.md lists every kind's columns.
+
+An orders source without ``order_id`` gets a stable synthesised id (``clean.py``). Columns
+named in ``PERSONAL`` are read only for identity resolution and never written anywhere
+(quarantine rows drop them too); so are the identity key columns a source declares that
+are not canonical columns of its kind (``sources.<name>.keys``, ``identity_keys``).
 
 Quarantine reasons (the ``reason`` column; the ``column`` column names the field):
 ``missing_value``, ``unparseable_timestamp``, ``text_in_number``, ``not_whole_number``,
@@ -22,10 +29,19 @@ malformed CSV records (``lines.py``) ``unbalanced_quote``, ``too_many_fields``,
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
+from kit.core.config import IdentityConfig, SourceConfig
+from kit.ingest.normalize import quote_ident, sql_literal
+
 Parse = Literal["text", "lower", "phone", "email", "number", "integer", "timestamp"]
+# the SQL type of a cleaned value, by parse rule (an absent column is a null of this type)
+SQL_TYPES: dict[str, str] = {
+    "text": "VARCHAR", "lower": "VARCHAR", "phone": "VARCHAR", "email": "VARCHAR",
+    "number": "DOUBLE", "integer": "BIGINT", "timestamp": "TIMESTAMP",
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,12 @@ class Column:
     mandatory: bool = False
     on_invalid: Literal["quarantine", "null"] = "quarantine"
     valid_range: tuple[float, float] | None = None
+    default: str | None = None  # the value of a blank or absent text field (orders.status: paid)
+
+    @property
+    def sql_type(self) -> str:
+        """The DuckDB type of the cleaned value (and of the typed null of an absent column)."""
+        return SQL_TYPES[self.parse]
 
 
 @dataclass(frozen=True)
@@ -71,10 +93,11 @@ KINDS: dict[str, Kind] = {
     ),
     "orders": Kind(
         columns=(
-            Column("order_id", required=True, mandatory=True),
+            Column("order_id", mandatory=True),  # absent: synthesised (clean.py)
             Column("order_ts", "timestamp", required=True, mandatory=True),
             Column("amount", "number", required=True, mandatory=True),
             Column("shop_user_id"),
+            Column("member_id"),
             Column("phone", "phone", on_invalid="null"),
             Column("email", "email", on_invalid="null"),
             Column("platform", "lower"),
@@ -82,7 +105,7 @@ KINDS: dict[str, Kind] = {
             Column("category"),
             Column("items", "integer", valid_range=(0, 1e9)),
             Column("payment_method", "lower"),
-            Column("status", "lower"),
+            Column("status", "lower", default="paid"),
             Column("store_city"),
         ),
         key=("order_id",),
@@ -127,28 +150,27 @@ KINDS: dict[str, Kind] = {
     ),
 }
 
-# Kinds whose rows are identity records (a person behind each record id).
-RECORD_ID = {
+# Kinds whose rows are identity records (a person behind each record), and the column
+# naming the row when it carries no account key.
+ROW_ID = {
     "customers": "member_id",
-    "orders": "coalesce(shop_user_id, order_id)",
+    "orders": "order_id",
     "app_users": "app_user_id",
     "surveys": "response_id",
 }
-# SQL telling whether a record is an account (a member, app user or shop user) rather than
-# a one-off transaction (a receipt without user id, a survey answer).
-RECORD_IS_ACCOUNT = {
-    "customers": "true",
-    "orders": "shop_user_id IS NOT NULL",
-    "app_users": "true",
-    "surveys": "false",
-}
-# Identifier columns each identity kind carries (identity.keys filters them).
-RECORD_KEYS = {
+# Identifier columns each identity kind links on when its source declares no ``keys``
+# (column = key type; identity.keys filters them, absent columns carry no value).
+DEFAULT_KEYS = {
     "customers": ("member_id", "phone", "email"),
-    "orders": ("shop_user_id", "phone", "email"),
+    "orders": ("member_id", "shop_user_id", "phone", "email"),
     "app_users": ("app_user_id", "phone", "email"),
     "surveys": ("member_id", "phone"),
 }
+# Key types normalised by a rule of their own; any other key type is trimmed text.
+KEY_PARSE: dict[str, Parse] = {"phone": "phone", "email": "email"}
+# Kinds whose timestamps carry the time of day analyses use (hour of day, night): the
+# canonical tables of these kinds get ``has_time``.
+TIMED_KINDS = ("orders", "events")
 # The main timestamp of each kind (rows per month, freshness, first_seen).
 MAIN_TS = {
     "customers": "registered_at",
@@ -173,3 +195,59 @@ DEFAULT_CITY_TIERS = {
     **dict.fromkeys(("佛山", "东莞", "无锡", "宁波", "合肥", "昆明"), 3),
     **dict.fromkeys(("洛阳", "赣州", "遵义", "绵阳", "桂林", "湛江"), 4),
 }
+
+
+def identity_keys(source: SourceConfig, identity: IdentityConfig, present: Collection[str]) -> dict[str, str]:
+    """The identity keys of a source: column (after ``columns:``) -> key type.
+
+    A source's declared ``keys`` replace its kind's defaults (``DEFAULT_KEYS`` of the
+    types listed in ``identity.keys``, among the file's columns ``present``); the config
+    loader has checked that every declared key type is in ``identity.keys``, and
+    ``clean.py`` that every declared column is in the file. Kinds without identity records
+    carry none.
+    """
+    if source.kind not in DEFAULT_KEYS:
+        return {}
+    if source.keys:
+        return dict(source.keys)
+    return {c: c for c in DEFAULT_KEYS[source.kind] if c in identity.keys and c in present}
+
+
+def key_columns(source: SourceConfig) -> tuple[Column, ...]:
+    """The declared key columns that are not canonical columns of the source's kind, as
+    cleaning rules: read for identity only, normalised by key type (``KEY_PARSE``; an
+    invalid phone or e-mail is nulled and counted), never written to a canonical table."""
+    canonical = {c.name for c in KINDS[source.kind].columns}
+    return tuple(
+        Column(column, KEY_PARSE.get(key_type, "text"), on_invalid="null" if key_type in KEY_PARSE else "quarantine")
+        for column, key_type in source.keys.items()
+        if column not in canonical
+    )
+
+
+def record_sql(
+    source: SourceConfig, identity: IdentityConfig, present: Collection[str], alias: str = ""
+) -> tuple[str, str]:
+    """SQL (record id, is account) over a source's cleaned rows (columns of table ``alias``;
+    ``present``: the columns its files have).
+
+    A record is one person as the source knows them. A CRM row, an app user and a survey
+    answer are one record each (``ROW_ID``). The rows of an order log group into one
+    record per account: the first account key the row carries (key types in
+    ``identity.account_keys``, in the order declared), else the order itself (a one-off
+    receipt). Fallback values are prefixed with their column name so that a member number
+    and an order id written alike never name the same record. A record is an account
+    when its id is an account key (a survey answer that names a member is linked to the
+    member through that key, but is not an account itself).
+    """
+    row_id = ROW_ID[source.kind]
+    keys = identity_keys(source, identity, present)
+    accounts = [c for c, k in keys.items() if k in identity.account_keys]
+    prefix = f"{alias}." if alias else ""
+    if source.kind != "orders":
+        return prefix + quote_ident(row_id), "true" if row_id in accounts else "false"
+    candidates = [prefix + quote_ident(c) for c in (*accounts, row_id)]
+    names = [*accounts, row_id]
+    parts = [candidates[0]] + [f"({sql_literal(n + ':')} || {c})" for n, c in zip(names[1:], candidates[1:])]
+    is_account = " OR ".join(f"{c} IS NOT NULL" for c in candidates[: len(accounts)]) or "false"
+    return (f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]), f"({is_account})"

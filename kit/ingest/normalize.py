@@ -11,12 +11,17 @@ Rules
   landlines, wrong length) becomes null; the caller counts it as ``phone_invalid``.
 - E-mail: trimmed, lower-cased, then checked against a deliberately simple pattern
   (local@domain.tld); failing values become null (``email_invalid``).
-- Numbers: ``¥`` / ``￥`` / ``RMB`` prefixes, a ``元`` suffix and thousands separators are
-  accepted; any other text gives null, which the caller quarantines (text in numbers).
+- Numbers: a currency sign (any Unicode currency symbol such as ``¥ ￥ $ € £``, with up
+  to two capital letters before it: ``US$``, ``HK$``), a three-letter currency code
+  before or after the number (``RMB``, ``USD``, ``EUR``), a ``元`` suffix and thousands
+  separators are accepted; any other text gives null, which the caller quarantines (text
+  in numbers).
 - Timestamps: a list of strptime formats tried in order (DuckDB ``try_strptime`` with a
   list), including the Chinese ``%Y年%m月%d日`` form; single-digit months and days parse.
   Typed timestamp columns (Parquet) are used as they are. A source time zone different
-  from the project's converts to naive project-local time.
+  from the project's converts to naive project-local time, except for dates: a source
+  whose formats all lack a time of day (``formats_have_time``) writes calendar days, the
+  same day in every zone, so they are not shifted to another hour or day.
 """
 
 from __future__ import annotations
@@ -41,6 +46,12 @@ DEFAULT_TIMESTAMP_FORMATS: tuple[str, ...] = (
     "%Y年%m月%d日",
 )
 
+# strptime directives that read a time of day
+TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%T", "%R", "%X", "%c", "%p")
+# What a number may carry around it (removed before the cast): a currency sign with up to
+# two capital letters before it (US$, HK$), a three-letter code at either end, 元, and
+# thousands separators. Anything else left makes the cast fail (text in numbers).
+CURRENCY_PATTERN = r"^[A-Z]{3}\s*|\s*[A-Z]{3}$|[A-Z]{0,2}\p{Sc}\s*|\s*元$|,"
 PHONE_PATTERN = r"1[3-9][0-9]{9}"
 EMAIL_PATTERN = r"[a-z0-9._%+\-]+@[a-z0-9\-]+(\.[a-z0-9\-]+)*\.[a-z]{2,}"
 # Pseudo-type of a text column already trimmed, blanks as NULL (clean_source's first step):
@@ -130,7 +141,7 @@ def number_sql(col: str, dtype: str) -> str:
     if dtype not in TEXT_TYPES:
         return f"TRY_CAST({col} AS DOUBLE)"
     text = _text(col, dtype)
-    cleaned = f"regexp_replace({text}, '^(¥|￥|RMB)\\s*|\\s*元$|,', '', 'g')"
+    cleaned = f"regexp_replace({text}, {sql_literal(CURRENCY_PATTERN)}, '', 'g')"
     # plain numbers parse without a regular expression; the cleaned text is the fallback
     value = f"coalesce(TRY_CAST({text} AS DOUBLE), TRY_CAST({cleaned} AS DOUBLE))"
     return f"CASE WHEN isfinite({value}) THEN {value} END"
@@ -141,6 +152,33 @@ def whole_number_sql(number: str) -> str:
     return f"CASE WHEN {number} = round({number}) THEN CAST({number} AS BIGINT) END"
 
 
+def formats_have_time(formats: list[str] | tuple[str, ...]) -> bool:
+    """Whether any of a source's strptime formats reads a time of day (empty = the built-in
+    list, which does)."""
+    return any(directive in f for f in formats or DEFAULT_TIMESTAMP_FORMATS for directive in TIME_DIRECTIVES)
+
+
+def local_timestamp_sql(col: str, dtype: str, formats: list[str] | tuple[str, ...], project_tz: str) -> str:
+    """The value as a naive TIMESTAMP in the time zone it was written in (a value with a
+    zone of its own is converted to project time), or null when it cannot be parsed."""
+    if dtype.startswith("TIMESTAMP WITH TIME ZONE"):
+        return f"timezone({sql_literal(project_tz)}, {col})"
+    if dtype.startswith("TIMESTAMP") or dtype == "DATE":
+        return f"CAST({col} AS TIMESTAMP)"
+    fmt_list = "[" + ", ".join(sql_literal(f) for f in formats or DEFAULT_TIMESTAMP_FORMATS) + "]"
+    return f"try_strptime({_text(col, dtype)}, {fmt_list})"
+
+
+def shifts_zone(dtype: str, source_tz: str | None, project_tz: str) -> bool:
+    """Whether a naive local value of this column must be converted to project time."""
+    return bool(source_tz) and source_tz != project_tz and not dtype.startswith("TIMESTAMP WITH TIME ZONE")
+
+
+def zone_sql(value: str, source_tz: str, project_tz: str) -> str:
+    """A naive TIMESTAMP written in ``source_tz`` as naive project-local time."""
+    return f"timezone({sql_literal(project_tz)}, timezone({sql_literal(source_tz)}, {value}))"
+
+
 def timestamp_sql(
     col: str,
     dtype: str,
@@ -148,16 +186,13 @@ def timestamp_sql(
     source_tz: str | None,
     project_tz: str,
 ) -> str:
-    """The value as a naive project-local TIMESTAMP, or null when it cannot be parsed."""
-    if dtype.startswith("TIMESTAMP WITH TIME ZONE"):
-        return f"timezone({sql_literal(project_tz)}, {col})"
-    if dtype.startswith("TIMESTAMP") or dtype == "DATE":
-        value = f"CAST({col} AS TIMESTAMP)"
-    else:
-        fmt_list = "[" + ", ".join(sql_literal(f) for f in formats or DEFAULT_TIMESTAMP_FORMATS) + "]"
-        value = f"try_strptime({_text(col, dtype)}, {fmt_list})"
-    if source_tz and source_tz != project_tz:
-        value = f"timezone({sql_literal(project_tz)}, timezone({sql_literal(source_tz)}, {value}))"
+    """The value as a naive project-local TIMESTAMP, or null when it cannot be parsed.
+
+    Dates (every declared format without a time of day) keep their calendar day.
+    """
+    value = local_timestamp_sql(col, dtype, formats, project_tz)
+    if shifts_zone(dtype, source_tz, project_tz) and (dtype not in TEXT_TYPES or formats_have_time(formats)):
+        value = zone_sql(value, source_tz, project_tz)  # type: ignore[arg-type]
     return value
 
 

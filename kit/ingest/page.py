@@ -17,7 +17,7 @@ from kit.ingest import quality
 from kit.ingest.pipeline import IngestResult
 from kit.text.cards import Canvas, Kpi
 from kit.text.fmt import Formatter
-from kit.text.i18n import t
+from kit.text.i18n import has_key, t
 
 Colors = Callable[[list[str], str], dict[str, str]]
 
@@ -49,10 +49,17 @@ def view(frame: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, dict[str, str]]:
     shown = frame.copy()
     for column in TRANSLATED_VALUES:
         if column in shown.columns:
-            shown[column] = [t(f"ingest.value.{str(v).lower()}", lang) for v in shown[column]]
+            shown[column] = [value_text(v, lang) for v in shown[column]]
     headers = {c: t(f"ingest.col.{c}", lang) for c in shown.columns}
     formats = {headers[c]: FORMATS.get(c, "text") for c in shown.columns}
     return shown.rename(columns=headers), formats
+
+
+def value_text(value: object, lang: str) -> str:
+    """A code shown in a table or chart: its ``ingest.value.<code>`` text, or the code itself
+    for a name the config chose (a custom identity key type such as ``loyalty_card``)."""
+    key = f"ingest.value.{str(value).lower()}"
+    return t(key, lang) if has_key(key) else str(value)
 
 
 def section_text(name: str, lang: str) -> tuple[str, str]:
@@ -82,6 +89,13 @@ def findings(result: IngestResult, fmt: Formatter) -> list[str]:
         top = report["identity"]["overshared"][0]
         items.append(t("ingest.finding.overshared", lang, n=fmt.int(head["overshared_identifiers"]),
                        value=top["value_masked"], records=fmt.int(top["n_records"])))
+    for check in quality.fitness(report).checks:
+        if check.limit == "members_without_orders" and check.grade != "ok":
+            items.append(t("ingest.finding.members_unlinked", lang, source=check.source, share=fmt.pct(check.value)))
+    for name in quality.date_only_sources(report):
+        items.append(t("ingest.finding.date_only", lang, source=name))
+    for name in quality.synthesised_id_sources(report):
+        items.append(t("ingest.finding.synthesised_ids", lang, source=name))
     return items
 
 
@@ -184,11 +198,11 @@ def plot_rules(ax: Axes, result: IngestResult, fmt: Formatter, colors: Colors | 
     """Records per identity matching rule."""
     rules = quality.rules(result.report)
     color = colors(["rules"], "")["rules"] if colors else None
-    ax.barh([t(f"ingest.value.{r}", fmt.lang) for r in rules["rule"]], rules["records"], color=color)
+    ax.barh([value_text(r, fmt.lang) for r in rules["rule"]], rules["records"], color=color)
 
 
 def plot_quarantine(ax: Axes, result: IngestResult, fmt: Formatter, colors: Colors | None = None) -> None:
     """Quarantined rows per reason."""
     by_reason = quarantine_reasons_by_reason(result)
     color = colors(["quarantine"], "")["quarantine"] if colors else None
-    ax.barh([t(f"ingest.value.{r}", fmt.lang) for r in by_reason["reason"]], by_reason["rows"], color=color)
+    ax.barh([value_text(r, fmt.lang) for r in by_reason["reason"]], by_reason["rows"], color=color)

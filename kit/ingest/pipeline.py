@@ -52,9 +52,10 @@ from kit.ingest.kinds import (
     KINDS,
     MAIN_TS,
     PLATFORM_CHANNEL,
-    RECORD_ID,
+    ROW_ID,
     SIGNUP_CHANNELS,
     UNIT_KEYS,
+    record_sql,
 )
 from kit.ingest.normalize import sql_literal
 from kit.ingest.sources import IngestError, load_source, source_files
@@ -103,29 +104,29 @@ def run_ingest(config: KitConfig) -> IngestResult:
         con.execute(f"SET temp_directory = {sql_literal(scratch)}")
         con.execute(f"SET memory_limit = {sql_literal(MEMORY_LIMIT)}")
         con.execute("SET enable_progress_bar = false")
+        key = load_key(config)
+        use_key(con, key)
         raws, stats, skipped = {}, {}, []
         for name, source in config.sources.items():
             if not source.required and source.format != "ibis" and not _exists(config, name):
                 skipped.append(name)
                 continue
             raws[name] = load_source(con, config, name, source, Path(scratch))
-            stats[name] = clean_source(con, raws[name], source, config.project.timezone, config.ingest)
+            stats[name] = clean_source(con, raws[name], config, key)
         kinds = {name: config.sources[name].kind for name in raws}
-        identity_sources = {n: k for n, k in kinds.items() if k in RECORD_ID}
+        identity_sources = {n: config.sources[n] for n, k in kinds.items() if k in ROW_ID}
         if not identity_sources:
             raise IngestError(
                 "no source of kind customers, orders, app_users or surveys is declared, so there are no "
                 f"customers to build. Declare at least one in the sources: section of {config.source_file}."
             )
-        key = load_key(config)
-        use_key(con, key)
-        build_links(con, identity_sources, config.identity)
+        build_links(con, identity_sources, {n: stats[n].columns for n in identity_sources}, config.identity)
         overshared = find_overshared(con, config.identity)
         registry_file = warehouse / REGISTRY
         first_run = not registry_file.exists()
         merges = resolve(con, config.identity, key, None if first_run else registry_file, month)
         _quarantine_unlinked(con, kinds, stats)
-        counts = _write_tables(con, config, warehouse, kinds, key)
+        counts = _write_tables(con, config, warehouse, stats, key)
         for name, raw in raws.items():
             _copy(con, quarantine_sql(raw), warehouse / "quarantine" / f"{name}.parquet")
         _copy(con, "SELECT id_hash, customer_id, first_run, key_hash FROM reg_new", registry_file)  # unsorted: 13 s saved
@@ -177,8 +178,9 @@ def _mapping_sql(column: str, mapping: dict[str, str], otherwise: str) -> str:
     return f"CASE {column} {cases} ELSE {otherwise} END"
 
 
-def _table_sql(config: KitConfig, kinds: dict[str, str], key: IdentityKey) -> dict[str, str]:
+def _table_sql(config: KitConfig, stats: dict[str, SourceStats], key: IdentityKey) -> dict[str, str]:
     """SELECT statements of the six canonical tables."""
+    kinds = {name: item.kind for name, item in stats.items()}
 
     def union(parts: list[str], empty: str) -> str:
         return " UNION ALL ".join(parts) if parts else empty
@@ -190,16 +192,17 @@ def _table_sql(config: KitConfig, kinds: dict[str, str], key: IdentityKey) -> di
         src = sql_literal(name)
         declared = config.sources[name].channel
         channel = sql_literal(declared) if declared else _mapping_sql("o.platform", PLATFORM_CHANNEL, "o.platform")
+        record, _ = record_sql(config.sources[name], config.identity, stats[name].columns, "o")
         orders.append(
             f"""SELECT {src} || ':' || o.order_id AS order_id, i.customer_id, {src} AS source,
                 {channel} AS channel, o.order_ts, abs(o.amount) AS amount, o.discount, o.category,
-                o.items, o.payment_method, coalesce(o.status, 'paid') AS status,
-                coalesce(o.status, 'paid') = 'refunded' AS is_refund, o.store_city
-            FROM clean_{name} o JOIN identities i ON i.source = {src} AND i.source_id = {RECORD_ID[kind]}"""
+                o.items, o.payment_method, o.status, o.status = 'refunded' AS is_refund, o.store_city,
+                {str(bool(stats[name].has_time)).lower()} AS has_time
+            FROM clean_{name} o JOIN identities i ON i.source = {src} AND i.source_id = {record}"""
         )
     events = [
-        f"""SELECT k.customer_id, e.event_ts, e.event_type, e.category FROM clean_{name} e
-            JOIN key_customer k ON k.key_type = 'app_user_id' AND k.key_value = e.app_user_id"""
+        f"""SELECT k.customer_id, e.event_ts, e.event_type, e.category, {str(bool(stats[name].has_time)).lower()} AS has_time
+            FROM clean_{name} e JOIN key_customer k ON k.key_type = 'app_user_id' AND k.key_value = e.app_user_id"""
         for name, kind in kinds.items()
         if kind == "events"
     ]
@@ -229,13 +232,18 @@ def _table_sql(config: KitConfig, kinds: dict[str, str], key: IdentityKey) -> di
     ]
     no_events = "SELECT NULL::VARCHAR app_user_id, NULL::TIMESTAMP first_event WHERE false"
     app_sources = [sql_literal(n) for n, k in kinds.items() if k in ("app_users", "events")]
-    no_orders = "SELECT NULL::VARCHAR customer_id, NULL::VARCHAR channel, NULL::TIMESTAMP order_ts, NULL::VARCHAR store_city, NULL::VARCHAR source WHERE false"
+    no_orders = (
+        "SELECT NULL::VARCHAR order_id, NULL::VARCHAR customer_id, NULL::VARCHAR source, NULL::VARCHAR channel, "
+        "NULL::TIMESTAMP order_ts, NULL::DOUBLE amount, NULL::DOUBLE discount, NULL::VARCHAR category, NULL::BIGINT items, "
+        "NULL::VARCHAR payment_method, NULL::VARCHAR status, NULL::BOOLEAN is_refund, NULL::VARCHAR store_city, "
+        "NULL::BOOLEAN has_time WHERE false"
+    )
     no_members = "SELECT NULL::VARCHAR customer_id, NULL::TIMESTAMP registered_at, NULL::VARCHAR gender, NULL::TIMESTAMP birth_date, NULL::VARCHAR city, NULL::VARCHAR signup_channel WHERE false"
     year_max = int(config.run.month[:4])
     # the sorted list of a customer's sources, without sorting a list per customer (3x slower)
     source_list = ", ".join(
         f"CASE WHEN bool_or(source = {sql_literal(n)}) THEN {sql_literal(n)} END"
-        for n in sorted(n for n, k in kinds.items() if k in RECORD_ID)
+        for n in sorted(n for n, k in kinds.items() if k in ROW_ID)
     )
     customers = f"""
         WITH recs AS (
@@ -277,8 +285,8 @@ def _table_sql(config: KitConfig, kinds: dict[str, str], key: IdentityKey) -> di
         LEFT JOIN store st USING (customer_id) LEFT JOIN ev USING (customer_id)
         LEFT JOIN city_tiers t ON t.city = coalesce(m.city, st.store_city)"""
     return {
-        "orders": union(orders, no_orders.replace("customer_id,", "order_id, NULL::VARCHAR customer_id,")),
-        "events": union(events, "SELECT NULL::VARCHAR customer_id, NULL::TIMESTAMP event_ts, NULL::VARCHAR event_type, NULL::VARCHAR category WHERE false"),
+        "orders": union(orders, no_orders),
+        "events": union(events, "SELECT NULL::VARCHAR customer_id, NULL::TIMESTAMP event_ts, NULL::VARCHAR event_type, NULL::VARCHAR category, NULL::BOOLEAN has_time WHERE false"),
         "surveys": union(surveys, "SELECT NULL::VARCHAR response_id, NULL::VARCHAR customer_id, NULL::TIMESTAMP survey_ts, NULL::BIGINT nps, NULL::BIGINT csat WHERE false"),
         "assignments": union(assignments, "SELECT NULL::VARCHAR experiment_id, NULL::VARCHAR customer_id, NULL::VARCHAR variant, NULL::TIMESTAMP assigned_ts, NULL::VARCHAR unit_type, NULL::VARCHAR unit_id_hash WHERE false"),
         "customers": customers,
@@ -296,15 +304,15 @@ ORDER_BY = {
 
 
 def _write_tables(
-    con: duckdb.DuckDBPyConnection, config: KitConfig, warehouse: Path, kinds: dict[str, str], key: IdentityKey
+    con: duckdb.DuckDBPyConnection, config: KitConfig, warehouse: Path, stats: dict[str, SourceStats], key: IdentityKey
 ) -> dict[str, int]:
     """Build and write the canonical tables; returns their row counts."""
     tiers = config.features.city_tiers or DEFAULT_CITY_TIERS
     con.register("city_tiers_df", pd.DataFrame({"city": list(tiers), "tier": list(tiers.values())}))
     con.execute("CREATE OR REPLACE TABLE city_tiers AS SELECT * FROM city_tiers_df")
     con.unregister("city_tiers_df")
-    statements = _table_sql(config, kinds, key)
-    statements["identities"] = "SELECT source, source_id, customer_id, rule FROM identities"
+    statements = _table_sql(config, stats, key)
+    statements["identities"] = "SELECT source, source_id, customer_id, rule, kind, keyed FROM identities"
     con.execute(f"CREATE OR REPLACE TABLE out_orders AS {statements['orders']}")
     statements["orders"] = "SELECT * FROM out_orders"
     return {
@@ -339,6 +347,7 @@ def _report(
 ) -> dict:
     """The content of ingest_report.json (all figures the 01_ingest report shows)."""
     month_end = snapshot_end(config.run.month)
+    has_orders = "orders" in kinds.values()
     sources = {}
     for name, item in stats.items():
         ts = MAIN_TS[kinds[name]]
@@ -347,7 +356,7 @@ def _report(
             f"WHERE {ts} IS NOT NULL GROUP BY ALL ORDER BY 1"
         ).fetchall()
         latest = con.execute(
-            f"SELECT max({ts}) FILTER (WHERE {ts} < {sql_literal(str(month_end))}::TIMESTAMP), "
+            f"SELECT min({ts}), max({ts}) FILTER (WHERE {ts} < {sql_literal(str(month_end))}::TIMESTAMP), "
             f"count(*) FILTER (WHERE {ts} >= {sql_literal(str(month_end))}::TIMESTAMP) FROM clean_{name}"
         ).fetchall()[0]
         entry = asdict(item)
@@ -356,8 +365,10 @@ def _report(
             revenue=_revenue(con, name, config) if kinds[name] == "orders" else None,
             duplicates=item.duplicates,
             rows_by_month={m: int(n) for m, n in monthly},
-            latest_record=str(latest[0]) if latest[0] is not None else None,
-            rows_after_month_end=int(latest[1]),
+            first_record=str(latest[0]) if latest[0] is not None else None,
+            latest_record=str(latest[1]) if latest[1] is not None else None,
+            rows_after_month_end=int(latest[2]),
+            members_without_orders=_members_without_orders(con, name) if kinds[name] == "customers" and has_orders else None,
         )
         sources[name] = entry
     per_source = con.execute(
@@ -405,6 +416,17 @@ def _report(
     }
     report["fitness"] = quality.fitness(report).to_dict()
     return report
+
+
+def _members_without_orders(con: duckdb.DuckDBPyConnection, name: str) -> float:
+    """Share of the records of customers source ``name`` whose customer has no order (the
+    gate's ``members_without_orders``: a CRM whose members link to no order at all means
+    the order log's customer key is not declared as the members' key)."""
+    share = con.execute(
+        f"""SELECT avg(CASE WHEN o.customer_id IS NULL THEN 1.0 ELSE 0.0 END) FROM identities i
+        LEFT JOIN (SELECT DISTINCT customer_id FROM out_orders) o USING (customer_id) WHERE i.source = {sql_literal(name)}"""
+    ).fetchall()[0][0]
+    return float(share or 0.0)
 
 
 def _revenue(con: duckdb.DuckDBPyConnection, name: str, config: KitConfig) -> dict[str, float]:

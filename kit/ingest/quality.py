@@ -9,13 +9,19 @@ kit.ingest.page translates and formats.
 of the config's ``ingest.gate`` (stored in the report under ``gate``):
 
 - ``quarantined_share``: share of the source's physical records quarantined;
-- ``month_drop``: drop of the run month's rows against the month before, from the
-  source's own rows by month (orders and events sources, when the month before has rows);
+- ``month_drop``: drop of the run month's rows per day against the month before's,
+  each month's rows divided by the days of it the source's data covers (from its first
+  record's day to its latest record's day before the run month ends), so a source that
+  starts or ends inside a month is not judged a drop (orders and events sources, when
+  both months have rows);
 - ``revenue_lost``: share of an orders source's revenue (parseable amounts, implausible
   ones excluded) in quarantined rows; malformed records have no amount and count in
   ``quarantined_share`` only;
 - ``empty_month``: an orders or events source declared ``required`` with no row in the
-  run month fails.
+  run month fails;
+- ``members_without_orders``: share of a customers source's records whose customer has
+  no order, when an orders source was ingested too (a CRM whose members link to no order
+  means the order log's customer key is not declared as an identity key).
 
 A check is graded at or above its thresholds. ``kit run`` stops before publishing when
 the grade is fail (``kit.runner``; ``--accept-data-warnings`` overrides); on warn it
@@ -37,9 +43,17 @@ FLOW_KINDS = ("orders", "events")  # kinds expected to have rows in every month
 GRADES = ("ok", "warn", "fail")
 LIMIT_TEXT = {
     "quarantined_share": "share of records quarantined",
-    "month_drop": "drop of the run month's rows against the month before",
+    "month_drop": "drop of the run month's rows per day (over the days the data covers) against the month before",
     "revenue_lost": "share of revenue in quarantined rows",
     "empty_month": "no rows in the run month",
+    "members_without_orders": "share of member records linked to no order",
+}
+# what to do when a check is not ok (the plain line of ``Fitness.problems``)
+LIMIT_ADVICE = {
+    "members_without_orders": (
+        " Members and orders are not linked: declare the order log's customer column (member number, phone, "
+        "e-mail or account) under sources.<orders source>.keys with the key type the members carry."
+    ),
 }
 
 
@@ -48,7 +62,7 @@ class FitnessCheck:
     """One limit of the gate applied to one source."""
 
     source: str
-    limit: str  # quarantined_share | month_drop | revenue_lost | empty_month
+    limit: str  # quarantined_share | month_drop | revenue_lost | empty_month | members_without_orders
     value: float
     warn: float
     fail: float
@@ -74,7 +88,7 @@ class Fitness:
             else:
                 lines.append(
                     f"{c.grade}: source {c.source!r}, {LIMIT_TEXT[c.limit]} is {c.value:.2%}, at or above the "
-                    f"{c.grade} limit {threshold:.2%} (ingest.gate.{c.limit}_{c.grade})"
+                    f"{c.grade} limit {threshold:.2%} (ingest.gate.{c.limit}_{c.grade}).{LIMIT_ADVICE.get(c.limit, '')}"
                 )
         return lines
 
@@ -94,10 +108,11 @@ def _grade(value: float, warn: float, fail: float) -> str:
 def fitness(report: dict) -> Fitness:
     """Grade every source of an ingest report on the limits in ``report["gate"]``.
 
-    A report written before the gate existed is graded on the default limits, without
-    the revenue check (it holds no revenue figures).
+    A report written before the gate (or one of its limits) existed is graded on the
+    default limits, without the checks whose figures it does not hold (revenue, member
+    links, first record).
     """
-    gate, month = report.get("gate") or asdict(IngestGateConfig()), report["run_month"]
+    gate, month = {**asdict(IngestGateConfig()), **(report.get("gate") or {})}, report["run_month"]
     previous = str(pd.Period(month, freq="M") - 1)
     checks = []
 
@@ -115,10 +130,26 @@ def fitness(report: dict) -> Fitness:
             now, before = s["rows_by_month"].get(month, 0), s["rows_by_month"].get(previous, 0)
             if s.get("required", True):
                 check(name, "empty_month", float(now == 0))
-            if before and now:
-                check(name, "month_drop", max(0.0, 1 - now / before))
+            days_now, days_before = (covered_days(s, m) for m in (month, previous))
+            if before and now and days_now and days_before:
+                check(name, "month_drop", max(0.0, 1 - (now / days_now) / (before / days_before)))
+        if s["kind"] == "customers" and s.get("members_without_orders") is not None:
+            check(name, "members_without_orders", s["members_without_orders"])
     worst = max((GRADES.index(c.grade) for c in checks), default=0)
     return Fitness(GRADES[worst], checks)
+
+
+def covered_days(source: dict, month: str) -> int:
+    """Days of calendar ``month`` that a source's data covers: from its first record's day
+    to its latest record's day before the run month ends (the whole month when the report
+    does not say)."""
+    period = pd.Period(month, freq="M")
+    start, end = period.start_time.normalize(), period.end_time.normalize()
+    if source.get("first_record"):
+        start = max(start, pd.Timestamp(source["first_record"]).normalize())
+    if source.get("latest_record"):
+        end = min(end, pd.Timestamp(source["latest_record"]).normalize())
+    return max(0, (end - start).days + 1)
 
 
 def fitness_table(report: dict) -> pd.DataFrame:
@@ -245,6 +276,17 @@ def missingness(report: dict, min_share: float = 0.0) -> pd.DataFrame:
     ]
     frame = pd.DataFrame(rows, columns=["source", "column", "missing_share"])
     return frame.sort_values("missing_share", ascending=False, ignore_index=True)
+
+
+def date_only_sources(report: dict) -> list[str]:
+    """Orders and events sources whose timestamps are dates only (``has_time`` false):
+    hour-of-day figures are not computed for their rows."""
+    return [name for name, s in report["sources"].items() if s.get("has_time") is False]
+
+
+def synthesised_id_sources(report: dict) -> list[str]:
+    """Orders sources without an order id column, whose rows got synthesised ids (kit.ingest.clean)."""
+    return [name for name, s in report["sources"].items() if s.get("synthesised_order_id")]
 
 
 def headline(report: dict) -> dict[str, float | int | str]:

@@ -30,8 +30,8 @@ from worlds import write_config
 from kit.core.config import load_config
 from kit.ingest import quality, run_ingest
 from kit.ingest.clean import clean_source
-from kit.ingest.identity import build_links, pairwise_precision_recall
-from kit.ingest.kinds import RECORD_ID
+from kit.ingest.identity import IdentityKey, build_links, pairwise_precision_recall, use_key
+from kit.ingest.kinds import ROW_ID
 from kit.ingest.normalize import phone_sql
 from kit.ingest.sources import load_source
 
@@ -54,13 +54,15 @@ def truth(root: Path, name: str) -> pd.DataFrame:
 def linkable_groups(root: Path, config) -> pd.DataFrame:
     """source, source_id, person_id, group: records joinable through person-unique identifiers."""
     con = duckdb.connect()
+    key = IdentityKey(b"linkable-groups-test-key-0123456789", "test")
+    use_key(con, key)
     with tempfile.TemporaryDirectory() as scratch:
-        kinds = {}
+        sources, columns = {}, {}
         for name, source in config.sources.items():
-            if source.kind in RECORD_ID:
-                clean_source(con, load_source(con, config, name, source, Path(scratch)), source, config.project.timezone, config.ingest)
-                kinds[name] = source.kind
-    build_links(con, kinds, config.identity)
+            if source.kind in ROW_ID:
+                stats = clean_source(con, load_source(con, config, name, source, Path(scratch)), config, key)
+                sources[name], columns[name] = source, stats.columns
+    build_links(con, sources, columns, config.identity)
     people = truth(root, "source_records")
     records = con.execute("SELECT source, source_id FROM id_records").df().merge(people, on=["source", "source_id"])
     records["r"] = np.arange(len(records))
