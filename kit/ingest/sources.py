@@ -20,8 +20,9 @@ records go to the table ``bad_<name>`` (same keys, ``_reason``) instead.
   so a GB18030 file is transcoded to a temporary UTF-8 copy in 4 MB streaming chunks
   (the codec runs in C: 3 s per 100 MB measured on the shared 2-core machine, the
   1,000,000-customer CRM export is about 40 MB). A file that decodes in neither fails
-  naming the file and the line of the first undecodable byte, unless the source says
-  ``on_bad_encoding: quarantine``: then the lines holding such bytes are quarantined.
+  naming the file and the line (not the byte) where the encoding that reads furthest
+  stops, unless the source says ``on_bad_encoding: quarantine``: then the lines holding
+  undecodable bytes are quarantined (with their line numbers) and the others load.
 - Errors name the file, the line and the column, never the content of a row: a parser
   message that quotes the data is replaced, not chained.
 - Excel through pandas/openpyxl (text cells), Parquet and JSON lines through DuckDB,
@@ -125,16 +126,18 @@ def utf8_file(path: Path, declared: str, scratch: Path, quarantine: bool = False
             failures[fallback] = _first_bad_byte(path, fallback) or 0
         except LookupError:
             errors.append(f"{fallback!r} is not an encoding Python knows")
-    if quarantine and failures:
-        best = max(failures, key=failures.get)
+    best = max(failures, key=failures.get) if failures else None
+    if quarantine and best:
         return path, best, True
-    errors = [
-        f"{encoding} fails at line {_line_of(path, offset)} (byte {offset})" for encoding, offset in failures.items()
-    ] + errors
+    if best:
+        # the encoding that reads furthest is the file's; the line where it stops is the bad one
+        earlier = [f"{e.upper()} fails from line {_line_of(path, failures[e])}" for e in failures if e != best]
+        errors.insert(0, f"line {_line_of(path, failures[best])} is not valid {best.upper()}"
+                      + (f", the encoding that reads furthest; {', '.join(earlier)}" if earlier else ""))
     raise IngestError(
-        f"file {path}: cannot decode the text ({'; '.join(errors)}). Save it as UTF-8 or "
-        "GB18030, set the source's encoding: in the config to the file's real encoding, or set "
-        "on_bad_encoding: quarantine to quarantine the lines that do not decode."
+        f"file {path}: cannot decode the text ({'; '.join(errors)}). Fix or remove that line, save the file as "
+        "UTF-8 or GB18030, set the source's encoding: in the config to the file's real encoding, or set "
+        "on_bad_encoding: quarantine to quarantine the lines that do not decode and load the others."
     )
 
 
