@@ -282,7 +282,7 @@ def resolve(
 
     ``registry`` is last run's ``identity_registry.parquet`` (None on the first run); it
     must have been written under ``key`` (IdentityKeyError otherwise).
-    Creates tables ``identities`` (source, source_id, customer_id, rule, first_ts),
+    Creates tables ``identities`` (source, source_id, customer_id, rule, kind, keyed, first_ts),
     ``key_customer`` (key_type, key_value, customer_id) for every usable identifier and
     ``reg_new`` (id_hash, customer_id, first_run, key_hash), the registry to write
     for next month.
@@ -294,7 +294,7 @@ def resolve(
     # integer row numbers, not by joining on hashes (measured at 1,000,000 customers:
     # 45 s with hash joins and a sort of all hashes).
     con.execute(
-        f"""CREATE OR REPLACE TABLE id_rec AS SELECT source, source_id, first_ts,
+        f"""CREATE OR REPLACE TABLE id_rec AS SELECT source, source_id, kind, first_ts,
             {hash_sql(key, f"'r' || source || '{SEP}' || source_id")} AS h FROM id_records"""
     )
     con.execute("CREATE OR REPLACE TABLE id_use AS SELECT * FROM id_links ANTI JOIN overshared USING (key_type, key_value)")
@@ -316,7 +316,7 @@ def resolve(
     _, labels = connected_components(graph, directed=False)
     con.register("labels_arrow", pa.table({"node": np.arange(n_nodes, dtype=np.int64), "comp": labels.astype(np.int64)}))
     con.execute(
-        """CREATE OR REPLACE TABLE rec_comp AS SELECT r.source, r.source_id, r.first_ts, r.h, l.comp
+        """CREATE OR REPLACE TABLE rec_comp AS SELECT r.source, r.source_id, r.kind, r.first_ts, r.h, l.comp
         FROM id_rec r JOIN labels_arrow l ON l.node = r.rowid"""
     )
     con.execute(
@@ -413,9 +413,9 @@ def _write_identity_tables(con: duckdb.DuckDBPyConnection, identity: IdentityCon
             SELECT u.source, u.source_id, u.key_type AS rule FROM id_use u SEMI JOIN shared s USING (key_type, key_value)
             QUALIFY row_number() OVER (PARTITION BY u.source, u.source_id ORDER BY CASE u.key_type {priority} END) = 1),
         keyed AS (SELECT DISTINCT source, source_id FROM id_use)
-        SELECT r.source, r.source_id, c.customer_id, coalesce(rule.rule, 'singleton') AS rule, k.kind,
+        SELECT r.source, r.source_id, c.customer_id, coalesce(rule.rule, 'singleton') AS rule, r.kind,
                keyed.source IS NOT NULL AS keyed, r.first_ts
-        FROM rec_comp r JOIN comp_cid c USING (comp) JOIN id_records k USING (source, source_id)
+        FROM rec_comp r JOIN comp_cid c USING (comp)
         LEFT JOIN rule USING (source, source_id) LEFT JOIN keyed USING (source, source_id)"""
     )
     con.execute(
