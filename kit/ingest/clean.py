@@ -106,7 +106,8 @@ class SourceStats:
     quarantine_detail: list[dict] = field(default_factory=list)  # reason, column, rows
     values_nulled: dict[str, int] = field(default_factory=dict)
     missing_share: dict[str, float] = field(default_factory=dict)
-    # orders / events: whether the main timestamps carry a time of day (None: other kinds)
+    # orders / events: whether the main timestamps carry a time of day (None: other kinds,
+    # or no row kept)
     has_time: bool | None = None
     synthesised_order_id: bool = False  # orders without an order_id column (module docstring)
 
@@ -315,12 +316,12 @@ def _check_columns(raw: RawSource, source: SourceConfig, kind: Kind) -> None:
     )
 
 
-def _has_time(con: duckdb.DuckDBPyConnection, name: str, column: str) -> bool:
-    """Whether any kept row's ``column`` has a time of day other than 00:00:00."""
+def _has_time(con: duckdb.DuckDBPyConnection, name: str, column: str) -> bool | None:
+    """Whether any kept row's ``column`` has a time of day other than 00:00:00 (None: no row kept)."""
     found = con.execute(
         f"SELECT bool_or({column} <> date_trunc('day', {column})) FROM stage_{name} WHERE _reason IS NULL AND NOT _resent"
     ).fetchall()[0][0]
-    return bool(found)
+    return None if found is None else bool(found)
 
 
 def _mark_resent(con: duckdb.DuckDBPyConnection, name: str, kind: Kind, kind_name: str) -> None:

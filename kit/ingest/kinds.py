@@ -150,7 +150,8 @@ KINDS: dict[str, Kind] = {
     ),
 }
 
-# Kinds whose rows are identity records (a person behind each record), and the column
+# Kinds whose rows are identity records (a person behind each record; the config check
+# of declared keys lists the same kinds: kit.core.config.IDENTITY_KINDS), and the column
 # naming the row when it carries no account key.
 ROW_ID = {
     "customers": "member_id",
@@ -159,7 +160,7 @@ ROW_ID = {
     "surveys": "response_id",
 }
 # Identifier columns each identity kind links on when its source declares no ``keys``
-# (column = key type; identity.keys filters them, absent columns carry no value).
+# (column = key type; only the key types in identity.keys and the columns the file has).
 DEFAULT_KEYS = {
     "customers": ("member_id", "phone", "email"),
     "orders": ("member_id", "shop_user_id", "phone", "email"),

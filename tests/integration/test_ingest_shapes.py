@@ -235,6 +235,13 @@ def test_a_key_type_not_in_identity_keys_is_a_config_error(tmp_path):
         load_config(write_config(tmp_path, {"sources": {"app_events": {"kind": "events", "path": "x", "keys": {"app_user_id": "app_user_id"}}}}))
 
 
+def test_identity_kinds_agree_between_config_and_ingest():
+    from kit.core.config import IDENTITY_KINDS
+    from kit.ingest.kinds import DEFAULT_KEYS, ROW_ID
+
+    assert set(IDENTITY_KINDS) == set(ROW_ID) == set(DEFAULT_KEYS)
+
+
 def test_a_declared_key_column_missing_from_the_file_is_an_error(tmp_path):
     log = csv_text(["order_id", "order_ts", "amount"], [["R1", "2026-10-01", 5]])
     source = {"kind": "orders", "path": "data/raw/log.csv", "keys": {"member_id": "member_id"}}
