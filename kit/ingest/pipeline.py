@@ -1,8 +1,9 @@
 """``run_ingest``: raw sources -> cleaned, unified canonical warehouse tables.
 
 One DuckDB connection does the row-level work: each declared source is read
-(``sources.py``), cleaned (``clean.py``), its people resolved (``identity.py``), and the
-canonical tables of docs/data_contract.md written as Parquet (temp file, then rename).
+(``sources.py``), cleaned (``clean.py``; the identity key is loaded first, as it keys the
+ids synthesised for order logs without order ids), its people resolved (``identity.py``),
+and the canonical tables of docs/data_contract.md written as Parquet (temp file, then rename).
 Personal data (names, phones, e-mails) lives only inside this connection; the written
 tables carry ``customer_id`` and keyed hashes only, and quarantined rows are masked.
 
@@ -173,6 +174,11 @@ def _unit_key_sql(alias: str = "") -> str:
     return f"CASE {col} {cases} END"
 
 
+def _has_time_sql(stats: SourceStats) -> str:
+    """The ``has_time`` value of a source's rows: false for a date-only source (``clean.py``)."""
+    return "true" if stats.has_time else "false"
+
+
 def _mapping_sql(column: str, mapping: dict[str, str], otherwise: str) -> str:
     cases = " ".join(f"WHEN {sql_literal(k)} THEN {sql_literal(v)}" for k, v in mapping.items())
     return f"CASE {column} {cases} ELSE {otherwise} END"
@@ -197,11 +203,11 @@ def _table_sql(config: KitConfig, stats: dict[str, SourceStats], key: IdentityKe
             f"""SELECT {src} || ':' || o.order_id AS order_id, i.customer_id, {src} AS source,
                 {channel} AS channel, o.order_ts, abs(o.amount) AS amount, o.discount, o.category,
                 o.items, o.payment_method, o.status, o.status = 'refunded' AS is_refund, o.store_city,
-                {str(bool(stats[name].has_time)).lower()} AS has_time
+                {_has_time_sql(stats[name])} AS has_time
             FROM clean_{name} o JOIN identities i ON i.source = {src} AND i.source_id = {record}"""
         )
     events = [
-        f"""SELECT k.customer_id, e.event_ts, e.event_type, e.category, {str(bool(stats[name].has_time)).lower()} AS has_time
+        f"""SELECT k.customer_id, e.event_ts, e.event_type, e.category, {_has_time_sql(stats[name])} AS has_time
             FROM clean_{name} e JOIN key_customer k ON k.key_type = 'app_user_id' AND k.key_value = e.app_user_id"""
         for name, kind in kinds.items()
         if kind == "events"
