@@ -111,6 +111,10 @@ def test_order_log_without_order_id_gets_stable_synthesised_ids(tmp_path, monkey
     assert sorted(orders["amount"]) == [10.0, 12.0, 30.0, 40.0]
     assert result.report["sources"]["log"]["synthesised_order_id"] is True
     assert any("log" in line and "no order id" in line for line in page.findings(result, Formatter("en")))
+    assert any("log" in line and "订单号" in line for line in page.findings(result, Formatter("zh")))
+    # an order log of customer, date and amount: one customer per customer key, dates only
+    assert len(warehouse(tmp_path, "customers")) == 3 and stats.has_time is False
+    assert not warehouse(tmp_path, "orders")["has_time"].any()
 
     # the same rows in another order, with the columns in another order: the same ids
     shuffled = LOG_ROWS[:]
@@ -265,6 +269,7 @@ def test_members_linked_to_no_order_are_not_fit(tmp_path):
     assert fit.grade == "fail" and quality.verdict(result.report)[1] == "ingest.verdict.not_fit"
     assert any("sources.<orders source>.keys" in line for line in fit.problems())
     assert any("100" in line and "link to no order" in line for line in page.findings(result, Formatter("en")))
+    assert any("crm" in line and "没有关联到任何订单" in line for line in page.findings(result, Formatter("zh")))
     # no orders source: members are not judged on it
     alone = ingest(tmp_path / "crm_only", {"crm.csv": crm}, {"crm": CRM_SOURCE})
     assert alone.report["sources"]["crm"]["members_without_orders"] is None
@@ -289,6 +294,7 @@ def test_date_only_sources_are_detected_per_source(tmp_path):
     assert orders.loc["pos:R2", "order_ts"] == pd.Timestamp("2026-10-31") and not orders.loc["pos:R2", "has_time"]
     assert orders.loc["shop:S1", "has_time"] and orders.loc["shop:S1", "order_ts"] == pd.Timestamp("2026-10-01 21:30")
     assert "Times in pos are dates only: hour-of-day figures are not computed for them." in page.findings(result, Formatter("en"))
+    assert "pos 中的时间只有日期:不为这些记录计算按小时的指标。" in page.findings(result, Formatter("zh"))
     assert Inputs.read(tmp_path / "data" / "warehouse").has("orders.time")
 
     only = ingest(tmp_path / "only", {"pos.csv": pos}, {"pos": {**sources["pos"], "timestamp_formats": []}})
