@@ -17,12 +17,11 @@ import pandas as pd
 
 from kit.clv.base import CountModel
 from kit.clv.gammagamma import GammaGammaModel, IndependenceCheck, independence_check
-from kit.clv.models import make_model
 from kit.clv.summary import UNIT_DAYS, clv_config, customer_summary
 from kit.clv.validation import Validation, validate
 from kit.clv.value import (
     MONTH_DAYS,
-    customer_value,
+    fit_value,
     frequency_recency_matrix,
     top_share,
     value_by_group,
@@ -136,18 +135,16 @@ def run(wh: Warehouse, month: str, config: KitConfig | CLVConfig) -> ClvResult:
         raise ValueError(f"no paid orders before the end of {month}: nothing to score for CLV")
     holdout = customer_summary(wh, month, cfg, calibration_end=shift_month(month, -cfg.holdout_months))
     validation = validate(holdout, cfg.models)
-    model = make_model(validation.chosen).fit(summary["frequency"], summary["recency"], summary["T"])
-    spend = GammaGammaModel().fit(summary["frequency"], summary["monetary"])
-    scores = customer_value(model, spend, summary, cfg)
+    fitted = fit_value(summary, cfg, validation.chosen)
     return ClvResult(
         month=month,
         config=cfg,
         summary=summary,
         validation=validation,
-        model=model,
-        spend=spend,
+        model=fitted.model,
+        spend=fitted.spend,
         independence=independence_check(summary["frequency"], summary["monetary"]),
-        scores=scores,
+        scores=fitted.scores,
         segments=_segments(wh, month),
     )
 

@@ -322,23 +322,27 @@ def run_segmentation(
             f"(e.g. {profile.loc[duplicated, 'customer_id'].iloc[0]}); rebuild profile.parquet (02_tags)."
         )
     profile = profile.reset_index(drop=True)
-    scores = rfm_scores(profile, seg)
     model = fit_personas(profile, seg, previous, previous_cards, browsing=browsing)
-    segments = pd.DataFrame(
-        {
-            "customer_id": profile["customer_id"].astype("str"),
-            "r_score": scores["r_score"],
-            "f_score": scores["f_score"],
-            "m_score": scores["m_score"],
-            "rfm_segment": rfm_segments(profile, scores, seg),
-            "value_tier": value_tiers(profile[VALUE_COLUMN], seg.value_tier_shares),
-            "lifecycle_stage": lifecycle_stage(profile, seg),  # kit.core.vocabulary: one definition
-            "persona_id": model.labels,
-            "persona": pd.Series(model.names_for(model.labels), dtype="str"),  # English name: the key
-            "persona_basis": model.basis,
-        }
+    segments = pd.concat([profile[["customer_id"]].astype("str"), rfm_layers(profile, seg)], axis=1).assign(
+        persona_id=model.labels,
+        persona=pd.Series(model.names_for(model.labels), dtype="str"),  # English name: the key
+        persona_basis=model.basis,
     )
-    return SegmentationResult(segments=segments, personas=model)
+    return SegmentationResult(segments=segments[list(SEGMENT_COLUMNS)], personas=model)
+
+
+def rfm_layers(profile: pd.DataFrame, config: KitConfig | SegmentationConfig) -> pd.DataFrame:
+    """The layers of every customer of a profile, without personas (index as ``profile``):
+    r_score, f_score, m_score, rfm_segment, value_tier and lifecycle_stage (the last two
+    are kit.core.vocabulary's: one definition for every page)."""
+    seg = _segmentation_config(config)
+    _check_columns(profile, [VALUE_COLUMN, "days_since_first_order"], "segmentation")
+    scores = rfm_scores(profile, seg)
+    return scores.assign(
+        rfm_segment=rfm_segments(profile, scores, seg),
+        value_tier=value_tiers(profile[VALUE_COLUMN], seg.value_tier_shares),
+        lifecycle_stage=lifecycle_stage(profile, seg),
+    )
 
 
 def build_segments(
