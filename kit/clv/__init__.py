@@ -17,12 +17,19 @@ from kit.clv.base import ClvFitError, per_customer
 from kit.clv.bgnbd import BetaGeoModel
 from kit.clv.models import COUNT_MODELS
 from kit.clv.pipeline import ClvResult, run_clv
-from kit.clv.summary import UNIT_DAYS, as_of_day, orders_summary, purchase_days
+from kit.clv.summary import (
+    UNIT_DAYS,
+    as_of_day,
+    orders_summary,
+    paid_orders,
+    purchase_days,
+)
 from kit.clv.value import FittedValue, fit_value
 
-# the BG/NBD pieces kit.churn.signals uses, and the DataFrame entry points of kit.frames
+# the BG/NBD pieces kit.churn.signals uses, the rule of which orders are purchases
+# (paid_orders, for the overview) and the DataFrame entry points of kit.frames
 # (orders_summary, fit_value, as_of_day): other modules import kit.clv, never its modules
 __all__ = [
     "COUNT_MODELS", "UNIT_DAYS", "BetaGeoModel", "ClvFitError", "ClvResult", "FittedValue", "as_of_day", "fit_value",
-    "orders_summary", "per_customer", "purchase_days", "run_clv",
+    "orders_summary", "paid_orders", "per_customer", "purchase_days", "run_clv",
 ]

@@ -73,7 +73,7 @@ def as_of_day(when: Day) -> pd.Timestamp:
     return (day.tz_localize(None) if day.tzinfo is not None else day).normalize()
 
 
-def paid(orders: ibis.Table) -> ibis.Table:
+def paid_orders(orders: ibis.Table) -> ibis.Table:
     """The orders that are purchases: neither ``is_refund`` true nor ``status`` "refunded".
     A column the table lacks cannot refund anything: an order log without both is all paid."""
     keep = []
@@ -86,7 +86,7 @@ def paid(orders: ibis.Table) -> ibis.Table:
 
 def _days(orders: ibis.Table, before: pd.Timestamp) -> ibis.Table:
     """Paid purchase days before ``before``: customer_id, day (days since 1970), amount (sum)."""
-    bought = paid(orders.filter(orders.order_ts < before))
+    bought = paid_orders(orders.filter(orders.order_ts < before))
     return bought.group_by(customer_id=bought.customer_id, day=bought.order_ts.date().epoch_days()).aggregate(
         amount=_cents_sum(_.amount)
     )
