@@ -32,6 +32,8 @@ from kit.core.warehouse import Warehouse
 
 # Share of customers the concentration figures are about (the "top 10% by predicted CLV").
 TOP_SHARE = 0.10
+# Most buyers having bought once is a story of its own (the findings say so) above this share.
+ONE_TIME_MAJORITY = 0.5
 # The customer age of the frequency x recency grids: this quantile of the customers' T.
 GRID_AGE_QUANTILE = 0.9
 SEGMENT_COLUMNS = ("rfm_segment", "persona")
@@ -51,6 +53,7 @@ class ClvResult:
     scores: pd.DataFrame
     segments: pd.DataFrame | None = None  # customer_id + SEGMENT_COLUMNS of 03's snapshot; None without one
     path: Path | None = None  # clv.parquet once written
+    configured_holdout: int | None = None  # clv.holdout_months when the history was too short for it (else None)
 
     def headline(self) -> dict[str, float | int | str]:
         """Headline figures for metrics/04_clv.json (numbers and codes)."""
@@ -69,7 +72,13 @@ class ClvResult:
             "expected_purchases": float(self.scores["expected_purchases"].sum()),
             "horizon_months": int(self.config.horizon_months),
             "frequency_spend_correlation": self.independence.pearson,
+            "one_time_share": self.one_time_share,
         }
+
+    @property
+    def one_time_share(self) -> float:
+        """Share of the scored buyers with a single purchase day (no repeat purchase yet)."""
+        return float((self.summary["frequency"] == 0).mean())
 
     def write(self, wh: Warehouse) -> None:
         """Write snapshots/<month>/clv.parquet (returns nothing: no server path on a page)."""
@@ -125,14 +134,30 @@ def _segments(wh: Warehouse, month: str) -> pd.DataFrame | None:
     return frame[["customer_id", *[c for c in SEGMENT_COLUMNS if c in frame.columns]]]
 
 
+def holdout_months(summary: pd.DataFrame, config: CLVConfig) -> int:
+    """The months to hold out for validation: ``clv.holdout_months`` when the history (the
+    oldest customer's age) is at least twice as long, else half the history in whole months,
+    so a company with a short order history still gets a checked model."""
+    history = float(summary["T"].max()) * UNIT_DAYS[config.time_unit] / MONTH_DAYS
+    if history >= 2 * config.holdout_months:
+        return config.holdout_months
+    if history < 2:
+        raise ValueError(
+            f"the orders cover {history:.1f} months: CLV needs at least 2 months of order history "
+            "(one to fit the models on, one to check them)"
+        )
+    return int(history // 2)
+
+
 def run(wh: Warehouse, month: str, config: KitConfig | CLVConfig) -> ClvResult:
-    """Validate the configured models on the last ``holdout_months``, pick the best on
-    holdout MAE, refit it on all history up to ``month`` and score every identified buyer
-    (nothing is written: ``ClvResult.write``)."""
-    cfg = clv_config(config)
-    summary = customer_summary(wh, month, cfg)
+    """Validate the configured models on the last ``holdout_months`` (fewer for a short
+    history: ``holdout_months``), pick the best on holdout MAE, refit it on all history up
+    to ``month`` and score every identified buyer (nothing is written: ``ClvResult.write``)."""
+    configured = clv_config(config)
+    summary = customer_summary(wh, month, configured)
     if summary.empty:
         raise ValueError(f"no paid orders before the end of {month}: nothing to score for CLV")
+    cfg = replace(configured, holdout_months=holdout_months(summary, configured))
     holdout = customer_summary(wh, month, cfg, calibration_end=shift_month(month, -cfg.holdout_months))
     validation = validate(holdout, cfg.models)
     fitted = fit_value(summary, cfg, validation.chosen)
@@ -146,6 +171,7 @@ def run(wh: Warehouse, month: str, config: KitConfig | CLVConfig) -> ClvResult:
         independence=independence_check(summary["frequency"], summary["monetary"]),
         scores=fitted.scores,
         segments=_segments(wh, month),
+        configured_holdout=configured.holdout_months if cfg.holdout_months != configured.holdout_months else None,
     )
 
 
