@@ -125,7 +125,7 @@ def glance_cards(ov: Overview, fmt: Formatter) -> list[Kpi]:
             t("overview.stage.conversion", lang),
             fmt.pct(g.conversion_rate),
             t("overview.glance.new_buyers", lang, n=fmt.int(g.new_buyers)),
-            note=t("overview.glance.conversion", lang),
+            note=t("overview.glance.conversion", lang, days=g.recent_days),
         ),
         Kpi(t("overview.stage.retention", lang), fmt.pct(g.retention_rate), note=t("overview.glance.retention", lang)),
         Kpi(

@@ -215,10 +215,11 @@ class LifecycleGlance:
 
     signups: int  # acquisition: customers first seen this month, in any source
     new_buyers: int  # conversion: first paid order this month
-    conversion_rate: float  # share of customers first seen in the last new_days days who have ordered
+    conversion_rate: float  # share of customers first seen in the last ``recent_days`` who have ordered
     retention_rate: float  # share of last month's active customers still active this month
     revenue_per_active: float  # value: revenue this month / active customers
     revenue_per_active_prev: float
+    recent_days: int = 90  # "first seen recently" for the conversion rate: the vocabulary's new_days
 
 
 def lifecycle_glance(wh: Warehouse, month: str, kpis: pd.DataFrame, vocab: Vocabulary) -> LifecycleGlance:
@@ -273,6 +274,7 @@ def lifecycle_glance(wh: Warehouse, month: str, kpis: pd.DataFrame, vocab: Vocab
         retention_rate=kept / before_n if before_n else float("nan"),
         revenue_per_active=per_active(month),
         revenue_per_active_prev=per_active(prev_month),
+        recent_days=vocab.new_days,
     )
 
 
