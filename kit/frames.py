@@ -100,7 +100,10 @@ def _orders(orders: object, customer_id: str, order_ts: str, amount: str, refund
         "amount": _amounts(frame[amount], amount),
     })
     if refund in frame.columns:
-        out["is_refund"] = frame[refund].astype("boolean")
+        try:
+            out["is_refund"] = frame[refund].astype("boolean")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"column {refund!r} must hold true/false refund flags (set refund= to another column): {exc}") from exc
     if status in frame.columns:
         out["status"] = frame[status].astype("str")
     return out

@@ -95,6 +95,8 @@ def test_missing_columns_and_wrong_kinds_are_named() -> None:
         frames.rfm_summary([1, 2, 3])
     with pytest.raises(ValueError, match="1 of 6 orders with a missing or negative amount"):
         frames.rfm_summary(_log().assign(paid=[1.0, 2, 3, 4, -5, 6]), customer_id="cust", order_ts="when", amount="paid")
+    with pytest.raises(ValueError, match="column 'is_refund' must hold true/false refund flags"):
+        frames.rfm_summary(_log().assign(is_refund="maybe"), customer_id="cust", order_ts="when", amount="paid")
     with pytest.raises(ValueError, match="'visits' is not a date"):
         frames.rfm_summary(_log(), "visits", customer_id="cust", order_ts="when", amount="paid")
 
