@@ -61,21 +61,6 @@ def test_a_time_zone_keeps_the_local_day() -> None:
     pd.testing.assert_frame_equal(plain, zoned)
 
 
-def test_the_warehouse_summary_works_without_refund_columns_and_on_any_dates(tmp_path: Path) -> None:
-    """An orders table without is_refund / status is all paid (it raised AttributeError),
-    and the as-of and calibration dates need not be month ends (they had to be YYYY-MM)."""
-    log = _log().rename(columns={"cust": "customer_id", "when": "order_ts", "paid": "amount"})
-    log["order_ts"] = pd.to_datetime(log["order_ts"], format="mixed")
-    log.to_parquet(tmp_path / "orders.parquet", index=False)
-    wh = Warehouse(tmp_path)
-    summary = customer_summary(wh, "2026-01-17", CLVConfig(time_unit="D"))
-    assert summary.set_index("customer_id").loc["a", "frequency"] == 2
-    holdout = customer_summary(wh, "2026-01-31", CLVConfig(time_unit="D"), calibration_end="2026-01-09")
-    assert holdout.set_index("customer_id").loc["a", "frequency_holdout"] == 2
-    same = frames.rfm_summary(log, "2026-01-17", time_unit="D")
-    pd.testing.assert_frame_equal(summary, same, check_like=True)
-
-
 def test_rfm_summary_of_a_frame_equals_the_warehouse_summary(tmp_path: Path) -> None:
     orders = simulate_orders(400, start="2025-01-01", end="2026-11-01", seed=2)
     orders.to_parquet(tmp_path / "orders.parquet", index=False)
