@@ -243,9 +243,10 @@ def metric_highlights(metrics: dict[str, dict], fmt: Formatter) -> list[Highligh
 
 
 def highlights(ov: Overview, fmt: Formatter) -> list[Highlight]:
-    """Five to eight highlights of the month, each pointing at the report that details it."""
-    items = movement_highlight(ov, fmt) + value_at_risk_highlight(ov, fmt)
-    return (items + metric_highlights(ov.metrics, fmt))[:8]
+    """Five to eight highlights of the month, each pointing at the report that details it;
+    one line saying so when the other reports gave none (never an empty list on the page)."""
+    items = (movement_highlight(ov, fmt) + value_at_risk_highlight(ov, fmt) + metric_highlights(ov.metrics, fmt))[:8]
+    return items or [Highlight(t("overview.hl.none", fmt.lang))]
 
 
 def findings(ov: Overview, fmt: Formatter) -> list[str]:

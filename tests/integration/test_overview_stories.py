@@ -58,6 +58,8 @@ def test_an_orders_only_warehouse_says_what_is_missing(tmp_path: Path) -> None:
     assert clv.note == t("overview.kpi.not_available", "en")  # 04_clv did not run: not an absent input
     texts = " ".join(page.findings(ov, EN) + [h.text for h in page.highlights(ov, EN)])
     assert "nan" not in texts.lower() and "None" not in texts
+    # no other stage ran: one line instead of an empty list
+    assert [h.text for h in page.highlights(ov, EN)] == [t("overview.hl.none", "en")]
 
 
 def test_no_new_customers_says_acquisition_stopped(tmp_path: Path) -> None:
