@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from kit.clv.pipeline import TOP_SHARE, ClvResult
+from kit.clv.pipeline import ONE_TIME_MAJORITY, TOP_SHARE, ClvResult
 from kit.text.cards import Canvas, Kpi
 from kit.text.fmt import Formatter
 from kit.text.i18n import t
@@ -82,11 +82,12 @@ def figure_labels(result: ClvResult, name: str, fmt: Formatter) -> dict[str, Any
 
 
 def findings(result: ClvResult, fmt: Formatter) -> list[str]:
-    """The key findings at the top of the page."""
+    """The key findings at the top of the page (with, when it holds, that most buyers have
+    bought only once: their value is the model's estimate for people like them)."""
     lang, h = fmt.lang, result.headline()
     scores = result.validation.scores.set_index("model")
     name = result.model.name
-    return [
+    out = [
         t("clv.finding_total", lang, customers=fmt.int(h["customers_scored"]), total=fmt.money(h["total_clv"], compact=True),
           months=result.config.horizon_months, average=fmt.money(h["average_clv"])),
         t("clv.finding_top", lang, share=fmt.pct(h["top10_share"]), top=fmt.pct(TOP_SHARE, 0)),
@@ -94,6 +95,9 @@ def findings(result: ClvResult, fmt: Formatter) -> list[str]:
           mae=fmt.num(scores.loc[name, "mae"], 2), naive=fmt.num(scores.loc["naive", "mae"], 2)),
         t("clv.finding_alive", lang, p_alive=fmt.pct(h["average_p_alive"])),
     ]
+    if h["one_time_share"] > ONE_TIME_MAJORITY:
+        out.insert(1, t("clv.finding_one_time", lang, share=fmt.pct(h["one_time_share"])))
+    return out
 
 
 def kpi_cards(result: ClvResult, fmt: Formatter) -> list[Kpi]:
@@ -121,11 +125,14 @@ def model_table(result: ClvResult, lang: str) -> tuple[pd.DataFrame, dict[str, s
 
 
 def model_notes(result: ClvResult, lang: str) -> list[tuple[str, str]]:
-    """(text, level) banners of the model section: models that failed, then the choice
-    (or the warning that no model beat the naive rate)."""
+    """(text, level) banners of the model section: a holdout shorter than configured (a short
+    order history), models that failed, then the choice (or the warning that no model beat
+    the naive rate)."""
     labels = model_labels(result, lang)
     scores = result.validation.scores.set_index("model")
-    notes = [
+    short = [(t("clv.holdout_short", lang, holdout=result.config.holdout_months, configured=result.configured_holdout), "info")]
+    notes = short if result.configured_holdout else []
+    notes += [
         (t("clv.model_failed", lang, model=labels[str(name)], reason=str(row["status"]).removeprefix("failed: ")), "warning")
         for name, row in scores.iterrows()
         if row["status"] != "ok"

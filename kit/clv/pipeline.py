@@ -17,12 +17,11 @@ import pandas as pd
 
 from kit.clv.base import CountModel
 from kit.clv.gammagamma import GammaGammaModel, IndependenceCheck, independence_check
-from kit.clv.models import make_model
 from kit.clv.summary import UNIT_DAYS, clv_config, customer_summary
 from kit.clv.validation import Validation, validate
 from kit.clv.value import (
     MONTH_DAYS,
-    customer_value,
+    fit_value,
     frequency_recency_matrix,
     top_share,
     value_by_group,
@@ -33,6 +32,8 @@ from kit.core.warehouse import Warehouse
 
 # Share of customers the concentration figures are about (the "top 10% by predicted CLV").
 TOP_SHARE = 0.10
+# Most buyers having bought once is a story of its own (the findings say so) above this share.
+ONE_TIME_MAJORITY = 0.5
 # The customer age of the frequency x recency grids: this quantile of the customers' T.
 GRID_AGE_QUANTILE = 0.9
 SEGMENT_COLUMNS = ("rfm_segment", "persona")
@@ -52,6 +53,7 @@ class ClvResult:
     scores: pd.DataFrame
     segments: pd.DataFrame | None = None  # customer_id + SEGMENT_COLUMNS of 03's snapshot; None without one
     path: Path | None = None  # clv.parquet once written
+    configured_holdout: int | None = None  # clv.holdout_months when the history was too short for it (else None)
 
     def headline(self) -> dict[str, float | int | str]:
         """Headline figures for metrics/04_clv.json (numbers and codes)."""
@@ -70,7 +72,13 @@ class ClvResult:
             "expected_purchases": float(self.scores["expected_purchases"].sum()),
             "horizon_months": int(self.config.horizon_months),
             "frequency_spend_correlation": self.independence.pearson,
+            "one_time_share": self.one_time_share,
         }
+
+    @property
+    def one_time_share(self) -> float:
+        """Share of the scored buyers with a single purchase day (no repeat purchase yet)."""
+        return float((self.summary["frequency"] == 0).mean())
 
     def write(self, wh: Warehouse) -> None:
         """Write snapshots/<month>/clv.parquet (returns nothing: no server path on a page)."""
@@ -126,29 +134,44 @@ def _segments(wh: Warehouse, month: str) -> pd.DataFrame | None:
     return frame[["customer_id", *[c for c in SEGMENT_COLUMNS if c in frame.columns]]]
 
 
+def holdout_months(summary: pd.DataFrame, config: CLVConfig) -> int:
+    """The months to hold out for validation: ``clv.holdout_months`` when the history (the
+    oldest customer's age) is at least twice as long, else half the history in whole months,
+    so a company with a short order history still gets a checked model."""
+    history = float(summary["T"].max()) * UNIT_DAYS[config.time_unit] / MONTH_DAYS
+    if history >= 2 * config.holdout_months:
+        return config.holdout_months
+    if history < 2:
+        raise ValueError(
+            f"the orders cover {history:.1f} months: CLV needs at least 2 months of order history "
+            "(one to fit the models on, one to check them)"
+        )
+    return int(history // 2)
+
+
 def run(wh: Warehouse, month: str, config: KitConfig | CLVConfig) -> ClvResult:
-    """Validate the configured models on the last ``holdout_months``, pick the best on
-    holdout MAE, refit it on all history up to ``month`` and score every identified buyer
-    (nothing is written: ``ClvResult.write``)."""
-    cfg = clv_config(config)
-    summary = customer_summary(wh, month, cfg)
+    """Validate the configured models on the last ``holdout_months`` (fewer for a short
+    history: ``holdout_months``), pick the best on holdout MAE, refit it on all history up
+    to ``month`` and score every identified buyer (nothing is written: ``ClvResult.write``)."""
+    configured = clv_config(config)
+    summary = customer_summary(wh, month, configured)
     if summary.empty:
         raise ValueError(f"no paid orders before the end of {month}: nothing to score for CLV")
+    cfg = replace(configured, holdout_months=holdout_months(summary, configured))
     holdout = customer_summary(wh, month, cfg, calibration_end=shift_month(month, -cfg.holdout_months))
     validation = validate(holdout, cfg.models)
-    model = make_model(validation.chosen).fit(summary["frequency"], summary["recency"], summary["T"])
-    spend = GammaGammaModel().fit(summary["frequency"], summary["monetary"])
-    scores = customer_value(model, spend, summary, cfg)
+    fitted = fit_value(summary, cfg, validation.chosen)
     return ClvResult(
         month=month,
         config=cfg,
         summary=summary,
         validation=validation,
-        model=model,
-        spend=spend,
+        model=fitted.model,
+        spend=fitted.spend,
         independence=independence_check(summary["frequency"], summary["monetary"]),
-        scores=scores,
+        scores=fitted.scores,
         segments=_segments(wh, month),
+        configured_holdout=configured.holdout_months if cfg.holdout_months != configured.holdout_months else None,
     )
 
 

@@ -14,11 +14,14 @@ next 30%, ``low`` = the remaining 60% (ties broken by position, so the shares ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from kit.clv.base import CountModel, per_customer
 from kit.clv.gammagamma import GammaGammaModel
+from kit.clv.models import make_model
 from kit.clv.summary import UNIT_DAYS
 from kit.core.config import CLVConfig
 
@@ -86,6 +89,24 @@ def customer_value(
     )
     frame["model"] = frame["model"].astype("str")
     return frame[VALUE_COLUMNS]
+
+
+@dataclass(frozen=True)
+class FittedValue:
+    """A purchase model and the Gamma-Gamma spend model fitted on one summary, and the
+    per-customer value they give (``customer_value``)."""
+
+    model: CountModel
+    spend: GammaGammaModel
+    scores: pd.DataFrame
+
+
+def fit_value(summary: pd.DataFrame, config: CLVConfig, model: str) -> FittedValue:
+    """Fit purchase model ``model`` (a ``clv.models`` name) and the spend model on ``summary``
+    (``kit.clv.summary``: frequency, recency, T, monetary) and value every customer in it."""
+    count = make_model(model).fit(summary["frequency"], summary["recency"], summary["T"])
+    spend = GammaGammaModel().fit(summary["frequency"], summary["monetary"])
+    return FittedValue(count, spend, customer_value(count, spend, summary, config))
 
 
 def top_share(clv, share: float = 0.10) -> float:

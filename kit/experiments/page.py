@@ -90,7 +90,8 @@ def reason_texts(decision: Decision, lang: str, fmt: Formatter) -> list[str]:
 
 
 def findings(result: ExperimentsResult, fmt: Formatter) -> list[str]:
-    """A count of the experiments by verdict, then one bullet per experiment: name, verdict, first reason."""
+    """A count of the experiments by verdict, then one bullet per experiment: name, verdict,
+    first reason; one line saying why when there is nothing to read out."""
     lang, items = fmt.lang, result.items
     bullets = []
     if result.readouts:
@@ -103,6 +104,8 @@ def findings(result: ExperimentsResult, fmt: Formatter) -> list[str]:
         reasons = reason_texts(r.decision, lang, fmt)
         bullets.append(t("exp.finding", lang, name=e.name, verdict=verdict_text(r.decision, lang),
                          reason=reasons[0] if reasons else ""))
+    if result.missing:
+        return [t(f"exp.none.{result.missing}", lang, file=result.catalog, n=fmt.int(result.listed))]
     return bullets or [t("exp.none", lang)]
 
 
@@ -381,6 +384,9 @@ def sequential_section(rep: Canvas, r: Readout) -> None:
 
 
 def glossary(rep: Canvas, result: ExperimentsResult) -> None:
+    """The statistical terms of the readouts (nothing when no experiment was read out)."""
+    if not result.readouts:
+        return
     lang = rep.lang
     rep.section(t("exp.section.glossary", lang), t("exp.meaning.glossary", lang))
     q = f"{result.settings.winsorize_quantile * 100:g}"

@@ -2,6 +2,11 @@
 and reads out every chosen experiment (kit.experiments.readout); ``ExperimentsResult``
 holds the readouts and gives the figures of metrics/06_experiment_readout.json
 (``headline``). Nothing is written besides those metrics. kit.experiments.page displays it.
+
+A company that runs no experiments needs nothing: without a catalogue file (the config's
+``experiments.catalog``, whose default is the demo's) or without assignment data the
+result holds no readouts and says what is missing (``missing``), and the page says so in
+one line; an empty catalogue (``experiments: []``) has no readouts and nothing missing.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ class ExperimentsResult:
     month: str
     items: list[Item]
     settings: Settings
+    missing: str | None = None  # "catalog" (no catalogue file) or "assignments" (no assignment data)
+    catalog: str = ""  # the catalogue's file name (never a server path: pages show it)
+    listed: int = 0  # experiments the catalogue lists for the month (also when nothing could be read out)
 
     @property
     def readouts(self) -> list[Readout]:
@@ -39,6 +47,8 @@ class ExperimentsResult:
     def headline(self) -> dict[str, Any]:
         """Figures for metrics.json: per experiment the decision, primary lift and SRM p-value."""
         out: dict[str, Any] = {"experiments": len(self.items)}
+        if self.missing:
+            out["missing"] = self.missing
         for e, r in self.items:
             if isinstance(r, str):
                 out[f"{e.id}.decision"] = "error"
@@ -71,5 +81,13 @@ def read_all(wh: Warehouse, config: KitConfig, month: str, which: str = "all") -
 
 
 def run(wh: Warehouse, month: str, config: KitConfig, which: str = "all") -> ExperimentsResult:
-    """Read out the experiment ``which`` (an id) or all experiments started by ``month``."""
-    return ExperimentsResult(month, read_all(wh, config, month, which), Settings.from_config(config))
+    """Read out the experiment ``which`` (an id) or all experiments started by ``month``;
+    nothing to read out (``missing``) without a catalogue file or without assignments."""
+    settings = Settings.from_config(config)
+    catalog = config.resolve(config.experiments.catalog)
+    if not catalog.is_file():
+        return ExperimentsResult(month, [], settings, missing="catalog", catalog=catalog.name)
+    listed = len(load_experiments(config, which, month))
+    if listed and not wh.inputs().has("assignments"):
+        return ExperimentsResult(month, [], settings, missing="assignments", catalog=catalog.name, listed=listed)
+    return ExperimentsResult(month, read_all(wh, config, month, which), settings, catalog=catalog.name, listed=listed)

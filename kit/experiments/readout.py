@@ -62,7 +62,7 @@ class Settings:
 class Readout:
     """Everything the notebook shows for one experiment (tables are pandas, one row per item).
 
-    ``results``: one row per metric x treatment (columns documented in ``_compare``).
+    ``results``: one row per metric x treatment (columns documented in ``compare``).
     ``segments``: the same per segment dimension x segment, with intervals corrected over
     the segments and treatments of a dimension. ``heterogeneity``: Cochran's Q per dimension
     x metric x treatment. ``srm_segments``: the sample-ratio check per segment.
@@ -170,21 +170,22 @@ def _arm_stats(cells: pd.DataFrame, metric: str) -> dict[str, st.CupedStats | st
     return out
 
 
-def _compare(c: st.CupedStats | st.RatioStats, t: st.CupedStats | st.RatioStats, metric: str,
-             alpha: float) -> dict[str, float]:
+def compare(c: st.CupedStats | st.RatioStats, t: st.CupedStats | st.RatioStats, binary: bool,
+            alpha: float, cuped: bool = True) -> dict[str, float]:
     """One treatment vs control on one metric: the numbers of a results row.
 
     ``effect``/``se``/``df``/``p_value``/``rel``/``rel_se`` are the estimator used for decisions
-    (CUPED for mean metrics, delta method for the ratio); ``raw_*`` the unadjusted ones.
+    (CUPED for mean metrics unless ``cuped`` is false, the delta method for a ratio);
+    ``raw_*`` the unadjusted ones (two-proportion test for a ``binary`` metric, else Welch).
     """
     if isinstance(c, st.RatioStats):
         raw = st.ratio_test(c, t, alpha)
         used, reduction, n_c, n_t = raw, 0.0, c.n, t.n
         cuped = False
     else:
-        res = st.cuped_test(c, t, alpha, binary=metric in BINARY_METRICS)
-        raw, used, reduction, n_c, n_t = res.unadjusted, res.adjusted, res.variance_reduction, c.n, t.n
-        cuped = True
+        res = st.cuped_test(c, t, alpha, binary=binary)
+        raw, n_c, n_t = res.unadjusted, c.n, t.n
+        used, reduction = (res.adjusted, res.variance_reduction) if cuped else (raw, 0.0)
     return {
         "n_control": float(n_c), "n_variant": float(n_t),
         "control_mean": float(raw.control_mean), "variant_mean": float(raw.variant_mean),
@@ -214,24 +215,26 @@ def _effects(stats: pd.DataFrame, e: Experiment, s: Settings, early: bool, by: l
             control = arms.get(e.control)
             for variant in e.treatments:
                 treat = arms.get(variant)
-                row: dict[str, object] = {"metric": metric, "role": roles[metric], "variant": variant}
+                row: dict[str, object] = {"metric": metric, "role": roles[metric], "variant": variant,
+                                          "direction": -1 if metric in LOWER_IS_BETTER else 1}
                 if by:
                     row[by[0]] = key[0] if isinstance(key, tuple) else key
                 if control is None or treat is None or min(control.n, treat.n) < (MIN_SEGMENT_USERS if by else 3):
                     continue
                 with np.errstate(divide="ignore", invalid="ignore"):  # empty cells give NaN, dropped below
-                    row.update(_compare(control, treat, metric, s.alpha))
+                    row.update(compare(control, treat, metric in BINARY_METRICS, s.alpha))
                 rows.append(row)
     if not rows:  # nothing to compare yet (e.g. no exposure window has ended): keep the key columns
         return pd.DataFrame(columns=["metric", "role", "variant", *by])
     out = pd.DataFrame(rows)
     out = out[np.isfinite(out.se) & (out.se > 0)].reset_index(drop=True)
     with np.errstate(divide="ignore", invalid="ignore"):  # relative figures of a zero control mean are NaN
-        return _corrected(out, s, early)
+        return corrected(out, s, early)
 
 
-def _corrected(out: pd.DataFrame, s: Settings, early: bool) -> pd.DataFrame:
-    """Multiplicity-corrected p-values and intervals, sequential intervals, Bayes, power."""
+def corrected(out: pd.DataFrame, s: Settings, early: bool) -> pd.DataFrame:
+    """Multiplicity-corrected p-values and intervals, sequential intervals, Bayes, power,
+    per metric over its rows (``direction``: +1 when higher is better, -1 when lower)."""
     frames = []
     for _, fam in out.groupby("metric", sort=False):
         fam = fam.copy()
@@ -248,8 +251,7 @@ def _corrected(out: pd.DataFrame, s: Settings, early: bool) -> pd.DataFrame:
         sig_fixed = fam.p_adj < s.alpha
         sig_seq = (fam.seq_low > 0) | (fam.seq_high < 0)
         fam["significant"] = (sig_fixed & sig_seq) if early else sig_fixed
-        direction = -1 if fam.metric.iloc[0] in LOWER_IS_BETTER else 1
-        fam["direction"] = direction
+        direction = int(fam.direction.iloc[0])
         bayes = st.bayesian(fam.rel.to_numpy(), fam.rel_se.to_numpy(), higher_is_better=direction == 1)
         fam["chance_to_win"], fam["loss_variant"], fam["loss_control"] = (
             bayes.chance_to_win, bayes.loss_variant, bayes.loss_control)

@@ -5,13 +5,20 @@ highlights, findings, the trend chart and the definitions, from an ``Overview``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from kit.churn.page import feature_label
 from kit.core.config import KitConfig
 from kit.core.vocabulary import Vocabulary
-from kit.overview.pipeline import HIGHER_IS_BETTER, KPI_KEYS, Overview
+from kit.overview.pipeline import (
+    HIGHER_IS_BETTER,
+    KPI_KEYS,
+    ONE_TIME_MAJORITY,
+    Overview,
+)
 from kit.segments.page import narratives, persona_names, segment_label
 from kit.text.cards import Highlight, Kpi
 from kit.text.fmt import MISSING, Formatter
@@ -42,6 +49,11 @@ VALUE_FORMATS = {
     "value_at_risk": "money_compact",
     "nps": "num1",
 }
+# currencies whose reports may name the Chinese shopping festivals (11.11, 618) as seasonal peaks
+FESTIVAL_CURRENCIES = ("CNY", "RMB")
+# the figures another stage must have saved for its highlight (a stage may save fewer)
+CHURN_HIGHLIGHT = ("top_driver", "expected_churners", "predicted_churn_rate")
+CLV_HIGHLIGHT = ("top10_share", "average_clv", "horizon_months")
 
 
 def data_quality_banner(ov: Overview, lang: str) -> tuple[str, str] | None:
@@ -60,13 +72,20 @@ def data_quality_banner(ov: Overview, lang: str) -> tuple[str, str] | None:
     return t(f"overview.data_quality.{gate['grade']}", lang, sources=sources, limits=limits), level
 
 
-def kpi_cards(ov: Overview, fmt: Formatter) -> list[Kpi]:
-    """One KPI card per KPI: value, change against last month (coloured by direction), sparkline."""
+def kpi_cards(ov: Overview, fmt: Formatter, missing: Callable[[str], str]) -> list[Kpi]:
+    """One KPI card per KPI: value, change against last month (coloured by direction), sparkline.
+
+    A KPI whose input the data lacks shows ``missing(need)`` ("No survey data": the report's
+    ``missing_input``); one whose stage did not run this month says it was not computed.
+    """
     changes = {c.key: c for c in ov.changes}
     cards = []
     for key in KPI_KEYS:
         value = ov.current.get(key)
         label = term(KPI_TERMS[key], fmt.lang)
+        if value is None and key in ov.unavailable:
+            cards.append(Kpi(label, missing(ov.unavailable[key])))
+            continue
         if value is None:
             cards.append(Kpi(label, MISSING, note=t("overview.kpi.not_available", fmt.lang)))
             continue
@@ -106,7 +125,7 @@ def glance_cards(ov: Overview, fmt: Formatter) -> list[Kpi]:
             t("overview.stage.conversion", lang),
             fmt.pct(g.conversion_rate),
             t("overview.glance.new_buyers", lang, n=fmt.int(g.new_buyers)),
-            note=t("overview.glance.conversion", lang),
+            note=t("overview.glance.conversion", lang, days=g.recent_days),
         ),
         Kpi(t("overview.stage.retention", lang), fmt.pct(g.retention_rate), note=t("overview.glance.retention", lang)),
         Kpi(
@@ -130,6 +149,13 @@ def anonymous_note(ov: Overview, fmt: Formatter) -> str | None:
         "overview.anonymous_note", fmt.lang, orders=fmt.int(row["anonymous_orders"]),
         revenue=fmt.money(row["anonymous_revenue"], compact=True), share=fmt.pct(share),
     )
+
+
+def trend_meaning(currency: str, lang: str) -> str:
+    """The trend chart's "what this means": the seasonal remark on 11.11 and 618 only for a
+    project in Chinese yuan (``project.currency``), where those shopping festivals apply."""
+    text = t("overview.section.trend.meaning", lang)
+    return f"{text} {t('overview.trend.festivals', lang)}" if currency.upper() in FESTIVAL_CURRENCIES else text
 
 
 def glossary(config: KitConfig, lang: str) -> pd.DataFrame:
@@ -168,7 +194,7 @@ def metric_highlights(metrics: dict[str, dict], fmt: Formatter) -> list[Highligh
     lang = fmt.lang
     out: list[Highlight] = []
     churn = metrics.get("05_churn", {})
-    if churn.get("top_driver"):
+    if all(churn.get(key) is not None for key in CHURN_HIGHLIGHT):
         out.append(
             Highlight(
                 t(
@@ -182,7 +208,7 @@ def metric_highlights(metrics: dict[str, dict], fmt: Formatter) -> list[Highligh
             )
         )
     clv = metrics.get("04_clv", {})
-    if "top10_share" in clv:
+    if all(clv.get(key) is not None for key in CLV_HIGHLIGHT):
         out.append(
             Highlight(
                 t(
@@ -208,7 +234,7 @@ def metric_highlights(metrics: dict[str, dict], fmt: Formatter) -> list[Highligh
                     lang,
                     experiment=exp_id,
                     decision=t(f"overview.decision.{verdict}", lang),
-                    lift=fmt.change(lift) if lift is not None else "—",
+                    lift=fmt.change(lift),
                 ),
                 "06_experiment_readout.html",
             )
@@ -217,13 +243,16 @@ def metric_highlights(metrics: dict[str, dict], fmt: Formatter) -> list[Highligh
 
 
 def highlights(ov: Overview, fmt: Formatter) -> list[Highlight]:
-    """Five to eight highlights of the month, each pointing at the report that details it."""
-    items = movement_highlight(ov, fmt) + value_at_risk_highlight(ov, fmt)
-    return (items + metric_highlights(ov.metrics, fmt))[:8]
+    """Five to eight highlights of the month, each pointing at the report that details it;
+    one line saying so when the other reports gave none (never an empty list on the page)."""
+    items = (movement_highlight(ov, fmt) + value_at_risk_highlight(ov, fmt) + metric_highlights(ov.metrics, fmt))[:8]
+    return items or [Highlight(t("overview.hl.none", fmt.lang))]
 
 
 def findings(ov: Overview, fmt: Formatter) -> list[str]:
-    """Three or four plain sentences on the month's KPIs for the top of the page."""
+    """Three to six plain sentences on the month's KPIs for the top of the page. The story
+    fits the data: a month without a new customer says acquisition stopped (not "0 new
+    customers"), and a base where most buyers bought once says so."""
     lang = fmt.lang
     cur = ov.current
     changes = {c.key: c.change for c in ov.changes}
@@ -234,14 +263,20 @@ def findings(ov: Overview, fmt: Formatter) -> list[str]:
             return t("overview.kpi.no_previous", lang)
         return t("overview.kpi.vs_last_month", lang, change=fmt.change(change))
 
+    acquisition_stopped = not cur["new_this_month"]
+    customers = "overview.finding.customers_no_new" if acquisition_stopped else "overview.finding.customers"
     items = [
         t("overview.finding.revenue", lang, revenue=fmt.money(cur["revenue"], compact=True), change=vs("revenue"),
           aov=fmt.money(cur["aov"])),
-        t("overview.finding.customers", lang, active=fmt.int(cur["active_customers"]), change=vs("active_customers"),
+        t(customers, lang, active=fmt.int(cur["active_customers"]), change=vs("active_customers"),
           new=fmt.int(cur["new_this_month"]), churned=fmt.int(cur["churned_this_month"])),
-        t("overview.finding.repeat", lang, rate=fmt.pct(cur["repeat_rate"]),
-          retention=fmt.pct(ov.glance.retention_rate)),
     ]
+    if acquisition_stopped:
+        items.append(t("overview.finding.no_new", lang, month=fmt.month(ov.month)))
+    if ov.one_time_share > ONE_TIME_MAJORITY:
+        items.append(t("overview.finding.one_time", lang, share=fmt.pct(ov.one_time_share)))
+    items.append(t("overview.finding.repeat", lang, rate=fmt.pct(cur["repeat_rate"]),
+                   retention=fmt.pct(ov.glance.retention_rate)))
     if cur.get("value_at_risk") is not None and cur.get("avg_clv") is not None:
         items.append(t("overview.finding.value", lang, clv=fmt.money(cur["avg_clv"]),
                        var=fmt.money(cur["value_at_risk"], compact=True)))

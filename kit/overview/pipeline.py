@@ -11,19 +11,26 @@ Every word is the business vocabulary's (kit.core.vocabulary): active customers,
 month, churned this month, repeat rate, value at risk; customer counts leave anonymous store
 receipts out, whose orders and revenue per month are reported as ``anonymous_orders`` /
 ``anonymous_revenue``. The page (kit.overview.page) names and defines each KPI from it.
+
+Absent inputs: a KPI whose input the warehouse does not hold (NPS without surveys) is None
+with the input named in ``Overview.unavailable``; a KPI of a stage that did not run this
+month (average CLV, value at risk) is None; figures the other stages saved are read with
+whatever keys they hold (a stage may save fewer).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import ibis
 import pandas as pd
 
+from kit.clv import paid_orders
 from kit.core.config import KitConfig
 from kit.core.dates import shift_month, snapshot_end
+from kit.core.inputs import Inputs
 from kit.core.vocabulary import Vocabulary
 from kit.core.warehouse import Warehouse
 from kit.segments import load_personas, transitions
@@ -39,6 +46,10 @@ KPI_KEYS = (
     "value_at_risk",
     "nps",
 )
+# KPI -> the input it needs (kit.core.inputs); KPIs not listed need only orders
+KPI_NEEDS = {"nps": ("surveys", "surveys.nps")}
+# most buyers having bought once is a story of its own (the findings say so) above this share
+ONE_TIME_MAJORITY = 0.5
 
 
 def month_window(month: str, months: int) -> list[str]:
@@ -58,15 +69,15 @@ def order_kpis(wh: Warehouse, month: str, config: KitConfig, months: int = 12) -
     vocab = Vocabulary.from_config(config)
     churn_days = vocab.silent_days
     orders = wh.table("orders")
-    paid = orders.filter(~orders.is_refund & (orders.order_ts < snapshot_end(month).to_pydatetime()))
+    bought = paid_orders(orders.filter(orders.order_ts < snapshot_end(month).to_pydatetime()))
     anonymous = wh.anonymous_receipts()
     if anonymous is None:
-        paid = paid.mutate(known=ibis.literal(True))
+        bought = bought.mutate(known=ibis.literal(True))
     else:
         marked = anonymous.mutate(anonymous=ibis.literal(True))
-        paid = paid.left_join(marked, "customer_id").select(paid, known=marked.anonymous.isnull())
-    ts = paid.order_ts
-    known = paid.known
+        bought = bought.left_join(marked, "customer_id").select(bought, known=marked.anonymous.isnull())
+    ts = bought.order_ts
+    known = bought.known
 
     per_customer = {"first_order": ts.min()}
     month_aggs = {}
@@ -76,15 +87,15 @@ def order_kpis(wh: Warehouse, month: str, config: KitConfig, months: int = 12) -
         active_from = (snapshot_end(m) - pd.Timedelta(days=vocab.active_days)).to_pydatetime()
         in_month = (ts >= start) & (ts < end)
         per_customer[f"last_{m}"] = ts.max(where=ts < end)
-        month_aggs[f"revenue_{m}"] = paid.amount.sum(where=in_month)
-        month_aggs[f"orders_{m}"] = paid.count(where=in_month)
-        month_aggs[f"anonymous_orders_{m}"] = paid.count(where=in_month & ~known)
-        month_aggs[f"anonymous_revenue_{m}"] = paid.amount.sum(where=in_month & ~known)
-        month_aggs[f"buyers_{m}"] = paid.customer_id.nunique(where=in_month & known)
-        month_aggs[f"active_{m}"] = paid.customer_id.nunique(where=(ts >= active_from) & (ts < end) & known)
-    totals = paid.aggregate(**month_aggs).to_pandas().iloc[0]
+        month_aggs[f"revenue_{m}"] = bought.amount.sum(where=in_month)
+        month_aggs[f"orders_{m}"] = bought.count(where=in_month)
+        month_aggs[f"anonymous_orders_{m}"] = bought.count(where=in_month & ~known)
+        month_aggs[f"anonymous_revenue_{m}"] = bought.amount.sum(where=in_month & ~known)
+        month_aggs[f"buyers_{m}"] = bought.customer_id.nunique(where=in_month & known)
+        month_aggs[f"active_{m}"] = bought.customer_id.nunique(where=(ts >= active_from) & (ts < end) & known)
+    totals = bought.aggregate(**month_aggs).to_pandas().iloc[0]
 
-    customers = paid.filter(paid.known).group_by("customer_id").aggregate(**per_customer)
+    customers = bought.filter(bought.known).group_by("customer_id").aggregate(**per_customer)
     cust_aggs = {}
     for m in window:
         start = snapshot_end(shift_month(m, -1))
@@ -204,10 +215,11 @@ class LifecycleGlance:
 
     signups: int  # acquisition: customers first seen this month, in any source
     new_buyers: int  # conversion: first paid order this month
-    conversion_rate: float  # share of customers first seen in the last new_days days who have ordered
+    conversion_rate: float  # share of customers first seen in the last ``recent_days`` who have ordered
     retention_rate: float  # share of last month's active customers still active this month
     revenue_per_active: float  # value: revenue this month / active customers
     revenue_per_active_prev: float
+    recent_days: int = 90  # "first seen recently" for the conversion rate: the vocabulary's new_days
 
 
 def lifecycle_glance(wh: Warehouse, month: str, kpis: pd.DataFrame, vocab: Vocabulary) -> LifecycleGlance:
@@ -230,18 +242,18 @@ def lifecycle_glance(wh: Warehouse, month: str, kpis: pd.DataFrame, vocab: Vocab
             where=(customers.first_seen >= start.to_pydatetime()) & (customers.first_seen < end.to_pydatetime())
         ).to_pyarrow().as_py()
     )
-    paid = orders.filter(~orders.is_refund & (orders.order_ts < end.to_pydatetime()))
+    bought = paid_orders(orders.filter(orders.order_ts < end.to_pydatetime()))
     recent = customers.filter(
         (customers.first_seen >= recent_from.to_pydatetime()) & (customers.first_seen < end.to_pydatetime())
     ).select("customer_id")
-    buyers = paid.select("customer_id").distinct()
+    buyers = bought.select("customer_id").distinct()
     recent_n = int(recent.count().to_pyarrow().as_py())
     converted = int(recent.semi_join(buyers, "customer_id").count().to_pyarrow().as_py())
 
     def active_at(window_end: pd.Timestamp) -> ibis.Table:
-        ts = paid.order_ts
+        ts = bought.order_ts
         lo = (window_end - pd.Timedelta(days=vocab.active_days)).to_pydatetime()
-        return paid.filter((ts >= lo) & (ts < window_end.to_pydatetime())).select("customer_id").distinct()
+        return bought.filter((ts >= lo) & (ts < window_end.to_pydatetime())).select("customer_id").distinct()
 
     before = active_at(start)
     before_n = int(before.count().to_pyarrow().as_py())
@@ -262,6 +274,7 @@ def lifecycle_glance(wh: Warehouse, month: str, kpis: pd.DataFrame, vocab: Vocab
         retention_rate=kept / before_n if before_n else float("nan"),
         revenue_per_active=per_active(month),
         revenue_per_active_prev=per_active(prev_month),
+        recent_days=vocab.new_days,
     )
 
 
@@ -281,6 +294,9 @@ class Overview:
     segment_moves: pd.DataFrame | None  # RFM segment transitions since last month (kit.segments.movement)
     value_at_risk_by_persona: pd.Series  # persona (English name) -> value at risk, largest first
     persona_cards: dict | None  # this month's personas.json (persona names in every language)
+    inputs: Inputs = Inputs()  # what data the warehouse holds
+    unavailable: dict[str, str] = field(default_factory=dict)  # KPI -> the absent input it needs
+    one_time_share: float = float("nan")  # share of buyers (ever, to the month end) with one paid order
 
     def headline(self) -> dict[str, object]:
         """The figures saved to metrics/07_overview.json (codes and numbers)."""
@@ -289,14 +305,38 @@ class Overview:
 
 def snapshot_kpis(wh: Warehouse, month: str, churn: pd.DataFrame | None) -> dict[str, float | None]:
     """Average CLV and total value at risk from this month's CLV snapshot and ``churn``
-    (its churn snapshot; None when absent, as is a KPI whose snapshot is missing).
+    (its churn snapshot; None when absent, as is a KPI whose snapshot is missing or empty).
 
     The CLV snapshot holds identified customers only (kit.core.vocabulary), so the average
     is over customers; value at risk is the vocabulary's sum of p(churn) x CLV.
     """
-    avg_clv = float(wh.read_snapshot(month, "clv")["clv"].mean()) if wh.has_snapshot(month, "clv") else None
-    var = float(churn["value_at_risk"].sum()) if churn is not None else None
-    return {"avg_clv": avg_clv, "value_at_risk": var}
+    clv = wh.read_snapshot(month, "clv") if wh.has_snapshot(month, "clv") else None
+    avg_clv = float(clv["clv"].mean()) if clv is not None and "clv" in clv and len(clv) else None
+    has_var = churn is not None and "value_at_risk" in churn and len(churn)
+    return {"avg_clv": avg_clv, "value_at_risk": float(churn["value_at_risk"].sum()) if has_var else None}
+
+
+def one_time_share(wh: Warehouse, month: str) -> float:
+    """Share of the identified customers who bought before the end of ``month`` whose paid
+    orders number exactly one (NaN without buyers)."""
+    orders = wh.table("orders")
+    bought = paid_orders(orders.filter(orders.order_ts < snapshot_end(month).to_pydatetime()))
+    anonymous = wh.anonymous_receipts()
+    if anonymous is not None:
+        bought = bought.anti_join(anonymous, "customer_id")
+    per = bought.group_by("customer_id").aggregate(n=bought.count())
+    row = per.aggregate(buyers=per.count(), once=per.count(where=per.n == 1)).to_pandas().iloc[0]
+    return int(row["once"]) / int(row["buyers"]) if int(row["buyers"]) else float("nan")
+
+
+def unavailable_kpis(inputs: Inputs) -> dict[str, str]:
+    """KPI -> the input it needs that the warehouse does not hold (``KPI_NEEDS``): the table
+    when it has no rows, else the column."""
+    out = {}
+    for key, (table, column) in KPI_NEEDS.items():
+        if not inputs.has(column):
+            out[key] = table if not inputs.has(table) else column
+    return out
 
 
 def data_gate(wh: Warehouse) -> dict | None:
@@ -319,15 +359,22 @@ def segment_moves(wh: Warehouse, month: str) -> pd.DataFrame | None:
 
 
 def value_at_risk_by_persona(churn: pd.DataFrame | None) -> pd.Series:
-    """Value at risk per persona (English name) of a churn snapshot, largest first; empty without one."""
-    if churn is None or float(churn["value_at_risk"].sum()) <= 0 or churn["persona"].isna().all():
+    """Value at risk per persona (English name) of a churn snapshot, largest first; empty
+    without one, without personas or without value at risk."""
+    if churn is None or not {"persona", "value_at_risk"} <= set(churn.columns):
+        return pd.Series(dtype=float)
+    if float(churn["value_at_risk"].sum()) <= 0 or churn["persona"].isna().all():
         return pd.Series(dtype=float)
     return churn.groupby("persona")["value_at_risk"].sum().sort_values(ascending=False)
 
 
 def build_overview(wh: Warehouse, month: str, config: KitConfig, months: int = 12) -> Overview:
     """Compute the overview for ``month``: KPI series, this month, last month's published values."""
-    series = order_kpis(wh, month, config, months).merge(nps_by_month(wh, month, months), on="month")
+    inputs = wh.inputs()
+    unavailable = unavailable_kpis(inputs)
+    series = order_kpis(wh, month, config, months)
+    if "nps" not in unavailable:
+        series = series.merge(nps_by_month(wh, month, months), on="month")
     last = series.iloc[-1]
     current: dict[str, float | None] = {key: float(last[key]) for key in KPI_KEYS if key in series.columns}
     churn = wh.read_snapshot(month, "churn") if wh.has_snapshot(month, "churn") else None
@@ -354,6 +401,9 @@ def build_overview(wh: Warehouse, month: str, config: KitConfig, months: int = 1
         segment_moves=segment_moves(wh, month),
         value_at_risk_by_persona=value_at_risk_by_persona(churn),
         persona_cards=load_personas(wh.snapshot_dir(month)),
+        inputs=inputs,
+        unavailable=unavailable,
+        one_time_share=one_time_share(wh, month),
     )
 
 

@@ -75,6 +75,13 @@ CARD_PROFILE_COLUMNS = {
     "persona": "text", "main_channel": "text", "top_categories": "text", "discount_share": "pct",
     "avg_csat": "num2", "avg_nps": "num1", "age": "num1", "highlights": "text",
 }
+# persona profile column -> (the input it needs (kit.core.inputs), the table it is absent without)
+CARD_NEEDS = {
+    "top_categories": ("orders.category", "orders"), "discount_share": ("orders.discount", "orders"),
+    "avg_csat": ("surveys.csat", "surveys"), "avg_nps": ("surveys.nps", "surveys"), "age": ("customers.birth_year", "customers"),
+}
+# most buyers having bought once is a story of its own above this share
+ONE_TIME_MAJORITY = 0.5
 # how a feature's average is shown in a persona's highlights (other features are shares: pct)
 CARD_FORMATS = {"frequency": "num1", "monetary": "money", "aov": "money", "recency": "days", "visits": "num1", "age": "num1"}
 K_FORMATS = {"k": "int", "davies_bouldin": "num2", "silhouette": "num2"}
@@ -196,7 +203,8 @@ def movement_sentences(run: MonthRun, fmt: Formatter, n: int = 5) -> list[str]:
 
 
 def findings(run: MonthRun, fmt: Formatter) -> list[str]:
-    """Three to five plain-language key findings for the top of the page."""
+    """Three to seven plain-language key findings for the top of the page; first, when they
+    hold, that acquisition stopped (no new customer) and that most buyers bought once."""
     lang = fmt.lang
     figures = run.headline()
     out = []
@@ -216,6 +224,10 @@ def findings(run: MonthRun, fmt: Formatter) -> list[str]:
                      share=fmt.pct(sizes.iloc[0] / len(model.labels))))
     sentences = movement_sentences(run, fmt, n=1)
     out.append(sentences[0] if sentences else t("seg03.finding.no_previous", lang))
+    if figures["buyers"] and not figures["new_customers"]:
+        out.insert(0, t("seg03.finding.no_new", lang, days=run.config.new_days))
+    if (figures["one_time_share"] or 0.0) > ONE_TIME_MAJORITY:
+        out.insert(1, t("seg03.finding.one_time", lang, share=fmt.pct(figures["one_time_share"])))
     return out
 
 
@@ -477,9 +489,30 @@ def persona_value_table(run: MonthRun, fmt: Formatter) -> tuple[pd.DataFrame, di
     return card_view(persona_card_frame(run, fmt), CARD_VALUE_COLUMNS, fmt.lang)
 
 
+def absent_profile_columns(run: MonthRun) -> dict[str, str]:
+    """Persona profile columns whose input the warehouse does not hold -> that input (the
+    table when it has no rows, else the column); empty when the inputs are not known."""
+    if run.inputs is None:
+        return {}
+    return {column: (table if not run.inputs.has(table) else need)
+            for column, (need, table) in CARD_NEEDS.items() if not run.inputs.has(need)}
+
+
+def persona_gaps(run: MonthRun, lang: str) -> list[tuple[str, str]]:
+    """(input, what is not shown) for each absent input of the persona profile table, once per
+    input, for ``rep.unavailable``: "No survey data: satisfaction and NPS are not shown."."""
+    absent: dict[str, list[str]] = {}
+    for column, need in absent_profile_columns(run).items():
+        absent.setdefault(need, []).append(column)
+    return [(need, t(f"seg03.absent.{'_'.join(columns)}", lang)) for need, columns in absent.items()]
+
+
 def persona_profile_table(run: MonthRun, fmt: Formatter) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Personas by habits: channel, categories, discounts, satisfaction, age and what sets them apart."""
-    return card_view(persona_card_frame(run, fmt), CARD_PROFILE_COLUMNS, fmt.lang)
+    """Personas by habits: channel, categories, discounts, satisfaction, age and what sets them
+    apart; a column whose input is absent is left out (``persona_gaps`` says so)."""
+    absent = absent_profile_columns(run)
+    columns = {c: kind for c, kind in CARD_PROFILE_COLUMNS.items() if c not in absent}
+    return card_view(persona_card_frame(run, fmt), columns, fmt.lang)
 
 
 def plot_personas(ax: Axes, run: MonthRun, fmt: Formatter, colors: Colors | None = None) -> None:

@@ -37,7 +37,7 @@ kit.segments.page turns them into the words and charts of the 03_segmentation pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -45,6 +45,7 @@ import pandas as pd
 
 from kit.core.config import KitConfig, SegmentationConfig
 from kit.core.dates import previous_month
+from kit.core.inputs import Inputs
 from kit.core.vocabulary import (
     STAGES,
     TIERS,
@@ -322,23 +323,27 @@ def run_segmentation(
             f"(e.g. {profile.loc[duplicated, 'customer_id'].iloc[0]}); rebuild profile.parquet (02_tags)."
         )
     profile = profile.reset_index(drop=True)
-    scores = rfm_scores(profile, seg)
     model = fit_personas(profile, seg, previous, previous_cards, browsing=browsing)
-    segments = pd.DataFrame(
-        {
-            "customer_id": profile["customer_id"].astype("str"),
-            "r_score": scores["r_score"],
-            "f_score": scores["f_score"],
-            "m_score": scores["m_score"],
-            "rfm_segment": rfm_segments(profile, scores, seg),
-            "value_tier": value_tiers(profile[VALUE_COLUMN], seg.value_tier_shares),
-            "lifecycle_stage": lifecycle_stage(profile, seg),  # kit.core.vocabulary: one definition
-            "persona_id": model.labels,
-            "persona": pd.Series(model.names_for(model.labels), dtype="str"),  # English name: the key
-            "persona_basis": model.basis,
-        }
+    segments = pd.concat([profile[["customer_id"]].astype("str"), rfm_layers(profile, seg)], axis=1).assign(
+        persona_id=model.labels,
+        persona=pd.Series(model.names_for(model.labels), dtype="str"),  # English name: the key
+        persona_basis=model.basis,
     )
-    return SegmentationResult(segments=segments, personas=model)
+    return SegmentationResult(segments=segments[list(SEGMENT_COLUMNS)], personas=model)
+
+
+def rfm_layers(profile: pd.DataFrame, config: KitConfig | SegmentationConfig) -> pd.DataFrame:
+    """The layers of every customer of a profile, without personas (index as ``profile``):
+    r_score, f_score, m_score, rfm_segment, value_tier and lifecycle_stage (the last two
+    are kit.core.vocabulary's: one definition for every page)."""
+    seg = _segmentation_config(config)
+    _check_columns(profile, [VALUE_COLUMN, "days_since_first_order"], "segmentation")
+    scores = rfm_scores(profile, seg)
+    return scores.assign(
+        rfm_segment=rfm_segments(profile, scores, seg),
+        value_tier=value_tiers(profile[VALUE_COLUMN], seg.value_tier_shares),
+        lifecycle_stage=lifecycle_stage(profile, seg),
+    )
 
 
 def build_segments(
@@ -371,6 +376,7 @@ class MonthRun:
     kit_config: KitConfig  # the whole config: the business vocabulary's thresholds (headline)
     browsing: pd.DataFrame | None = None  # kit.segments.personas.browsing_features, None without events
     moves: dict[str, pd.DataFrame] = field(default_factory=dict)  # column -> transitions; empty without last month
+    inputs: Inputs | None = None  # what data the warehouse holds (None: not known, e.g. a profile given by hand)
 
     @property
     def segments(self) -> pd.DataFrame:
@@ -444,7 +450,15 @@ class MonthRun:
             "persona_names": [model.name(p) for p in model.ids],
             "rfm_stay_rate": self.stay_rate(),
             "previous_month_found": self.previous is not None,
+            "one_time_share": self.one_time_share(),
         }
+
+    def one_time_share(self) -> float | None:
+        """Share of the buyers with exactly one order (None without buyers)."""
+        bought = ordered_mask(self.profile)
+        if not bought.any():
+            return None
+        return float((self.profile.loc[bought, "frequency_all"].to_numpy(dtype=float) == 1).mean())
 
 
 def run_month(wh: Warehouse, month: str, config: KitConfig) -> MonthRun:
@@ -453,8 +467,8 @@ def run_month(wh: Warehouse, month: str, config: KitConfig) -> MonthRun:
 
     Raises ``WarehouseError`` naming profile.parquet and the step that writes it (02_tags)
     when the profile is missing; a missing previous month is not an error (``previous``
-    is None, ``moves`` empty and the page says so), nor is a missing events table (no
-    browsing signals).
+    is None, ``moves`` empty and the page says so), nor is a missing or empty events table
+    (no browsing signals). The run carries the warehouse's ``Inputs`` for the page.
     """
     if not wh.has_snapshot(month, "profile"):
         raise WarehouseError(
@@ -465,8 +479,9 @@ def run_month(wh: Warehouse, month: str, config: KitConfig) -> MonthRun:
     before = previous_month(month)
     previous = wh.read_snapshot(before, "segments") if wh.has_snapshot(before, "segments") else None
     cards = load_personas(wh.snapshot_path(before, "segments").parent) if previous is not None else None
-    browsing = browsing_features(wh, month) if wh.table_path("events").exists() else None
-    return segment_month(month, profile, config, previous, cards, browsing)
+    inputs = wh.inputs()
+    browsing = browsing_features(wh, month) if inputs.has("events") else None
+    return replace(segment_month(month, profile, config, previous, cards, browsing), inputs=inputs)
 
 
 def segment_month(

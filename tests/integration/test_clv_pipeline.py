@@ -56,6 +56,7 @@ def test_metrics_are_json_ready(result):
     assert set(metrics) == {
         "customers_scored", "model", "holdout_mae", "holdout_total_error", "total_clv", "average_clv", "median_clv",
         "top10_share", "average_p_alive", "expected_purchases", "horizon_months", "frequency_spend_correlation",
+        "one_time_share",
     }
     assert metrics["model"] == result.model.name
     assert 0.1 <= metrics["top10_share"] <= 1
@@ -171,3 +172,35 @@ def test_value_by_group_shares(result):
     assert table["customers"].sum() == len(result.scores)
     assert table.loc["(none)", "customers"] == len(result.scores) - 100
     assert table["clv_share"].sum() == pytest.approx(1.0)
+
+
+def test_a_short_history_is_checked_on_a_shorter_holdout(tmp_path):
+    """Orders from mid-April to October (6.5 months) cannot spare the configured 6 holdout
+    months: the models are checked on the last 3 and the page says so."""
+    from kit.clv import page, pipeline
+    from kit.text.fmt import Formatter
+
+    simulate_orders(1500, start="2026-04-16", end="2026-11-01", seed=8).to_parquet(tmp_path / "orders.parquet", index=False)
+    result = pipeline.run(Warehouse(tmp_path), "2026-10", CLVConfig(holdout_months=6))
+    assert result.config.holdout_months == 3 and result.configured_holdout == 6
+    assert result.calibration_end == "2026-07"
+    assert page.model_notes(result, "en")[0] == (
+        "The order history is short, so the models were checked on the last 3 months instead of the configured 6 "
+        "(clv.holdout_months).", "info")
+    assert any("predicted the last 3 months best" in f for f in page.findings(result, Formatter("en")))
+    with pytest.raises(ValueError, match="CLV needs at least 2 months of order history"):
+        pipeline.holdout_months(pd.DataFrame({"T": [5.0]}), CLVConfig(holdout_months=6))
+
+
+def test_most_customers_bought_once_is_a_finding(tmp_path):
+    from kit.clv import page, pipeline
+    from kit.text.fmt import Formatter
+
+    orders = simulate_orders(1500, start="2024-01-01", end="2026-11-01", params={"r": 0.1, "alpha": 20.0, "a": 1.0, "b": 1.0},
+                             seed=9)
+    orders.to_parquet(tmp_path / "orders.parquet", index=False)
+    result = pipeline.run(Warehouse(tmp_path), "2026-10", CLVConfig(holdout_months=6))
+    share = result.headline()["one_time_share"]
+    assert share == pytest.approx((result.summary["frequency"] == 0).mean()) and share > 0.5
+    found = page.findings(result, Formatter("en"))
+    assert found[1].startswith(f"{Formatter('en').pct(share)} of these customers have bought only once")

@@ -599,3 +599,40 @@ def test_for_display_translates_headers() -> None:
     frame = pd.DataFrame({"customers": [1], "share": [0.5]})
     table, formats = page.for_display(frame, {"customers": "int", "share": "pct", "absent": "int"}, "zh")
     assert list(table.columns) == ["客户数", "客户占比"] and formats == {"客户数": "int", "客户占比": "pct"}
+
+
+def test_findings_say_acquisition_stopped_and_most_bought_once(first: MonthRun) -> None:
+    """No first order within new_days is a stopped acquisition, not "0 new customers"; a
+    base of one-time buyers is named as such (neither is said of the usual month)."""
+    usual = page.findings(first, EN)
+    assert not any("acquisition has stopped" in f or "ordered only once" in f for f in usual)
+    profile = first.profile.copy()
+    bought = profile["has_ordered"].to_numpy(bool)
+    profile.loc[bought, "days_since_first_order"] = np.maximum(profile.loc[bought, "days_since_first_order"], 200.0)
+    profile.loc[profile.index[bought][: int(0.8 * bought.sum())], "frequency_all"] = 1
+    stopped = dataclasses.replace(first, profile=profile)
+    assert stopped.headline()["new_customers"] == 0
+    found = page.findings(stopped, EN)
+    assert found[0].startswith("No customer placed a first order in the last 90 days: acquisition has stopped")
+    assert found[1].startswith("Most buyers have ordered only once (8")
+    assert "近90天没有任何客户下首单" in page.findings(stopped, ZH)[0]
+
+
+def test_persona_details_without_their_inputs_are_one_line_each(first: MonthRun) -> None:
+    from kit.core.inputs import Inputs
+
+    assert page.persona_gaps(first, "en") == []  # inputs not known: every column shown
+    orders_only = Inputs(rows={"customers": 600, "orders": 5000},
+                         filled={"customers": frozenset({"customer_id"}), "orders": frozenset({"customer_id", "amount"})})
+    bare = dataclasses.replace(first, inputs=orders_only)
+    assert page.persona_gaps(bare, "en") == [
+        ("orders.category", "persona detail on favourite categories"),
+        ("orders.discount", "persona detail on discount use"),
+        ("surveys", "persona detail on satisfaction and NPS"),
+        ("customers.birth_year", "persona detail on age"),
+    ]
+    table, formats = page.persona_profile_table(bare, EN)
+    assert list(table.columns) == ["Persona", "Main channel", "What sets them apart"]
+    assert set(formats) == set(table.columns)
+    full, _ = page.persona_profile_table(first, EN)
+    assert len(full.columns) == len(page.CARD_PROFILE_COLUMNS)

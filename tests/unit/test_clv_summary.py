@@ -131,3 +131,32 @@ def test_summary_does_not_depend_on_the_order_of_the_orders(tmp_path: Path) -> N
     shuffled = orders.sample(frac=1.0, random_state=1)
     second = customer_summary(_warehouse(tmp_path / "b", shuffled), "2026-10", CLVConfig())
     pd.testing.assert_frame_equal(first, second, check_exact=True)
+
+
+def _without_refund_columns(tmp_path: Path) -> Warehouse:
+    """Two customers' orders with no is_refund or status column."""
+    orders = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "b", "a"],
+        "order_ts": pd.to_datetime(["2026-01-01 09:00", "2026-01-01 18:00", "2026-01-08", "2026-01-15", "2026-01-10",
+                                    "2026-01-20"], format="mixed"),
+        "amount": [10.0, 5.0, 20.0, 30.0, 7.0, 99.0],
+    })
+    return _warehouse(tmp_path, orders)
+
+
+def test_orders_without_refund_columns_are_all_paid(tmp_path: Path) -> None:
+    """No is_refund / status column: every order is a purchase (it raised AttributeError)."""
+    a = customer_summary(_without_refund_columns(tmp_path), "2026-01", CLVConfig(time_unit="D")).set_index("customer_id").loc["a"]
+    assert (a["frequency"], a["recency"], a["T"]) == (3, 19, 30)
+
+
+def test_as_of_and_calibration_on_any_day(tmp_path: Path) -> None:
+    """The as-of and calibration dates need not be month ends (they had to be YYYY-MM)."""
+    wh = _without_refund_columns(tmp_path)
+    a = customer_summary(wh, "2026-01-17", CLVConfig(time_unit="D")).set_index("customer_id").loc["a"]
+    assert (a["frequency"], a["recency"], a["T"], a["monetary"]) == (2, 14, 16, 25.0)
+    holdout = customer_summary(wh, "2026-01-31", CLVConfig(time_unit="D"), calibration_end="2026-01-09")
+    assert holdout.set_index("customer_id").loc["a", "frequency_holdout"] == 2
+    assert holdout["duration_holdout"].iloc[0] == 22
+    with pytest.raises(ValueError, match="calibration_end 2026-02-01 must be before the as-of day 2026-01-31"):
+        customer_summary(wh, "2026-01-31", CLVConfig(), calibration_end="2026-02-01")

@@ -8,7 +8,7 @@ Layers, lowest first:
   pipeline  kit.<stage>.* but page modules (and each stage package's __init__)
   page      kit.<stage>.page*     a stage's report sections
   shell     kit.report.*          the report shell notebooks draw on
-  top       kit.runner, kit.publish, kit.cli, kit.bench.*, kit.demo.*, kit.browser_check, kit
+  top       kit.runner, kit.publish, kit.cli, kit.frames, kit.bench.*, kit.demo.*, kit.browser_check, kit
 The modules are read with ``ast`` (nothing is imported), so the test also sees imports
 that only run inside a function.
 """

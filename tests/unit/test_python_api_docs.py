@@ -1,0 +1,36 @@
+"""The examples of docs/python_api.md run as written, in order, in one namespace."""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib
+
+from kit.core.config import PROJECT_ROOT
+
+matplotlib.use("Agg")
+
+DOC = PROJECT_ROOT / "docs" / "python_api.md"
+
+
+def examples() -> list[str]:
+    """The ```python blocks of the document, in order."""
+    return re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
+
+
+def test_every_frames_function_has_an_example() -> None:
+    from kit import frames
+
+    code = "\n".join(examples())
+    assert [name for name in frames.__all__ if f"frames.{name}(" not in code] == []
+
+
+def test_the_examples_run(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    for block in examples():
+        exec(compile(block, str(DOC), "exec"), namespace)  # noqa: S102 - the documented examples
+    scores = namespace["scores"]
+    assert scores["clv"].notna().all() and len(scores) > 1000
+    assert namespace["readout"].decision.verdict == "ship"
+    assert "Champions" in capsys.readouterr().out
