@@ -167,7 +167,7 @@ def _check_columns(columns: tuple[Column, ...], present: dict[str, str], source:
             report.problem(
                 f"source {name!r}: required column {wanted} is missing. Headers found: "
                 f"{', '.join(present) or 'none'}. Map the header that holds it under sources.{name}.columns "
-                f"(header: {column.name}) or fix the export."
+                f"(\"<header>\": {column.name}) or fix the export."
             )
     optional = [c.name for c in columns if not c.required and c.name not in present]
     if optional:

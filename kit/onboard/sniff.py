@@ -48,6 +48,7 @@ TIMESTAMP_FORMATS: tuple[str, ...] = (
     "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日",
     "%Y%m%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y%m%d",
 )
+UNDECODED = re.compile("[\udc80-\udcff]")  # bytes kept by the surrogateescape handler of a lossy read
 MIN_FORMAT_SHARE = 0.01  # a further format is kept when it parses at least this share of the values
 
 
@@ -156,7 +157,9 @@ def _sniff_csv(path: Path, scratch: Path, prefer_month_first: bool) -> FileSniff
             handle.readline()
         reader = csv.reader(handle, delimiter=delimiter, quotechar='"', doublequote=True)
         header = next(reader, [])
-        data = [row for row in itertools.islice(reader, SAMPLE_ROWS) if any(v.strip() for v in row)]
+        # a record holding undecodable bytes is quarantined by ingest: it is not sampled either
+        data = [row for row in itertools.islice(reader, SAMPLE_ROWS)
+                if any(v.strip() for v in row) and not any(UNDECODED.search(v) for v in row)]
         more = handle.read(1) != ""
     rows = len(data) if not more else _estimate_rows(path, len(data), title)
     return _from_rows(path, "csv", header, data, rows, prefer_month_first, encoding=encoding,
