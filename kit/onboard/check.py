@@ -262,15 +262,39 @@ def _advice(con: duckdb.DuckDBPyConnection, column: Column, col: str, dtype: str
             "format(s) the export uses (e.g. \"%d/%m/%Y %H:%M\").")
 
 
-def _rows_per_month(con: duckdb.DuckDBPyConnection, config: KitConfig, raw: RawSource, source: SourceConfig,
-                    name: str, present: dict[str, str], report: CheckReport) -> None:
-    """Rows per month of the main timestamp over the whole source; the run month must have rows."""
+def months_of(con: duckdb.DuckDBPyConnection, config: KitConfig, raw: RawSource, source: SourceConfig,
+              present: dict[str, str]) -> list[tuple[str, int]]:
+    """(YYYY-MM, rows) of a loaded source's main timestamp over all its rows, as ingest parses it."""
     main = MAIN_TS[source.kind]
     ts = timestamp_sql(quote_ident(main), present[main], source.timestamp_formats, source.timezone,
                        config.project.timezone)
-    months = con.execute(
+    return con.execute(
         f"SELECT strftime(t, '%Y-%m') AS m, count(*) FROM (SELECT {ts} AS t FROM {raw.table}) "
         "WHERE t IS NOT NULL GROUP BY m ORDER BY m").fetchall()
+
+
+def latest_month(config: KitConfig, kind: str = "orders") -> str | None:
+    """The latest month holding rows of the sources of ``kind`` (None when none can be read)."""
+    con = duckdb.connect()
+    found = []
+    with tempfile.TemporaryDirectory(prefix="kit-months-") as scratch:
+        for name, source in config.sources.items():
+            if source.kind != kind:
+                continue
+            try:
+                raw = load_source(con, config, name, source, Path(scratch))
+            except IngestError:
+                continue
+            if MAIN_TS[kind] in raw.columns and (months := months_of(con, config, raw, source, raw.columns)):
+                found.append(months[-1][0])
+    con.close()
+    return max(found, default=None)
+
+
+def _rows_per_month(con: duckdb.DuckDBPyConnection, config: KitConfig, raw: RawSource, source: SourceConfig,
+                    name: str, present: dict[str, str], report: CheckReport) -> None:
+    """Rows per month of the main timestamp over the whole source; the run month must have rows."""
+    months = months_of(con, config, raw, source, present)
     if not months:
         return
     counts = dict(months)

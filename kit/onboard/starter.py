@@ -15,6 +15,7 @@ overwritten without ``force``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import tempfile
@@ -32,6 +33,7 @@ from kit.core.config import (
     ProjectConfig,
     load_config,
 )
+from kit.onboard.check import latest_month
 from kit.onboard.guess import (
     ACCOUNT_KEYS,
     KEY_TYPES,
@@ -109,10 +111,15 @@ def init_project(
         raise OnboardError(f"{raw}: no file could be read: " + "; ".join(problems))
     root = config_root(out)
     settings = _project_settings(raw, guesses, project, currency, timezone)
-    text = render(guesses, raw, root, settings, catalogues[0] if catalogues else None)
+    catalogue = catalogues[0] if catalogues else None
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    out.write_text(render(guesses, raw, root, settings, catalogue), encoding="utf-8")
     config = load_config(out)
+    month = latest_month(config)  # over every row, as ingest parses them (the sniff saw a sample)
+    if month:
+        settings = dataclasses.replace(settings, month=month, month_note="the latest month with orders in the files")
+        out.write_text(render(guesses, raw, root, settings, catalogue), encoding="utf-8")
+        config = load_config(out)
     lines = summary(guesses, config, skipped, problems, catalogues)
     return InitResult(out, config, guesses, lines)
 
@@ -163,7 +170,7 @@ def _project_settings(raw: Path, guesses: list[SourceGuess], project: str | None
     lasts = [g.sniff.column(h).last for g in guesses if g.kind == "orders"
              for h, c in g.mapping.items() if c == "order_ts" and g.sniff.column(h).last]
     if lasts:
-        month, month_note = max(lasts)[:7], "the latest month with orders in the sampled rows; kit check lists all"
+        month, month_note = max(lasts)[:7], "the latest month with orders in the sampled rows"
     else:
         month, month_note = date.today().strftime("%Y-%m"), "no order dates found: set the month to report on"
     name = project or raw.name.replace("_", " ").replace("-", " ").strip().title() or "My Company"
