@@ -42,7 +42,7 @@ from kit.ingest.normalize import (
 )
 from kit.ingest.sources import IngestError, RawSource, load_source, source_files
 from kit.onboard.needs import PlannedSource, page_lines, planned_inputs
-from kit.onboard.sniff import timestamp_formats
+from kit.onboard.sniff import timestamp_formats, title_lines
 
 SAMPLE_ROWS = 50_000  # rows per source whose values are parsed
 INTERNAL = ("_file", "_row", "_line", "_pos")
@@ -138,6 +138,13 @@ def _check_source(
     kind = KINDS[source.kind]
     present = {c: t for c, t in raw.columns.items() if c not in INTERNAL}
     header_of = {v: k for k, v in source.columns.items()}
+    if source.format in ("csv", "excel"):
+        for path in source_files(config, name, source):
+            if title := title_lines(path, scratch):
+                report.problem(
+                    f"source {name!r}: file {path.name} has {title} title line(s) above its header line; ingest "
+                    "reads the first line as the header. Remove the lines above the header from the export."
+                )
     _check_columns(kind.columns, present, source, name, header_of, report)
     filled, timed = _check_values(con, config, raw, kind.columns, present, source, name, header_of, report)
     if source.kind in MAIN_TS and MAIN_TS[source.kind] in present and filled:

@@ -115,9 +115,8 @@ def sniff_file(path: Path, scratch: Path, prefer_month_first: bool = False) -> F
     if fmt == "csv":
         return _sniff_csv(path, scratch, prefer_month_first)
     if fmt == "excel":
-        frame = pd.read_excel(path, dtype=str, header=None, nrows=SAMPLE_ROWS + HEAD_LINES)
-        rows = [[("" if pd.isna(v) else str(v)) for v in row] for row in frame.itertuples(index=False)]
-        title = _title_lines([sum(1 for v in row if v.strip()) for row in rows[:HEAD_LINES]])
+        rows, widths = _excel_rows(path, SAMPLE_ROWS + HEAD_LINES)
+        title = _title_lines(widths[:HEAD_LINES])
         header, data = rows[title], rows[title + 1:]
         notes = ("only the first sheet is read",)
         return _from_rows(path, "excel", header, data, len(data), prefer_month_first, title_lines=title, notes=notes)
@@ -140,19 +139,9 @@ def sniff_file(path: Path, scratch: Path, prefer_month_first: bool = False) -> F
 
 def _sniff_csv(path: Path, scratch: Path, prefer_month_first: bool) -> FileSniff:
     """A delimited text file: encoding as ingest decides it, title lines, delimiter, a sample."""
-    undecodable = ""
-    try:
-        readable, encoding, lossy = utf8_file(path, "auto", scratch)
-    except IngestError as exc:
-        undecodable = str(exc)
-        readable, encoding, lossy = utf8_file(path, "auto", scratch, quarantine=True)
-    text_encoding = "utf-8-sig" if not lossy or encoding == "utf-8" else encoding
+    readable, encoding, text_encoding, lossy, undecodable = _decoded(path, scratch)
     with lines.open_text(readable, text_encoding, lossy) as handle:
-        head = list(itertools.islice(handle, HEAD_LINES))
-        delimiter = _delimiter(head)
-        widths = [len(next(csv.reader([line], delimiter=delimiter), [])) if line.strip() else 0 for line in head]
-        title = _title_lines(widths)
-        handle.seek(0)
+        delimiter, title = _head(handle)
         for _ in range(title):
             handle.readline()
         reader = csv.reader(handle, delimiter=delimiter, quotechar='"', doublequote=True)
@@ -164,6 +153,45 @@ def _sniff_csv(path: Path, scratch: Path, prefer_month_first: bool) -> FileSniff
     rows = len(data) if not more else _estimate_rows(path, len(data), title)
     return _from_rows(path, "csv", header, data, rows, prefer_month_first, encoding=encoding,
                       delimiter=delimiter, title_lines=title, undecodable=undecodable)
+
+
+def _decoded(path: Path, scratch: Path) -> tuple[Path, str, str, bool, str]:
+    """(readable file, encoding, encoding to open it with, lossy, the decoding problem) as ingest
+    decides them (``encoding: auto``); a file with undecodable lines is read lossy."""
+    undecodable = ""
+    try:
+        readable, encoding, lossy = utf8_file(path, "auto", scratch)
+    except IngestError as exc:
+        undecodable = str(exc)
+        readable, encoding, lossy = utf8_file(path, "auto", scratch, quarantine=True)
+    return readable, encoding, "utf-8-sig" if not lossy or encoding == "utf-8" else encoding, lossy, undecodable
+
+
+def _head(handle) -> tuple[str, int]:
+    """The delimiter and the number of title lines of an open text file (rewound afterwards)."""
+    head = list(itertools.islice(handle, HEAD_LINES))
+    delimiter = _delimiter(head)
+    widths = [len(next(csv.reader([line], delimiter=delimiter), [])) if line.strip() else 0 for line in head]
+    handle.seek(0)
+    return delimiter, _title_lines(widths)
+
+
+def title_lines(path: Path, scratch: Path) -> int:
+    """Lines above the header of a CSV or Excel file (0 for other formats)."""
+    if file_format(path) == "csv":
+        readable, _, text_encoding, lossy, _ = _decoded(path, scratch)
+        with lines.open_text(readable, text_encoding, lossy) as handle:
+            return _head(handle)[1]
+    if file_format(path) == "excel":
+        return _title_lines(_excel_rows(path, HEAD_LINES)[1])
+    return 0
+
+
+def _excel_rows(path: Path, count: int) -> tuple[list[list[str]], list[int]]:
+    """The first ``count`` rows of the first sheet as text, and the filled cells of each."""
+    frame = pd.read_excel(path, dtype=str, header=None, nrows=count)
+    rows = [[("" if pd.isna(v) else str(v)) for v in row] for row in frame.itertuples(index=False)]
+    return rows, [sum(1 for v in row if v.strip()) for row in rows]
 
 
 def _delimiter(head: list[str]) -> str:
