@@ -244,6 +244,7 @@ def _source_lines(guess: SourceGuess, raw: Path, root: Path) -> list[str]:
     out = [
         f"  {guess.name}:",
         f"    # {sniff.path.name}: {', '.join(stored)}, {sniff.rows:,} data rows ({sniff.sampled:,} looked at)",
+        *(f"    # {note}" for note in sniff.notes),
         f"    # kind {guess.kind}: {guess.kind_reason}",
         f"    kind: {guess.kind}",
         f"    path: {_q(_path(sniff.path, root))}",
