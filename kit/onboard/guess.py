@@ -12,6 +12,9 @@ as a comment.
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -48,6 +51,18 @@ class SourceGuess:
     missing_required: list[str] = field(default_factory=list)
     missing_optional: list[str] = field(default_factory=list)
     channel: str | None = None  # the channel of every order (a store export without platform column)
+    others: tuple[FileSniff, ...] = ()  # further files of the same source (read with ``pattern``)
+    pattern: str = ""  # the glob naming all the source's files, when there are several
+
+    @property
+    def rows(self) -> int:
+        """Data rows of all the source's files."""
+        return self.sniff.rows + sum(other.rows for other in self.others)
+
+    @property
+    def files(self) -> str:
+        """The source's file name, or its glob with the number of files."""
+        return f"{self.pattern} ({1 + len(self.others)} files)" if self.pattern else self.sniff.path.name
 
     @property
     def columns(self) -> dict[str, str]:
@@ -190,3 +205,34 @@ def source_name(stem: str, taken: set[str], kind: str) -> str:
     while name in taken:
         name, n = f"{base}_{n}", n + 1
     return name
+
+
+def group_files(guesses: list[SourceGuess], names: list[str]) -> list[SourceGuess]:
+    """Files of one kind, format and header (monthly exports: ``orders_2025-01.csv``, ...) become
+    one source read through a glob, when a glob names exactly those files among ``names``
+    (every file name of the folder). Formats and date notes are merged over the files."""
+    groups: dict[tuple, list[SourceGuess]] = {}
+    for guess in guesses:
+        groups.setdefault((guess.kind, guess.sniff.format, tuple(guess.sniff.headers)), []).append(guess)
+    merged = []
+    for members in groups.values():
+        files = sorted(m.sniff.path.name for m in members)
+        pattern = _glob(files)
+        if len(members) == 1 or not pattern or sorted(n for n in names if fnmatch.fnmatchcase(n, pattern)) != files:
+            merged += members
+            continue
+        first = members[0]
+        merged.append(dataclasses.replace(
+            first, others=tuple(m.sniff for m in members[1:]), pattern=pattern,
+            formats=_source_order(tuple(f for m in members for f in m.formats)),
+            date_only=all(m.date_only for m in members), ambiguous=all(m.ambiguous for m in members),
+        ))
+    return merged
+
+
+def _glob(names: list[str]) -> str:
+    """``prefix*suffix`` of file names (their common start and end), or "" when they share no start."""
+    prefix = os.path.commonprefix(names)
+    suffix = os.path.commonprefix([n[::-1] for n in names])[::-1]
+    suffix = suffix[max(0, len(prefix) + len(suffix) - min(map(len, names))):]
+    return f"{prefix}*{suffix}" if prefix else ""

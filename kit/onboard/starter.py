@@ -38,6 +38,7 @@ from kit.onboard.guess import (
     ACCOUNT_KEYS,
     KEY_TYPES,
     SourceGuess,
+    group_files,
     guess_source,
     source_name,
 )
@@ -109,6 +110,11 @@ def init_project(
             guesses.append(guess)
     if not guesses:
         raise OnboardError(f"{raw}: no file could be read: " + "; ".join(problems))
+    guesses = group_files(guesses, [p.name for p in files])
+    for guess in guesses:
+        if guess.pattern:
+            guess.name = source_name(guess.pattern.split("*")[0].rstrip("_-. 0123456789") or guess.kind,
+                                     {g.name for g in guesses if g is not guess}, guess.kind)
     root = config_root(out)
     settings = _project_settings(raw, guesses, project, currency, timezone)
     catalogue = catalogues[0] if catalogues else None
@@ -243,11 +249,12 @@ def _source_lines(guess: SourceGuess, raw: Path, root: Path) -> list[str]:
         stored.append(f"{describe_delimiter(sniff.delimiter)}-delimited")
     out = [
         f"  {guess.name}:",
-        f"    # {sniff.path.name}: {', '.join(stored)}, {sniff.rows:,} data rows ({sniff.sampled:,} looked at)",
+        f"    # {guess.files}: {', '.join(stored)}, {guess.rows:,} data rows ({sniff.sampled:,} of {sniff.path.name} "
+        "looked at)",
         *(f"    # {note}" for note in sniff.notes),
         f"    # kind {guess.kind}: {guess.kind_reason}",
         f"    kind: {guess.kind}",
-        f"    path: {_q(_path(sniff.path, root))}",
+        f"    path: {_q(_path(sniff.path.parent / (guess.pattern or sniff.path.name), root))}",
     ]
     if sniff.format != "csv":
         out.append(f"    format: {sniff.format}")
@@ -314,7 +321,7 @@ def summary(guesses: list[SourceGuess], config: KitConfig, skipped: list[str], p
     out = [f"kit init: wrote {config.source_file} with {len(guesses)} source(s):"]
     for guess in guesses:
         mark = "" if guess.sure and not guess.missing_required else "  (CHECK)"
-        out.append(f"  {guess.name:<20} {guess.kind:<12} {guess.sniff.path.name}{mark}")
+        out.append(f"  {guess.name:<20} {guess.kind:<12} {guess.files}{mark}")
         if guess.missing_required:
             out.append(f"      required column(s) not found: {', '.join(guess.missing_required)}")
         if guess.sniff.title_lines:
@@ -327,7 +334,7 @@ def summary(guesses: list[SourceGuess], config: KitConfig, skipped: list[str], p
         out.append(f"  several experiments catalogues found; using {catalogues[0].name}")
     out.append("What each notebook can show with these files:")
     planned = [
-        PlannedSource(g.kind, g.sniff.rows, frozenset(c for h, c in g.mapping.items() if g.sniff.column(h).filled),
+        PlannedSource(g.kind, g.rows, frozenset(c for h, c in g.mapping.items() if g.sniff.column(h).filled),
                       bool(g.timestamp_columns) and not g.date_only)
         for g in guesses
     ]

@@ -87,3 +87,18 @@ def test_excel_tsv_and_json_lines_are_sniffed(tmp_path: Path) -> None:
     assert (sources["orders"].kind, sources["orders"].columns) == ("orders", {"order_time": "order_ts"})
     assert sources["orders"].timestamp_formats == ["%Y-%m-%d %H:%M"]
     assert (sources["events"].format, sources["events"].kind, sources["events"].timestamp_formats) == ("jsonl", "events", [])
+
+
+def test_monthly_exports_with_one_header_become_one_source_read_through_a_glob(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for month in ("2025-01", "2025-02", "2025-03"):
+        (raw / f"orders_{month}.csv").write_text(
+            "order_id,order_ts,amount\n" + "".join(f"{month}-{i},{month}-{1 + i:02d} 10:00:00,{i}\n" for i in range(9)),
+            encoding="utf-8")
+    (raw / "orders_summary.csv").write_text("month,total\n2025-01,36\n", encoding="utf-8")
+    result = init_project(raw, tmp_path / "kit.yml")
+    sources = result.config.sources
+    assert sources["orders"].path == "raw/orders_2025-0*.csv" and result.sources[0].rows == 27
+    report = check_config(result.config)
+    assert any("27 rows read" in line for line in report.lines)
