@@ -64,14 +64,17 @@ class CheckReport:
         return not self.problems
 
     def problem(self, text: str) -> None:
+        """Record a problem: the run cannot proceed until it is fixed."""
         self.problems.append(text)
         self.lines.append(f"    PROBLEM: {text}")
 
     def warning(self, text: str) -> None:
+        """Record a warning: worth a look, the run can proceed."""
         self.warnings.append(text)
         self.lines.append(f"    warning: {text}")
 
     def info(self, text: str) -> None:
+        """Record a finding of the current source."""
         self.lines.append(f"    {text}")
 
 
@@ -79,7 +82,6 @@ class CheckReport:
 class _Checked:
     """A source that was read: what it brings to the warehouse."""
 
-    name: str
     kind: str
     planned: PlannedSource
     key_types: tuple[str, ...]
@@ -151,7 +153,7 @@ def _check_source(
         _rows_per_month(con, config, raw, source, name, present, report)
     keys = _check_keys(con, raw, source, present, name, report)
     planned = PlannedSource(source.kind, raw.rows, frozenset(filled), timed)
-    return _Checked(name, source.kind, planned, tuple(keys.values()))
+    return _Checked(source.kind, planned, tuple(keys.values()))
 
 
 def _label(column: str, header_of: dict[str, str]) -> str:

@@ -88,7 +88,6 @@ def guess_source(name: str, sniff: FileSniff) -> SourceGuess:
     scores = {kind: _score(kind, named, sniff) for kind in KINDS}
     hints = kind_hints(sniff.path.stem)
     kind = max(KINDS, key=lambda k: (*scores[k], k in hints))
-    covered, filled = scores[kind]
     rivals = [k for k in KINDS if k != kind and scores[k] == scores[kind]]
     required = [c.name for c in KINDS[kind].columns if c.required]
     mapping, doubles = _map(kind, named, sniff)
