@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     init = commands.add_parser("init", help="sniff a folder of exported files and write a starter config")
     init.add_argument("raw", type=Path, metavar="RAW_FOLDER", help="the folder holding the exported files")
-    init.add_argument("--out", type=Path, help="config file to write (default: config/<folder name>.yml)")
+    init.add_argument("--out", type=Path, help="config file to write (default: config/<folder name>.yml; the folder above a folder named raw or data)")
     init.add_argument("--project", help="company or project name shown on the reports (default: the folder name)")
     init.add_argument("--currency", help="currency code of the amounts, e.g. CNY, USD (default: guessed)")
     init.add_argument("--timezone", help="time zone of the timestamps, e.g. Asia/Shanghai (default: guessed)")
@@ -156,12 +156,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     """``kit init``: write a starter config for a folder of exports and say what each page can show."""
-    import re
+    from kit.onboard import OnboardError, default_config_path, init_project
 
-    from kit.onboard import OnboardError, init_project
-
-    slug = re.sub(r"[^a-z0-9]+", "_", args.raw.resolve().name.lower()).strip("_") or "project"
-    out = args.out or Path("config") / f"{slug}.yml"
+    out = args.out or default_config_path(args.raw)
     try:
         result = init_project(args.raw, out, args.project, args.currency, args.timezone, force=args.force)
     except OnboardError as exc:

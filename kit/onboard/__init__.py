@@ -9,6 +9,11 @@ A top-level tool like the CLI: it reads with ingest's own readers and parsers.
 """
 
 from kit.onboard.check import CheckReport, check_config
-from kit.onboard.starter import InitResult, OnboardError, init_project
+from kit.onboard.starter import (
+    InitResult,
+    OnboardError,
+    default_config_path,
+    init_project,
+)
 
-__all__ = ["CheckReport", "InitResult", "OnboardError", "check_config", "init_project"]
+__all__ = ["CheckReport", "InitResult", "OnboardError", "check_config", "default_config_path", "init_project"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -282,20 +283,24 @@ def months_of(con: duckdb.DuckDBPyConnection, config: KitConfig, raw: RawSource,
         "WHERE t IS NOT NULL GROUP BY m ORDER BY m").fetchall()
 
 
-def latest_month(config: KitConfig, kind: str = "orders") -> str | None:
-    """The latest month holding rows of the sources of ``kind`` (None when none can be read)."""
+def latest_time(config: KitConfig, kind: str = "orders") -> datetime | None:
+    """The latest main timestamp of the sources of ``kind``, as ingest parses them (None when none reads)."""
     con = duckdb.connect()
     found = []
-    with tempfile.TemporaryDirectory(prefix="kit-months-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="kit-latest-") as scratch:
         for name, source in config.sources.items():
             if source.kind != kind:
                 continue
+            main = MAIN_TS[kind]
             try:
                 raw = load_source(con, config, name, source, Path(scratch))
             except IngestError:
                 continue
-            if MAIN_TS[kind] in raw.columns and (months := months_of(con, config, raw, source, raw.columns)):
-                found.append(months[-1][0])
+            if main in raw.columns:
+                ts = timestamp_sql(quote_ident(main), raw.columns[main], source.timestamp_formats, source.timezone,
+                                   config.project.timezone)
+                latest = con.execute(f"SELECT max({ts}) FROM {raw.table}").fetchone()[0]
+                found += [latest] if latest is not None else []
     con.close()
     return max(found, default=None)
 

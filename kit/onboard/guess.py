@@ -169,6 +169,8 @@ def _map(kind: str, named: dict[str, tuple[str, int]], sniff: FileSniff) -> tupl
         column = column_for(found, kind)
         if column in usable:
             candidates.setdefault(column, []).append((rank, -sniff.column(header).filled, header))
+    if kind == "customers" and CUSTOMER_KEY in candidates and "member_id" not in candidates:
+        candidates["member_id"] = candidates.pop(CUSTOMER_KEY)  # a CRM's own customer number is its member id
     mapping, doubles = {}, {}
     for column, options in candidates.items():
         best, *others = sorted(options)
@@ -235,3 +237,20 @@ def _glob(names: list[str]) -> str:
     suffix = os.path.commonprefix([n[::-1] for n in names])[::-1]
     suffix = suffix[max(0, len(prefix) + len(suffix) - min(map(len, names))):]
     return f"{prefix}*{suffix}" if prefix else ""
+
+
+def unify_customer_key(guesses: list[SourceGuess]) -> None:
+    """When a customers file's customer number became its ``member_id``, the customer numbers
+    of the other files (an order log's ``Customer ID``) are member ids too: the same key type
+    links them. Changes the guesses in place."""
+    crm_numbers = any(
+        g.kind == "customers" and (found := concept(h)) and found[0] == CUSTOMER_KEY and c == "member_id"
+        for g in guesses for h, c in g.mapping.items()
+    )
+    if not crm_numbers:
+        return
+    for guess in guesses:
+        if CUSTOMER_KEY in guess.mapping.values() and "member_id" not in guess.mapping.values():
+            guess.mapping = {h: "member_id" if c == CUSTOMER_KEY else c for h, c in guess.mapping.items()}
+            guess.keys = {("member_id" if c == CUSTOMER_KEY else c): ("member_id" if t == CUSTOMER_KEY else t)
+                          for c, t in guess.keys.items()}

@@ -20,7 +20,7 @@ import json
 import re
 import tempfile
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -33,7 +33,7 @@ from kit.core.config import (
     ProjectConfig,
     load_config,
 )
-from kit.onboard.check import latest_month
+from kit.onboard.check import latest_time
 from kit.onboard.guess import (
     ACCOUNT_KEYS,
     KEY_TYPES,
@@ -41,6 +41,7 @@ from kit.onboard.guess import (
     group_files,
     guess_source,
     source_name,
+    unify_customer_key,
 )
 from kit.onboard.needs import PlannedSource, page_lines, planned_inputs
 from kit.onboard.sniff import (
@@ -52,6 +53,8 @@ from kit.onboard.sniff import (
 
 CURRENCY_SIGNS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "CNY", "￥": "CNY", "元": "CNY", "RMB": "CNY"}
 TIMED_KINDS = ("orders", "events")  # kinds whose time of day feeds features (kit.core.inputs.TIMED)
+COMPLETE_FROM_DAY = 28  # orders ending on this day of a month or later: the month is complete
+GENERIC_FOLDERS = ("raw", "data", "export", "exports", "input", "inputs", "files")  # named after the folder above
 CJK = re.compile("[\u4e00-\u9fff]")
 
 
@@ -111,6 +114,7 @@ def init_project(
     if not guesses:
         raise OnboardError(f"{raw}: no file could be read: " + "; ".join(problems))
     guesses = group_files(guesses, [p.name for p in files])
+    unify_customer_key(guesses)
     for guess in guesses:
         if guess.pattern:
             guess.name = source_name(guess.pattern.split("*")[0].rstrip("_-. 0123456789") or guess.kind,
@@ -121,13 +125,25 @@ def init_project(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(guesses, raw, root, settings, catalogue), encoding="utf-8")
     config = load_config(out)
-    month = latest_month(config)  # over every row, as ingest parses them (the sniff saw a sample)
-    if month:
-        settings = dataclasses.replace(settings, month=month, month_note="the latest month with orders in the files")
+    latest = latest_time(config)  # over every row, as ingest parses them (the sniff saw a sample)
+    if latest:
+        settings = dataclasses.replace(settings, **run_month(latest))
         out.write_text(render(guesses, raw, root, settings, catalogue), encoding="utf-8")
         config = load_config(out)
     lines = summary(guesses, config, skipped, problems, catalogues)
     return InitResult(out, config, guesses, lines)
+
+
+def project_folder(raw: Path) -> Path:
+    """The folder naming the project: the raw folder, or the one above a generic name (``raw``, ``data``)."""
+    raw = raw.resolve()
+    return raw.parent if raw.name.lower() in GENERIC_FOLDERS else raw
+
+
+def default_config_path(raw: Path) -> Path:
+    """``config/<project folder name>.yml`` (relative to the current folder)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", project_folder(raw).name.lower()).strip("_") or "project"
+    return Path("config") / f"{slug}.yml"
 
 
 def _is_catalogue(path: Path) -> bool:
@@ -159,6 +175,8 @@ def _project_settings(raw: Path, guesses: list[SourceGuess], project: str | None
     chinese = any(CJK.search(h) for g in guesses for h in g.sniff.headers)
     signs = {sign for g in guesses for h, c in g.mapping.items() if c == "amount"
              for sign in CURRENCY_SIGNS if sign in " ".join(g.sniff.column(h).top)}
+    month_first = any(f.startswith("%m") for g in guesses for f in g.formats)
+    hint = " (month-first dates: a US export? then --currency USD --timezone America/New_York)" if month_first else ""
     if currency:
         cur, cur_note = currency, "given with --currency"
     elif signs:
@@ -166,21 +184,31 @@ def _project_settings(raw: Path, guesses: list[SourceGuess], project: str | None
     elif chinese:
         cur, cur_note = "CNY", "guessed from the Chinese headers; check"
     else:
-        cur, cur_note = default.currency, "not found in the data: CHECK (pass --currency)"
+        cur, cur_note = default.currency, f"not found in the data: CHECK (pass --currency){hint}"
     if timezone:
         tz, tz_note = timezone, "given with --timezone"
-    elif chinese or cur == "CNY":
-        tz, tz_note = "Asia/Shanghai", "guessed from the Chinese headers / currency; check"
+    elif chinese:
+        tz, tz_note = "Asia/Shanghai", "guessed from the Chinese headers; check"
     else:
-        tz, tz_note = default.timezone, "not found in the data: CHECK (pass --timezone)"
+        tz, tz_note = default.timezone, f"not found in the data: CHECK (pass --timezone){hint}"
     lasts = [g.sniff.column(h).last for g in guesses if g.kind == "orders"
              for h, c in g.mapping.items() if c == "order_ts" and g.sniff.column(h).last]
     if lasts:
         month, month_note = max(lasts)[:7], "the latest month with orders in the sampled rows"
     else:
         month, month_note = date.today().strftime("%Y-%m"), "no order dates found: set the month to report on"
-    name = project or raw.name.replace("_", " ").replace("-", " ").strip().title() or "My Company"
+    name = project or project_folder(raw).name.replace("_", " ").replace("-", " ").strip().title() or "My Company"
     return Settings(name, cur, cur_note, tz, tz_note, month, month_note)
+
+
+def run_month(latest: datetime) -> dict[str, str]:
+    """The month to report on: the month of the latest order, or the month before when the
+    data ends in its first weeks (a month cut short is not a month to report on)."""
+    if latest.day >= COMPLETE_FROM_DAY:
+        return {"month": latest.strftime("%Y-%m"), "month_note": "the latest month with orders in the files"}
+    before = (latest.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    return {"month": before, "month_note": f"the orders end on {latest.date()}, inside their month: the month "
+            "before is the latest complete one"}
 
 
 def _q(value: object) -> str:
@@ -285,6 +313,9 @@ def _source_lines(guess: SourceGuess, raw: Path, root: Path) -> list[str]:
         out.append(f"    # not mapped (no canonical column matched): {', '.join(_q(h) for h in guess.unmapped)}")
     for header, column in guess.doubles.items():
         out.append(f"    # {_q(header)} also looks like {column}; the more specific header was mapped")
+        if column == "name":
+            out.append(f"    # CHECK: {_q(header)} holds personal names and is not read: remove it from the export "
+                       "(ingest copies unread columns into its quarantine files)")
     if guess.missing_optional:
         out.append(f"    # optional columns not in this file: {', '.join(guess.missing_optional)}")
     if guess.kind == "events":
