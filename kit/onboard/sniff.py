@@ -49,6 +49,7 @@ TIMESTAMP_FORMATS: tuple[str, ...] = (
     "%Y%m%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y%m%d",
 )
 UNDECODED = re.compile("[\udc80-\udcff]")  # bytes kept by the surrogateescape handler of a lossy read
+MARKED_NUMBER = re.compile(r"^\s*([^\d\s.,+\-]*)\s*[+\-]?[\d.,]+\s*([^\d\s.,]*)\s*$")  # "$ 1,299.00", "12元"
 MIN_FORMAT_SHARE = 0.01  # a further format is kept when it parses at least this share of the values
 
 
@@ -68,6 +69,7 @@ class ColumnSniff:
     emails: float = 0.0
     top: tuple[str, ...] = ()  # the most frequent values (for short texts such as event types)
     last: str = ""  # the latest date-time the column holds (ISO), for timestamps
+    marks: tuple[str, ...] = ()  # text before or after the digits of most values ("$", "¥", "元")
 
     @property
     def is_timestamp(self) -> bool:
@@ -268,7 +270,15 @@ def sniff_values(header: str, values: list[str], prefer_month_first: bool = Fals
     top = tuple(v for v, _ in counts.most_common(12)) if len(counts) <= 50 else ()
     last = _latest(sample, formats) if formats else ""
     return ColumnSniff(header, len(values), "text", formats, parsed, date_only, ambiguous, share, phones, emails, top,
-                       last)
+                       last, _marks(sample) if not formats else ())
+
+
+def _marks(values: list[str]) -> tuple[str, ...]:
+    """Text standing before or after the number in at least half of ``values`` (a currency sign or unit)."""
+    found = Counter(
+        mark for v in values if (m := MARKED_NUMBER.match(v)) for mark in (m.group(1), m.group(2)) if mark
+    )
+    return tuple(mark for mark, n in found.most_common() if n >= len(values) / 2)
 
 
 def _share(results: list, sample: list[str], values: list[str]) -> float:

@@ -174,7 +174,7 @@ def _project_settings(raw: Path, guesses: list[SourceGuess], project: str | None
     default = ProjectConfig()
     chinese = any(CJK.search(h) for g in guesses for h in g.sniff.headers)
     signs = {sign for g in guesses for h, c in g.mapping.items() if c == "amount"
-             for sign in CURRENCY_SIGNS if sign in " ".join(g.sniff.column(h).top)}
+             for sign in g.sniff.column(h).marks if sign in CURRENCY_SIGNS}
     month_first = any(f.startswith("%m") for g in guesses for f in g.formats)
     hint = " (month-first dates: a US export? then --currency USD --timezone America/New_York)" if month_first else ""
     if currency:

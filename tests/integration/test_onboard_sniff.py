@@ -102,3 +102,15 @@ def test_monthly_exports_with_one_header_become_one_source_read_through_a_glob(t
     assert sources["orders"].path == "raw/orders_2025-0*.csv" and result.sources[0].rows == 27
     report = check_config(result.config)
     assert any("27 rows read" in line for line in report.lines)
+
+
+def test_the_currency_comes_from_the_sign_of_the_amounts_and_a_us_export_is_hinted(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "orders.csv").write_text("Order ID,Order Date,Total\n" + "".join(
+        f"#{i},03/{1 + i:02d}/2025 10:00,${i}.99\n" for i in range(20)), encoding="utf-8")
+    result = init_project(raw, tmp_path / "kit.yml")
+    assert result.config.project.currency == "USD"
+    assert result.config.sources["orders"].timestamp_formats == ["%m/%d/%Y %H:%M"]
+    assert "month-first dates: a US export? then --currency USD --timezone America/New_York" in result.path.read_text(
+        encoding="utf-8")
