@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 from kit.core.config import KitConfig, SourceConfig
-from kit.ingest.kinds import KINDS, MAIN_TS, RECORD_KEYS, Column
+from kit.ingest.kinds import KINDS, MAIN_TS, PERSONAL, RECORD_KEYS, Column
 from kit.ingest.normalize import (
     blank_sql,
     email_sql,
@@ -44,6 +44,7 @@ from kit.ingest.normalize import (
 from kit.ingest.sources import IngestError, RawSource, load_source, source_files
 from kit.onboard.needs import PlannedSource, page_lines, planned_inputs
 from kit.onboard.sniff import timestamp_formats, title_lines
+from kit.onboard.synonyms import concept
 
 SAMPLE_ROWS = 50_000  # rows per source whose values are parsed
 INTERNAL = ("_file", "_row", "_line", "_pos")
@@ -168,9 +169,13 @@ def _check_columns(columns: tuple[Column, ...], present: dict[str, str], source:
     canonical = {c.name for c in columns}
     found = [c.name for c in columns if c.name in present]
     report.info(f"columns found: {', '.join(found) or 'none of the kind'}")
-    unused = [h for h in present if h not in canonical and h not in source.keys]
+    unused = [h for h in present if h not in canonical and h not in source.keys and h not in PERSONAL]
     if unused:
         report.info(f"other headers (not read): {', '.join(unused)}")
+    for header in unused:
+        if (found := concept(header)) and found[0] in PERSONAL:
+            report.warning(f"source {name!r}: header {header!r} looks like personal names and is not read; ingest "
+                           "copies unread columns into its quarantine files: remove it from the export")
     for column in columns:
         if column.required and column.name not in present:
             wanted = _label(column.name, header_of)

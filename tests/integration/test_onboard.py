@@ -216,3 +216,18 @@ def test_check_stops_when_events_cannot_reach_a_customer(tmp_path: Path, capsys)
     file.write_text(yaml.safe_dump(config), encoding="utf-8")
     assert main(["check", "--config", str(file)]) == 1
     assert "every event would be quarantined (unknown_app_user_id)" in capsys.readouterr().out
+
+
+def test_a_second_name_column_is_flagged_as_personal_data(tmp_path: Path, capsys) -> None:
+    rows = [["Customer ID", "First Name", "Last Name", "Created At"]]
+    rows += [[f"C{i}", "Mary", "Smith", f"2025-01-{1 + i:02d}"] for i in range(20)]
+    write_csv(tmp_path / "raw" / "customers.csv", rows)
+    result = init_project(tmp_path / "raw", tmp_path / "kit.yml")
+    assert result.config.sources["customers"].columns == {"Customer ID": "member_id", "First Name": "name",
+                                                          "Created At": "registered_at"}
+    assert '"Last Name" holds personal names and is not read' in result.path.read_text(encoding="utf-8")
+    report = check_config(result.config)
+    assert report.ok and report.warnings == [
+        "source 'customers': header 'Last Name' looks like personal names and is not read; ingest copies unread "
+        "columns into its quarantine files: remove it from the export"
+    ]
