@@ -121,7 +121,8 @@ def sniff_file(path: Path, scratch: Path, prefer_month_first: bool = False) -> F
         title = _title_lines(widths[:HEAD_LINES])
         header, data = rows[title], rows[title + 1:]
         notes = ("only the first sheet is read",)
-        return _from_rows(path, "excel", header, data, len(data), prefer_month_first, title_lines=title, notes=notes)
+        rows = len(data) if len(data) < SAMPLE_ROWS else _sheet_rows(path) - title - 1
+        return _from_rows(path, "excel", header, data, rows, prefer_month_first, title_lines=title, notes=notes)
     if fmt == "parquet":
         parquet = pq.ParquetFile(path)
         batch = next(parquet.iter_batches(batch_size=SAMPLE_ROWS), None)
@@ -187,6 +188,17 @@ def title_lines(path: Path, scratch: Path) -> int:
     if file_format(path) == "excel":
         return _title_lines(_excel_rows(path, HEAD_LINES)[1])
     return 0
+
+
+def _sheet_rows(path: Path) -> int:
+    """Rows of the first sheet of a workbook, from its dimensions (nothing else is read)."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return book.worksheets[0].max_row or 0
+    finally:
+        book.close()
 
 
 def _excel_rows(path: Path, count: int) -> tuple[list[list[str]], list[int]]:
