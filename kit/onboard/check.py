@@ -23,6 +23,7 @@ is printed but does not.
 from __future__ import annotations
 
 import tempfile
+import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -96,6 +97,11 @@ def check_config(config: KitConfig) -> CheckReport:
     if not config.sources:
         report.problem(f"no sources: declared in {config.source_file}. Run `kit init RAW_FOLDER` to write them.")
         return report
+    zones = {"project.timezone": config.project.timezone} | {
+        f"sources.{name}.timezone": s.timezone for name, s in config.sources.items() if s.timezone}
+    for key, zone in zones.items():
+        if not known_timezone(zone):
+            report.problem(f"{key} = {zone!r} is not a time zone name; use one like Asia/Shanghai or America/New_York.")
     checked: list[_Checked] = []
     con = duckdb.connect()
     with tempfile.TemporaryDirectory(prefix="kit-check-") as scratch:
@@ -115,6 +121,15 @@ def check_config(config: KitConfig) -> CheckReport:
         report.lines.append(f"NOT READY: {len(report.problems)} problem(s) to fix before `kit run`:")
         report.lines += [f"  - {p}" for p in report.problems]
     return report
+
+
+def known_timezone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone (Asia/Shanghai, America/New_York, UTC)."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _check_source(

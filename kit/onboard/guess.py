@@ -78,7 +78,7 @@ class SourceGuess:
     @property
     def timestamp_columns(self) -> list[str]:
         """Headers mapped to a timestamp column of the kind."""
-        stamps = {c.name for c in KINDS[self.kind].columns if c.parse == "timestamp"}
+        stamps = _timestamps(self.kind)
         return [h for h, c in self.mapping.items() if c in stamps]
 
 
@@ -126,6 +126,7 @@ def _store_channel(kind: str, sniff: FileSniff, mapping: dict[str, str]) -> str 
 
 
 def _timestamps(kind: str) -> set[str]:
+    """The timestamp columns of ``kind``."""
     return {c.name for c in KINDS[kind].columns if c.parse == "timestamp"}
 
 

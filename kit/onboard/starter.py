@@ -33,7 +33,7 @@ from kit.core.config import (
     ProjectConfig,
     load_config,
 )
-from kit.onboard.check import latest_time
+from kit.onboard.check import known_timezone, latest_time
 from kit.onboard.guess import (
     ACCOUNT_KEYS,
     KEY_TYPES,
@@ -85,6 +85,8 @@ def init_project(
     raw, out = raw.resolve(), out.resolve()
     if not raw.is_dir():
         raise OnboardError(f"{raw}: not a folder. Give the folder holding the exported files.")
+    if timezone and not known_timezone(timezone):
+        raise OnboardError(f"--timezone {timezone!r} is not a time zone name; use one like Asia/Shanghai or America/New_York.")
     if out.exists() and not force:
         raise OnboardError(f"{out} exists already. Pass --force to overwrite it, or --out to write another file.")
     files = sorted(p for p in raw.iterdir() if p.is_file() and not p.name.startswith((".", "_")))

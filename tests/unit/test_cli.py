@@ -76,3 +76,15 @@ def test_init_writes_config_named_after_the_folder_and_refuses_an_empty_folder(t
     assert main(["init", "Shop Export"]) == 0
     assert (tmp_path / "config" / "shop_export.yml").is_file()
     assert "kit check --config" in capsys.readouterr().out
+
+
+def test_init_and_check_refuse_a_time_zone_that_does_not_exist(tmp_path, capsys):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "orders.csv").write_text("order_id,order_ts,amount\nA,2025-01-02 10:00:00,3\n", encoding="utf-8")
+    assert main(["init", str(tmp_path / "raw"), "--out", str(tmp_path / "kit.yml"), "--timezone", "Mars/Olympus"]) == 2
+    assert "'Mars/Olympus' is not a time zone name" in capsys.readouterr().err
+    assert main(["init", str(tmp_path / "raw"), "--out", str(tmp_path / "kit.yml"), "--timezone", "UTC"]) == 0
+    config = tmp_path / "kit.yml"
+    config.write_text(config.read_text(encoding="utf-8").replace('"UTC"', '"Shanghai"'), encoding="utf-8")
+    assert main(["check", "--config", str(config)]) == 1
+    assert "project.timezone = 'Shanghai' is not a time zone name" in capsys.readouterr().out
