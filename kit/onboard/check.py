@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 
 from kit.core.config import KitConfig, SourceConfig
-from kit.ingest.kinds import KINDS, MAIN_TS, PERSONAL, RECORD_KEYS, Column
+from kit.ingest.kinds import KINDS, MAIN_TS, PERSONAL, RECORD_KEYS, UNIT_KEYS, Column
 from kit.ingest.normalize import (
     blank_sql,
     email_sql,
@@ -87,7 +87,8 @@ class _Checked:
 
     kind: str
     planned: PlannedSource
-    key_types: tuple[str, ...]
+    key_types: tuple[str, ...]  # identity key types the source carries
+    unit_keys: tuple[str, ...] = ()  # key types its experiment units are named by (assignments)
 
 
 def check_config(config: KitConfig) -> CheckReport:
@@ -170,7 +171,20 @@ def _check_source(
         _rows_per_month(con, config, raw, source, name, present, report)
     keys = _check_keys(con, raw, source, present, name, report)
     planned = PlannedSource(source.kind, raw.rows, frozenset(filled), timed)
-    return _Checked(source.kind, planned, tuple(keys.values()))
+    units = _unit_keys(con, raw, name, report) if source.kind == "assignments" and "unit_type" in present else ()
+    return _Checked(source.kind, planned, tuple(keys.values()), units)
+
+
+def _unit_keys(con: duckdb.DuckDBPyConnection, raw: RawSource, name: str, report: CheckReport) -> tuple[str, ...]:
+    """The identity key types an assignments source's unit types name; unknown unit types are a problem."""
+    types = [row[0] for row in con.execute(
+        f"SELECT DISTINCT lower({text_sql(quote_ident('unit_type'), raw.columns['unit_type'])}) AS u FROM {raw.table} "
+        "WHERE u IS NOT NULL ORDER BY u").fetchall()]
+    unknown = [t for t in types if t not in UNIT_KEYS]
+    if unknown:
+        report.problem(f"source {name!r}: unit_type value(s) {', '.join(map(repr, unknown))} name no identity key; "
+                       f"use one of {', '.join(sorted(UNIT_KEYS))} (their rows would be quarantined as unknown_unit)")
+    return tuple(dict.fromkeys(UNIT_KEYS[t] for t in types if t in UNIT_KEYS))
 
 
 def _label(column: str, header_of: dict[str, str]) -> str:
@@ -365,7 +379,7 @@ def _check_keys(con: duckdb.DuckDBPyConnection, raw: RawSource, source: SourceCo
 
 
 def _check_links(checked: list[_Checked], report: CheckReport) -> None:
-    """Links between sources: events need app user ids known from an identity source."""
+    """Links between sources: events and experiment units need their key known from an identity source."""
     kinds = {c.kind for c in checked}
     keys = {k for c in checked for k in c.key_types}
     if "events" in kinds and "app_user_id" not in keys:
@@ -374,5 +388,10 @@ def _check_links(checked: list[_Checked], report: CheckReport) -> None:
             "an app_user_id key: every event would be quarantined (unknown_app_user_id). Add the app users export "
             "(kind app_users) or declare the column holding app user ids as keys: {column: app_user_id}."
         )
+    for key_type in dict.fromkeys(k for c in checked for k in c.unit_keys):
+        if key_type not in keys:
+            report.problem(f"experiment units of type {key_type} cannot reach a customer: no customers / app_users / "
+                           f"orders / surveys source carries a {key_type} key (their rows would be quarantined as "
+                           "unknown_unit)")
     if "orders" not in kinds:
         report.warning("no orders source: tags, segments, lifetime value and churn need orders and will not be shown")

@@ -231,3 +231,18 @@ def test_a_second_name_column_is_flagged_as_personal_data(tmp_path: Path, capsys
         "source 'customers': header 'Last Name' looks like personal names and is not read; ingest copies unread "
         "columns into its quarantine files: remove it from the export"
     )
+
+
+def test_check_stops_when_experiment_units_name_no_known_key(tmp_path: Path, capsys) -> None:
+    file = broken(tmp_path, ["order_id", "shop_user_id", "order_ts", "amount"], "2025-03-{d:02d} 10:00:00",
+                  ["%Y-%m-%d %H:%M:%S"])
+    write_csv(tmp_path / "raw" / "assignments.csv", [["experiment_id", "unit_type", "unit_id", "variant", "assigned_ts"],
+                                                     ["e1", "member", "M1", "a", "2025-03-02 10:00:00"],
+                                                     ["e1", "device", "D1", "b", "2025-03-02 10:00:00"]])
+    config = yaml.safe_load(file.read_text(encoding="utf-8"))
+    config["sources"]["assignments"] = {"kind": "assignments", "path": "raw/assignments.csv"}
+    file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert main(["check", "--config", str(file)]) == 1
+    out = capsys.readouterr().out
+    assert "unit_type value(s) 'device' name no identity key" in out
+    assert "experiment units of type member_id cannot reach a customer" in out
