@@ -209,7 +209,7 @@ def _check_columns(columns: tuple[Column, ...], present: dict[str, str], source:
         if column.required and column.name not in present:
             wanted = _label(column.name, header_of)
             report.problem(
-                f"source {name!r}: required column {wanted} is missing. Headers found: "
+                f"source {name!r}: required column {wanted} is missing. Columns found (after renaming): "
                 f"{', '.join(present) or 'none'}. Map the header that holds it under sources.{name}.columns "
                 f"(\"<header>\": {column.name}) or fix the export."
             )
