@@ -1,7 +1,9 @@
-"""The ``kit`` command: ``kit run``, ``kit demo-data``, ``kit lab`` and ``kit bench``.
+"""The ``kit`` command: ``kit run``, ``kit demo-data``, ``kit lab``, ``kit bench``, ``kit init``
+and ``kit check``.
 
 Exit codes: 0 success; 1 a notebook or benchmark stage failed, or the data fitness gate
-stopped the run; 2 the command could not start (bad arguments, config error, missing
+stopped the run, or ``kit check`` found the config or the raw files not ready for a run
+(a config that does not load included); 2 the command could not start (bad arguments, config error, missing
 notebook, refused parameter, missing module, another run holding the project's lock).
 Heavy imports (papermill, the demo generator) happen inside the commands so that
 ``kit --help`` is quick and works before every module exists.
@@ -57,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, help="folder for the JSON result (default: <paths.reports>/bench)")
     bench.add_argument("--stages", nargs="+", metavar="NAME", help="run only these stages")
     bench.add_argument("--config", type=Path, help="base config file (default: config/kit.yml)")
+
+    init = commands.add_parser("init", help="sniff a folder of exported files and write a starter config")
+    init.add_argument("raw", type=Path, metavar="RAW_FOLDER", help="the folder holding the exported files")
+    init.add_argument("--out", type=Path, help="config file to write (default: config/<folder name>.yml; the folder above a folder named raw or data)")
+    init.add_argument("--project", help="company or project name shown on the reports (default: the folder name)")
+    init.add_argument("--currency", help="currency code of the amounts, e.g. CNY, USD (default: guessed)")
+    init.add_argument("--timezone", help="time zone of the timestamps, e.g. Asia/Shanghai (default: guessed)")
+    init.add_argument("--force", action="store_true", help="overwrite the config file if it exists")
+
+    check = commands.add_parser("check", help="validate a config against its raw files before a run")
+    check.add_argument("--config", type=Path, help="config file (default: config/kit.yml)")
     return parser
 
 
@@ -141,7 +154,37 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return EXIT_OK  # not reached: execv replaces this process
 
 
-COMMANDS = {"run": cmd_run, "demo-data": cmd_demo_data, "lab": cmd_lab, "bench": cmd_bench}
+def cmd_init(args: argparse.Namespace) -> int:
+    """``kit init``: write a starter config for a folder of exports and say what each page can show."""
+    from kit.onboard import OnboardError, default_config_path, init_project
+
+    out = args.out or default_config_path(args.raw)
+    try:
+        result = init_project(args.raw, out, args.project, args.currency, args.timezone, force=args.force)
+    except OnboardError as exc:
+        raise CommandError(str(exc)) from exc
+    print("\n".join(result.lines))
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``kit check``: 0 when a run can proceed, 1 (with the problems) when not."""
+    from kit.onboard import check_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"kit check: NOT READY: the config does not load: {exc}")
+        return EXIT_FAILED
+    report = check_config(config)
+    print("\n".join(report.lines))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+COMMANDS = {
+    "run": cmd_run, "demo-data": cmd_demo_data, "lab": cmd_lab, "bench": cmd_bench, "init": cmd_init,
+    "check": cmd_check,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
