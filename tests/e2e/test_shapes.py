@@ -6,7 +6,7 @@ Every shape of kit.demo.shapes is written into its own project and run with ``ki
 every page is published with no traceback, no exception name, no ``nan`` / ``None`` and no
 empty table; the figures a reader can recompute from the shape's raw files with pandas
 alone (orders, revenue, customers, buyers, the lifecycle counts of kit.core.vocabulary,
-customers linked across sources) equal those of ``reports/<month>/metrics.json``; and
+customers linked across sources, experiments read out) equal those of ``reports/<month>/metrics.json``; and
 each shape's own point holds (no night owls from date-only times, the undecodable CRM
 line quarantined with its line number, features from the app's own event names, no
 Chinese shopping festivals in a US store's story).
@@ -159,8 +159,16 @@ def expected_figures(config: KitConfig, shape: str) -> dict[tuple[str, str], flo
             last.between(start - vocab.silent_days * day, end - vocab.silent_days * day, inclusive="left").sum()
         ),
         ("07_overview", "kpis.repeat_rate"): len(month_buyers & set(last_before.index)) / len(month_buyers),
+        ("06_experiment_readout", "experiments"): len(started_experiments(config, end)),
     }
     return figures
+
+
+def started_experiments(config: KitConfig, end: pd.Timestamp) -> list[dict]:
+    """The catalogue's experiments started before ``end`` (none without a catalogue file)."""
+    catalogue = config.resolve(config.experiments.catalog)
+    entries = yaml.safe_load(catalogue.read_text(encoding="utf-8"))["experiments"] if catalogue.is_file() else []
+    return [e for e in entries if pd.Timestamp(e["start"]) < end]
 
 
 def metric(metrics: dict, notebook: str, key: str) -> float:
