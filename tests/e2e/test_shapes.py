@@ -3,13 +3,15 @@
 Every shape of kit.demo.shapes is written into its own project and run with ``kit run
 --month SHAPE_MONTH --config <project>/kit.yml`` by one background process (the session's
 ``shape_builder``: tests/worlds.py, section 4) while the other tests run. Then, per shape:
-every page is published with no traceback, no exception name, no ``nan`` / ``None`` and no
-empty table; the figures a reader can recompute from the shape's raw files with pandas
-alone (orders, revenue, customers, buyers, the lifecycle counts of kit.core.vocabulary,
-customers linked across sources, experiments read out) equal those of ``reports/<month>/metrics.json``; and
-each shape's own point holds (no night owls from date-only times, the undecodable CRM
-line quarantined with its line number, features from the app's own event names, no
-Chinese shopping festivals in a US store's story).
+- every page is published with no traceback, no exception name, no ``nan`` / ``None`` and
+  no empty table;
+- the figures a reader can recompute from the shape's raw files with pandas alone (orders,
+  revenue, customers, buyers, the lifecycle counts of kit.core.vocabulary, customers linked
+  across sources, experiments read out) equal those of ``reports/<month>/metrics.json``;
+- every input the shape lacks, and only those, is named plainly on the pages;
+- the shape's own point holds: no night owls from date-only times, the undecodable CRM
+  line quarantined with its line number, features from the app's own event names, no
+  Chinese shopping festivals in a US store's story.
 
 The pandas side reads each source as its config declares it (path, encoding, header
 mapping, date formats, time zone) and links people by the one key every record of the
@@ -207,6 +209,42 @@ def test_figures_match_the_raw_files(shape_run: KitConfig, shape: str) -> None:
     assert not differ, f"{shape}:\n" + "\n".join(differ)
 
 
+# what a shape may lack -> (source kind, canonical column) that provides it; "time": a time of day
+NEEDS = {
+    "events": ("events", None), "surveys": ("surveys", None), "orders.time": ("orders", "time"),
+    "orders.discount": ("orders", "discount"), "orders.category": ("orders", "category"),
+    "orders.payment_method": ("orders", "payment_method"), "customers.gender": ("customers", "gender"),
+    "customers.birth_year": ("customers", "birth_date"),
+}
+
+
+def provides(config: KitConfig, kind: str, column: str | None) -> bool:
+    """Whether a source of ``kind`` has ``column`` (canonical name, after ``columns:``), or
+    times of day for ``time``; any such source when ``column`` is None."""
+    for name, source in config.sources.items():
+        if source.kind != kind:
+            continue
+        if column is None or (column == "time" and any("%H" in f for f in source.timestamp_formats)):
+            return True
+        header = pd.read_csv(config.resolve(source.path), nrows=0, encoding=source.encoding.replace("auto", "utf-8-sig"),
+                             encoding_errors="replace").rename(columns=source.columns)
+        if column in header.columns:
+            return True
+    return False
+
+
+def test_each_missing_input_is_named_plainly_and_no_other(shape_run: KitConfig, shape: str) -> None:
+    """An input the shape lacks is named on the pages ("No survey data: ... is not shown"),
+    one it has never is."""
+    pages = " ".join(page_text(p.read_text(encoding="utf-8")) for p in month_dir(shape_run).glob("0*.html"))
+    wrong = []
+    for need, (kind, column) in NEEDS.items():
+        named = t(f"input.{need}", shape_run.run.lang) in pages
+        if named == provides(shape_run, kind, column):
+            wrong.append(f"{need}: {'named although present' if named else 'missing but never named'}")
+    assert not wrong, f"{shape}: " + "; ".join(wrong)
+
+
 # --------------------------------------------------------------------------- each shape's own point
 
 
@@ -234,8 +272,6 @@ def test_features_come_from_the_apps_own_events(shape_run: KitConfig, shape: str
     profile = Warehouse.from_config(shape_run).read_snapshot(SHAPE_MONTH, "profile")
     for event in [*EVENT_VOCABULARY.values(), COMPLAINT]:
         assert [c for c in profile.columns if event in c], f"no profile feature from the {event!r} events"
-    pages = " ".join(page_text(p.read_text(encoding="utf-8")) for p in month_dir(shape_run).glob("0*.html"))
-    assert t("input.surveys", shape_run.run.lang) in pages  # satisfaction says plainly it has no input
 
 
 @pytest.mark.parametrize("shape", ["us_store"])
