@@ -6,9 +6,10 @@ the CLI end to end). This folder is on ``sys.path`` (rootdir conftest), so test 
 import the builders with ``from worlds import ...``.
 
 The expensive worlds are session-wide and read-only: a test that changes one works on a
-copy. The demo months of the e2e tests are built by one background process
-(``worlds.DemoMonths``) that starts with the first test of a run that needs them; the tests
-that read them run last, so the build overlaps the rest of the suite.
+copy. The demo months and the company shapes of the e2e tests are each built by one
+background process (``worlds.DemoMonths``, ``worlds.ShapeRuns``) that starts with the first
+test of a run that needs them; the tests that read them run last, so the builds overlap the
+rest of the suite.
 """
 
 from __future__ import annotations
@@ -18,21 +19,23 @@ import time
 from pathlib import Path
 
 import pytest
-from worlds import DemoMonths, make_warehouse
+from worlds import DemoMonths, ShapeRuns, make_warehouse
 
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures"
-# the fixtures the background build provides, in the order its stages end
-DEMO_FIXTURES = {"demo_months": 1, "interactive_session": 2, "shuffled_month": 3}
+# the fixtures the background builds provide, in the order their stages end (shapes last)
+BUILT_FIXTURES = {"demo_months": 1, "interactive_session": 2, "shuffled_month": 3, "shape_run": 4}
+# each background build (fixture) and the fixtures that need it
+BUILDERS = {"demo_builder": {"demo_months", "interactive_session", "shuffled_month"}, "shape_builder": {"shape_run"}}
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test by its folder (``-m unit``, ``-m "not e2e"``); tests that read the
-    background-built demo months run after all others (stable order)."""
+    """Mark every test by its folder (``-m unit``, ``-m "not e2e"``); tests that read what
+    the background builds make run after all others (stable order)."""
     for item in items:
         if item.path.is_relative_to(TESTS) and item.path.relative_to(TESTS).parts[0] in ("unit", "integration", "e2e"):
             item.add_marker(item.path.relative_to(TESTS).parts[0])
-    items.sort(key=lambda item: max((DEMO_FIXTURES.get(name, 0) for name in getattr(item, "fixturenames", ())), default=0))
+    items.sort(key=lambda item: max((BUILT_FIXTURES.get(name, 0) for name in getattr(item, "fixturenames", ())), default=0))
 
 
 # --------------------------------------------------------------------------- demo months (e2e)
@@ -46,11 +49,21 @@ def demo_builder(tmp_path_factory: pytest.TempPathFactory):
     builder.stop()
 
 
+@pytest.fixture(scope="session")
+def shape_builder(tmp_path_factory: pytest.TempPathFactory):
+    builder = ShapeRuns(tmp_path_factory.mktemp("shapes"))
+    builder.start()
+    yield builder
+    builder.stop()
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _start_demo_months_early(request: pytest.FixtureRequest) -> None:
-    """Start the demo months' build with the first test when any selected test needs them."""
-    if any(DEMO_FIXTURES.keys() & set(getattr(item, "fixturenames", ())) for item in request.session.items):
-        request.getfixturevalue("demo_builder")
+def _start_builds_early(request: pytest.FixtureRequest) -> None:
+    """Start each background build with the first test when any selected test needs it."""
+    needed = set().union(*(getattr(item, "fixturenames", ()) for item in request.session.items))
+    for builder, fixtures in BUILDERS.items():
+        if needed & fixtures:
+            request.getfixturevalue(builder)
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +94,19 @@ def shuffled_month(demo_builder: DemoMonths):
 
     demo_builder.wait("shuffled")
     return load_config(demo_builder.root / "shuffled" / "kit.yml")
+
+
+# --------------------------------------------------------------------------- company shapes (e2e)
+
+
+@pytest.fixture
+def shape_run(shape_builder: ShapeRuns, shape: str):
+    """Shape ``shape`` (kit.demo.shapes; tests parametrize ``shape``) run for
+    ``worlds.SHAPE_MONTH``: its config, once the background run of that shape ended."""
+    from kit.core.config import load_config
+
+    shape_builder.wait(shape)
+    return load_config(shape_builder.root / shape / "kit.yml")
 
 
 # --------------------------------------------------------------------------- shared worlds

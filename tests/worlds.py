@@ -3,10 +3,11 @@
 1. ``make_warehouse``: a small, realistic canonical warehouse (Parquet tables).
 2. ``make_profile``: synthetic customer profile frames with known latent groups.
 3. ``write_tiny_world``: a tiny hand-written raw world for the ingest and run tests.
-4. Generated demo worlds (``kit.demo``): ``demo_project`` and ``shuffle_raw``, and the
-   published demo months that the e2e tests share (``DemoMonths``: built once per test run
-   in a background process while the other tests run; ``python tests/worlds.py
-   demo-months ROOT`` builds them by hand).
+4. Generated demo worlds (``kit.demo``): ``demo_world`` and ``shuffle_raw``, the
+   published demo months that the e2e tests share (``DemoMonths``) and the company shapes
+   run for a month (``ShapeRuns``, kit.demo.shapes): each built once per test run in a
+   background process while the other tests run; ``python tests/worlds.py
+   demo-months|shapes ROOT`` builds them by hand.
 5. Stand-in stage functions for the bench harness tests (imported by spawned processes).
 """
 
@@ -21,6 +22,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -474,13 +476,15 @@ def write_config(root: Path, changes: dict) -> Path:
     return path
 
 
-# --------------------------------------------------------------------------- 4. Demo worlds
+# --------------------------------------------------------------------------- 4. Demo worlds and company shapes
 #
-# Worlds from the demo generator (kit.demo), run through the real notebooks. The e2e tests
-# share one set of demo months, built once per test run by ``build_demo_months`` in a
-# background process (``DemoMonths``) that starts with the first test, so the notebook
-# kernels run while the unit and integration tests do:
+# Worlds from the demo generator (kit.demo), run through the real notebooks by background
+# processes (``python tests/worlds.py demo-months|shapes ROOT``, see ``BackgroundBuild``)
+# that start with the first test needing them, so the notebook kernels run while the unit
+# and integration tests do. Each stage of a build ends with ``<stage>.done`` or
+# ``<stage>.failed`` (holding the traceback) under the build's root.
 #
+# The demo months (``build_demo_months``, ``DemoMonths``), shared by the e2e tests:
 # - ``published``: a 2,500-person world (seed 11) published for 2026-09 in Chinese, then
 #   2026-10 in English (October has a previous month to compare with);
 # - ``interactive``: then every notebook run by hand (headless=False, no run_dir: how
@@ -489,7 +493,11 @@ def write_config(root: Path, changes: dict) -> Path:
 # - ``shuffled``: the same raw files with their rows shuffled, in a fresh project, 2026-09
 #   in English: the determinism tests compare it with the published 2026-09 (Chinese).
 #
-# Both projects use the same identity key (``DEMO_KEY``), so customer ids are comparable.
+# The company shapes (``build_shape_runs``, ``ShapeRuns``; kit.demo.shapes): one stage per
+# shape, each written into its own project folder and run with ``kit run --month
+# SHAPE_MONTH --config <folder>/kit.yml`` (tests/e2e/test_shapes.py).
+#
+# Every project uses the same identity key (``DEMO_KEY``), so customer ids are comparable.
 
 DEMO_KEY = "determinism-test-identity-key-0123456789abcdef"
 DEMO_CUSTOMERS = 2500
@@ -576,25 +584,27 @@ def run_by_hand(config: KitConfig, out: Path) -> dict[str, dict[str, str]]:
     return {"before": before, "after": checksums(*watched)}
 
 
-def build_demo_months(root: Path) -> None:
-    """Build every stage under ``root/<stage>``; each ends with ``<stage>.done`` or
-    ``<stage>.failed`` (the traceback is in the process output)."""
+def build_stage(root: Path, name: str, build: Callable[[Path], object]) -> bool:
+    """Run ``build(root / name)``; mark it ``<name>.done``, or ``<name>.failed`` holding the
+    traceback; return whether it succeeded."""
     import traceback
 
-    from kit.core.config import load_config
+    started = time.perf_counter()
+    print(f"[{name}] started", flush=True)
+    try:
+        build(root / name)
+    except BaseException:
+        traceback.print_exc()
+        (root / f"{name}.failed").write_text(traceback.format_exc(), encoding="utf-8")
+        return False
+    print(f"[{name}] done in {time.perf_counter() - started:.0f} s", flush=True)
+    (root / f"{name}.done").touch()
+    return True
 
-    def stage(name: str, build) -> bool:
-        started = time.perf_counter()
-        print(f"[{name}] started", flush=True)
-        try:
-            build(root / name)
-        except BaseException:
-            traceback.print_exc()
-            (root / f"{name}.failed").touch()
-            return False
-        print(f"[{name}] done in {time.perf_counter() - started:.0f} s", flush=True)
-        (root / f"{name}.done").touch()
-        return True
+
+def build_demo_months(root: Path) -> None:
+    """Build every demo stage under ``root/<stage>`` (``build_stage``)."""
+    from kit.core.config import load_config
 
     def published(folder: Path) -> None:
         config = demo_world(folder)
@@ -608,15 +618,52 @@ def build_demo_months(root: Path) -> None:
     def shuffled(folder: Path) -> None:
         publish(demo_world(folder, shuffle_seed=SHUFFLED["seed"]), SHUFFLED["month"], SHUFFLED["lang"])
 
-    if stage("published", published):
-        stage("interactive", interactive)
+    if build_stage(root, "published", published):
+        build_stage(root, "interactive", interactive)
     else:
-        (root / "interactive.failed").touch()
-    stage("shuffled", shuffled)
+        (root / "interactive.failed").write_text("not run: the published stage failed", encoding="utf-8")
+    build_stage(root, "shuffled", shuffled)
 
 
-class DemoMonths:
-    """The demo months of ``build_demo_months``, built by a background process under ``root``."""
+# Company shapes: people simulated per shape (the membership store keeps only its members,
+# about half), the seed, and the month run (the last month of every shape's data).
+SHAPE_CUSTOMERS = {"orders_only": 2500, "member_store": 5000, "app_events": 2500, "us_store": 2500}
+SHAPE_SEED = 5
+SHAPE_MONTH = "2026-10"
+
+
+def run_shape(name: str, folder: Path) -> Path:
+    """Write shape ``name`` into ``folder`` and run ``kit run --month SHAPE_MONTH --config
+    <folder>/kit.yml``; return the config path, or raise with the run's output when it fails.
+    The run's wall time goes to ``<folder>/run_seconds.txt``."""
+    import contextlib
+
+    from kit.cli import main
+    from kit.demo.shapes import write_shape
+
+    config = write_shape(name, folder, customers=SHAPE_CUSTOMERS[name], seed=SHAPE_SEED)
+    output = io.StringIO()
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        code = main(["run", "--month", SHAPE_MONTH, "--config", str(config)])
+    (folder / "run_seconds.txt").write_text(f"{time.perf_counter() - started:.1f}\n", encoding="utf-8")
+    if code != 0:
+        raise RuntimeError(f"kit run of shape {name} exited with {code}:\n{output.getvalue()}")
+    return config
+
+
+def build_shape_runs(root: Path) -> None:
+    """Build and run every company shape under ``root/<shape>`` (``build_stage``)."""
+    from kit.demo.shapes import SHAPES
+
+    for name in SHAPES:
+        build_stage(root, name, lambda folder, name=name: run_shape(name, folder))
+
+
+class BackgroundBuild:
+    """The stages of ``python tests/worlds.py COMMAND ROOT``, built by a background process."""
+
+    command = ""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -629,21 +676,25 @@ class DemoMonths:
         env = {**os.environ, load_config().identity.key_env: DEMO_KEY}
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve()), "demo-months", str(self.root)],
+                [sys.executable, str(Path(__file__).resolve()), self.command, str(self.root)],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_ROOT,
             )
 
     def wait(self, *stages: str) -> None:
-        """Wait until ``stages`` ended; raise with the build output when one failed."""
+        """Wait until ``stages`` ended; raise with the stage's traceback (or the build
+        output, when the process died) when one failed."""
         if self.process is None:
             self.start()
         pending = list(stages)
         while pending:
             name = pending[0]
+            failed = self.root / f"{name}.failed"
             if (self.root / f"{name}.done").exists():
                 pending.pop(0)
-            elif (self.root / f"{name}.failed").exists() or self.process.poll() is not None:
-                raise RuntimeError(f"building the demo months failed at {name}:\n{self.log.read_text(errors='replace')[-20000:]}")
+            elif failed.exists():
+                raise RuntimeError(f"{self.command}: stage {name} failed:\n{failed.read_text(errors='replace')[-20000:]}")
+            elif self.process.poll() is not None:
+                raise RuntimeError(f"{self.command}: the build ended before {name}:\n{self.log.read_text(errors='replace')[-20000:]}")
             else:
                 time.sleep(0.5)
 
@@ -659,6 +710,18 @@ class DemoMonths:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class DemoMonths(BackgroundBuild):
+    """The demo months of ``build_demo_months``."""
+
+    command = "demo-months"
+
+
+class ShapeRuns(BackgroundBuild):
+    """The company shapes of ``build_shape_runs``, each run for ``SHAPE_MONTH``."""
+
+    command = "shapes"
 
 
 # --------------------------------------------------------------------------- 5. Bench stand-in stages
@@ -680,8 +743,10 @@ def allocate(config: KitConfig) -> dict[str, object]:
     return {"touched_mb": 200, "pages": [4096]}
 
 
+BUILDS = {DemoMonths.command: build_demo_months, ShapeRuns.command: build_shape_runs}
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "demo-months":
-        sys.exit("usage: python tests/worlds.py demo-months ROOT")
+    if len(sys.argv) != 3 or sys.argv[1] not in BUILDS:
+        sys.exit(f"usage: python tests/worlds.py {'|'.join(BUILDS)} ROOT")
     Path(sys.argv[2]).mkdir(parents=True, exist_ok=True)
-    build_demo_months(Path(sys.argv[2]))
+    BUILDS[sys.argv[1]](Path(sys.argv[2]))

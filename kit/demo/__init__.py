@@ -17,7 +17,11 @@ How the world works (details in the modules):
 - :mod:`kit.demo.experiments` the two experiments and their potential outcomes (also
   documents the ``experiments.yml`` format);
 - :mod:`kit.demo.raw` the raw files and the injected, counted mess;
-- :mod:`kit.demo.truth` persons, churn truth.
+- :mod:`kit.demo.truth` persons, churn truth;
+- :mod:`kit.demo.shapes` the same world exported as other companies hand their data over
+  (an order log only, a membership store with a GBK CRM, an app with its own event names,
+  a US store): ``write_shape(name, root, customers, seed)`` writes the raw files and the
+  project config of one shape.
 
 ``_truth/`` holds persons.parquet, source_records.parquet, churn.parquet,
 experiments.parquet (true effect per experiment, variant, segment and metric),
