@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     demo.add_argument("--out", type=Path, help="output folder (default: paths.raw in the config)")
     demo.add_argument("--config", type=Path, help="config file (default: config/kit.yml)")
+    demo.add_argument(
+        "--shape",
+        help="write a company shape instead (kit.demo.shapes: orders_only, member_store, app_events, us_store) "
+        "as a project in --out: its raw/ files and kit.yml",
+    )
 
     lab = commands.add_parser(
         "lab", help="open JupyterLab on your working copies of the notebooks (they write only to the scratch area)"
@@ -105,6 +110,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     """``kit demo-data``: write the demo company's raw files."""
+    if args.shape:
+        return _demo_shape(args)
     config = load_config(args.config)
     out = args.out.resolve() if args.out else config.resolve(config.paths.raw)
     try:
@@ -119,6 +126,20 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     for name, value in summary.items():
         print(f"  {name:<34} {value:>12,}" if isinstance(value, int) else f"  {name:<34} {value:>12.1f}")
     print(f"demo data written to {out}")
+    return EXIT_OK
+
+
+def _demo_shape(args: argparse.Namespace) -> int:
+    """``kit demo-data --shape NAME --out FOLDER``: one company shape as a project folder."""
+    from kit.demo.shapes import write_shape
+
+    if not args.out:
+        raise CommandError("--shape needs --out FOLDER (the shape's project folder)")
+    try:
+        path = write_shape(args.shape, args.out.resolve(), customers=args.customers, seed=args.seed)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"shape {args.shape} written to {args.out}; run it with: kit run --config {path}")
     return EXIT_OK
 
 

@@ -117,6 +117,8 @@ def make_warehouse(
             "source_id": pa.array([f"M{i:08d}" for i in range(n)], pa.string()),
             "customer_id": ids,
             "rule": pa.array(["member_id"] * n, pa.string()),
+            "kind": pa.array(["customers"] * n, pa.string()),
+            "keyed": pa.array([True] * n, pa.bool_()),
         }
     )
     pq.write_table(identities, root / "identities.parquet")

@@ -241,7 +241,8 @@ class ChurnConfig:
 class ExperimentsConfig:
     """Experiment readout (owned by kit.experiments)."""
 
-    catalog: Path = Path("data/raw/demo/experiments.yml")
+    # the experiment catalogue (kit.experiments.catalog); none = this company runs no experiments
+    catalog: Path | None = None
     alpha: float = 0.05
     correction: Literal["holm", "bh"] = "holm"
     winsorize_quantile: float = 0.99

@@ -4,7 +4,7 @@ holds the readouts and gives the figures of metrics/06_experiment_readout.json
 (``headline``). Nothing is written besides those metrics. kit.experiments.page displays it.
 
 A company that runs no experiments needs nothing: without a catalogue file (the config's
-``experiments.catalog``, whose default is the demo's) or without assignment data the
+``experiments.catalog``, none by default) or without assignment data the
 result holds no readouts and says what is missing (``missing``), and the page says so in
 one line; an empty catalogue (``experiments: []``) has no readouts and nothing missing.
 """
@@ -30,7 +30,8 @@ class ExperimentsResult:
     month: str
     items: list[Item]
     settings: Settings
-    missing: str | None = None  # "catalog" (no catalogue file) or "assignments" (no assignment data)
+    # "unset" (no catalogue configured), "catalog" (its file not found), "assignments" (no assignment data)
+    missing: str | None = None
     catalog: str = ""  # the catalogue's file name (never a server path: pages show it)
     listed: int = 0  # experiments the catalogue lists for the month (also when nothing could be read out)
 
@@ -84,6 +85,8 @@ def run(wh: Warehouse, month: str, config: KitConfig, which: str = "all") -> Exp
     """Read out the experiment ``which`` (an id) or all experiments started by ``month``;
     nothing to read out (``missing``) without a catalogue file or without assignments."""
     settings = Settings.from_config(config)
+    if config.experiments.catalog is None:
+        return ExperimentsResult(month, [], settings, missing="unset")
     catalog = config.resolve(config.experiments.catalog)
     if not catalog.is_file():
         return ExperimentsResult(month, [], settings, missing="catalog", catalog=catalog.name)

@@ -93,6 +93,8 @@ def planned_end(experiment: Experiment) -> pd.Timestamp:
 def load_experiments(config: KitConfig, which: str = "all", month: str | None = None) -> list[Experiment]:
     """Experiments from the configured catalog: the one whose id is ``which``, or "all"
     (those started before the end of ``month`` when a month is given)."""
+    if config.experiments.catalog is None:
+        raise ValueError("no experiment catalogue: set experiments.catalog in the config to the catalogue file")
     experiments = load_catalog(config.resolve(config.experiments.catalog))
     if which == "all":
         return [e for e in experiments if month is None or e.start < snapshot_end(month)]

@@ -57,7 +57,16 @@ import duckdb
 
 from kit.core.config import IngestConfig, KitConfig, SourceConfig
 from kit.ingest.identity import IdentityKey, hash_sql
-from kit.ingest.kinds import KINDS, MAIN_TS, ORDER_STATUSES, PERSONAL, TIMED_KINDS, Column, Kind, key_columns
+from kit.ingest.kinds import (
+    KINDS,
+    MAIN_TS,
+    ORDER_STATUSES,
+    PERSONAL,
+    TIMED_KINDS,
+    Column,
+    Kind,
+    key_columns,
+)
 from kit.ingest.normalize import (
     TEXT_TYPES,
     TRIMMED,
@@ -376,14 +385,18 @@ def refresh_counts(con: duckdb.DuckDBPyConnection, stats: SourceStats) -> None:
     stats.check()
 
 
-def quarantine_sql(raw: RawSource) -> str:
+def quarantine_sql(raw: RawSource, source: SourceConfig) -> str:
     """SELECT of the quarantine rows of ``raw``'s source: reason, position, masked raw fields.
 
     ``row_number`` is the record's number in its file (header not counted), ``line`` the
     text line it starts on. Malformed records come with no fields (NULL): their content
-    cannot be split into columns, so it cannot be masked column by column either.
+    cannot be split into columns, so it cannot be masked column by column either. Only the
+    fields the kit reads are kept (the kind's canonical columns and declared key columns,
+    names dropped): a column the config does not map may hold anything, e.g. a second
+    name column, and the file and line point to the whole record.
     """
-    names = [c for c in raw.columns if c not in INTERNAL and c not in PERSONAL]
+    known = {c.name for c in KINDS[source.kind].columns} | set(source.keys)
+    names = [c for c in raw.columns if c in known and c not in INTERNAL and c not in PERSONAL]
     fields = "".join(f", {mask_email(mask_phone('r.' + quote_ident(c)))} AS {quote_ident(c)}" for c in names)
     empty = "".join(f", NULL::VARCHAR AS {quote_ident(c)}" for c in names)
     return (

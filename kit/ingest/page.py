@@ -160,8 +160,12 @@ def quarantine_reasons_by_reason(result: IngestResult) -> pd.DataFrame:
 
 def quarantine_section(rep: Canvas, result: IngestResult) -> None:
     """Duplicates per source, then the quarantined rows by reason (table and chart), or a
-    banner when no row was set aside."""
-    rep.table(*view(quality.duplicates(result.report), rep.lang))
+    banner when no row was dropped or set aside."""
+    dropped = quality.duplicates(result.report)
+    if dropped.empty:
+        rep.banner(t("ingest.none_duplicates", rep.lang), "success")
+    else:
+        rep.table(*view(dropped, rep.lang))
     reasons = quality.quarantine_reasons(result.report)
     if reasons.empty:
         rep.banner(t("ingest.none_quarantined", rep.lang), "success")
@@ -173,8 +177,13 @@ def quarantine_section(rep: Canvas, result: IngestResult) -> None:
 
 
 def missing_section(rep: Canvas, result: IngestResult) -> None:
-    """Missing shares per source and column, then the values blanked as invalid (if any)."""
-    rep.table(*view(quality.missingness(result.report, min_share=0.0), rep.lang), max_rows=25)
+    """Missing shares per source and column (a banner when no loaded value is missing),
+    then the values blanked as invalid (if any)."""
+    missing = quality.missingness(result.report, min_share=0.0)
+    if missing.empty:
+        rep.banner(t("ingest.none_missing", rep.lang), "success")
+    else:
+        rep.table(*view(missing, rep.lang), max_rows=25)
     nulled = quality.values_nulled(result.report)
     if not nulled.empty:
         rep.table(*view(nulled, rep.lang))

@@ -129,7 +129,7 @@ def run_ingest(config: KitConfig) -> IngestResult:
         _quarantine_unlinked(con, kinds, stats)
         counts = _write_tables(con, config, warehouse, stats, key)
         for name, raw in raws.items():
-            _copy(con, quarantine_sql(raw), warehouse / "quarantine" / f"{name}.parquet")
+            _copy(con, quarantine_sql(raw, config.sources[name]), warehouse / "quarantine" / f"{name}.parquet")
         _copy(con, "SELECT id_hash, customer_id, first_run, key_hash FROM reg_new", registry_file)  # unsorted: 13 s saved
         previous = pd.read_parquet(warehouse / MERGES) if (warehouse / MERGES).exists() else None
         merge_log = pd.concat([previous, merges]) if previous is not None and len(previous) else merges

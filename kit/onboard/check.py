@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 
 from kit.core.config import KitConfig, SourceConfig
-from kit.ingest.kinds import KINDS, MAIN_TS, PERSONAL, RECORD_KEYS, UNIT_KEYS, Column
+from kit.ingest.kinds import DEFAULT_KEYS, KINDS, MAIN_TS, PERSONAL, UNIT_KEYS, Column
 from kit.ingest.normalize import (
     blank_sql,
     email_sql,
@@ -113,7 +113,7 @@ def check_config(config: KitConfig) -> CheckReport:
                 checked.append(found)
     con.close()
     _check_links(checked, report)
-    catalogue = config.resolve(config.experiments.catalog).is_file()
+    catalogue = config.experiments.catalog is not None and config.resolve(config.experiments.catalog).is_file()
     report.lines.append("What each notebook will show:")
     report.lines += page_lines(planned_inputs(c.planned for c in checked), catalogue, config.run.notebooks)
     if report.ok:
@@ -360,7 +360,7 @@ def _rows_per_month(con: duckdb.DuckDBPyConnection, config: KitConfig, raw: RawS
 def _check_keys(con: duckdb.DuckDBPyConnection, raw: RawSource, source: SourceConfig, present: dict[str, str],
                 name: str, report: CheckReport) -> dict[str, str]:
     """Identity keys the source carries (declared, else the kind's defaults present) and their distinct values."""
-    declared = dict(source.keys) or {c: c for c in RECORD_KEYS.get(source.kind, ()) if c in present}
+    declared = dict(source.keys) or {c: c for c in DEFAULT_KEYS.get(source.kind, ()) if c in present}
     found = {}
     for column, key_type in declared.items():
         if column not in present:
@@ -373,7 +373,7 @@ def _check_keys(con: duckdb.DuckDBPyConnection, raw: RawSource, source: SourceCo
         distinct = con.execute(f"SELECT count(DISTINCT {rule(col, dtype)}) FROM {raw.table}").fetchone()[0]
         report.info(f"identity key {key_type} (column {column}): {distinct:,} distinct values")
         found[column] = key_type
-    if source.kind in RECORD_KEYS and not found:
+    if source.kind in DEFAULT_KEYS and not found:
         report.warning(f"source {name!r} carries no identity key: each of its records becomes a customer of its own")
     return found
 

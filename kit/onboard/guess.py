@@ -6,7 +6,7 @@ whose main timestamp has no header yet). The kind is the one whose required colu
 the headers cover best, then whose columns they fill most, then the one the file name
 suggests. Identity keys are the member, customer, shop, app, phone and e-mail columns the
 file carries: written as ``keys:`` only when they differ from the kind's defaults
-(``kit.ingest.kinds.RECORD_KEYS``). How sure each guess is goes into the starter config
+(``kit.ingest.kinds.DEFAULT_KEYS``). How sure each guess is goes into the starter config
 as a comment.
 """
 
@@ -18,14 +18,14 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from kit.ingest.kinds import KINDS, MAIN_TS, PERSONAL, RECORD_KEYS
+from kit.ingest.kinds import DEFAULT_KEYS, KINDS, MAIN_TS, PERSONAL
 from kit.onboard.sniff import TIMESTAMP_FORMATS, FileSniff
 from kit.onboard.synonyms import CUSTOMER_KEY, column_for, concept, kind_hints
 
 # identity key columns and their key type, in the priority order identity.keys lists them
 KEY_TYPES = ("member_id", CUSTOMER_KEY, "phone", "email", "app_user_id", "shop_user_id")
 ACCOUNT_KEYS = ("member_id", "app_user_id", "shop_user_id", CUSTOMER_KEY)
-IDENTITY_KINDS = tuple(RECORD_KEYS)  # kinds whose rows are identity records
+IDENTITY_KINDS = tuple(DEFAULT_KEYS)  # kinds whose rows are identity records
 VALUE_SHARE = 0.9  # a header no synonym knows is mapped by its values above this share
 COMPACT = ("%Y%m%d",)
 STORE_WORDS = ("pos", "store", "stores", "offline", "门店", "线下")  # digit-only dates: never used to map a header by its values (ids look alike)
@@ -72,7 +72,7 @@ class SourceGuess:
     @property
     def declared_keys(self) -> dict[str, str]:
         """``keys:`` to write: empty when the kind's defaults present in the file are the keys."""
-        defaults = {c: c for c in RECORD_KEYS.get(self.kind, ()) if c in self.mapping.values()}
+        defaults = {c: c for c in DEFAULT_KEYS.get(self.kind, ()) if c in self.mapping.values()}
         return {} if self.keys == defaults else dict(self.keys)
 
     @property

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kit.core.inputs import TIMED, Inputs
-from kit.ingest.kinds import RECORD_KEYS
+from kit.ingest.kinds import DEFAULT_KEYS
 from kit.text.i18n import has_key, t
 
 # canonical source column -> the warehouse column it fills, per table (others keep their name)
@@ -22,7 +22,7 @@ WAREHOUSE_COLUMNS = {"customers": {"birth_date": "birth_year", "registered_at": 
 # source kind -> warehouse table (app users only link events to customers)
 TABLE_OF_KIND = {"customers": "customers", "orders": "orders", "events": "events", "surveys": "surveys",
                  "assignments": "assignments"}
-IDENTITY_KINDS = tuple(RECORD_KEYS)  # kinds whose records become customers
+IDENTITY_KINDS = tuple(DEFAULT_KEYS)  # kinds whose records become customers
 
 
 @dataclass(frozen=True)

@@ -168,8 +168,8 @@ def expected_figures(config: KitConfig, shape: str) -> dict[tuple[str, str], flo
 
 def started_experiments(config: KitConfig, end: pd.Timestamp) -> list[dict]:
     """The catalogue's experiments started before ``end`` (none without a catalogue file)."""
-    catalogue = config.resolve(config.experiments.catalog)
-    entries = yaml.safe_load(catalogue.read_text(encoding="utf-8"))["experiments"] if catalogue.is_file() else []
+    catalogue = config.resolve(config.experiments.catalog) if config.experiments.catalog else None
+    entries = yaml.safe_load(catalogue.read_text(encoding="utf-8"))["experiments"] if catalogue and catalogue.is_file() else []
     return [e for e in entries if pd.Timestamp(e["start"]) < end]
 
 

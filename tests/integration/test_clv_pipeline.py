@@ -74,6 +74,8 @@ def test_anonymous_store_receipts_are_not_customers(tmp_path):
         "customer_id": ids,
         "source": ["pos"] * 50 + ["shop"] * (len(ids) - 50),
         "rule": ["singleton"] * 50 + ["phone"] * (len(ids) - 50),
+        "kind": "orders",
+        "keyed": [False] * 50 + [True] * (len(ids) - 50),
     })
     identities.to_parquet(tmp_path / "identities.parquet", index=False)
     wh = Warehouse(tmp_path)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from kit.core.config import load_config
 from kit.core.warehouse import Warehouse
@@ -57,10 +56,21 @@ def _read(root: Path, wh: Warehouse) -> tuple[pipeline.ExperimentsResult, list[s
     return result, page.findings(result, Formatter("en", "CNY")), canvas
 
 
-@pytest.mark.parametrize("section", [None, "experiments:\n  catalog: nowhere/experiments.yml\n"])
-def test_no_catalogue_file_is_one_plain_line(tmp_path: Path, section: str | None) -> None:
-    """Without an experiments section the default catalogue (the demo's path) is absent too."""
-    result, findings, canvas = _read(tmp_path, _project(tmp_path, section))
+def test_no_catalogue_configured_is_one_plain_line(tmp_path: Path) -> None:
+    """A config without an experiments section names no catalogue: the company runs none."""
+    result, findings, canvas = _read(tmp_path, _project(tmp_path, None))
+    assert result.missing == "unset" and result.items == []
+    assert findings == [
+        "No experiments this month: no experiment catalogue is configured. To read out experiments, list them "
+        "in a YAML file and name it in experiments.catalog."
+    ]
+    assert canvas.calls == []
+    assert result.headline() == {"experiments": 0, "missing": "unset"}
+
+
+def test_no_catalogue_file_is_one_plain_line(tmp_path: Path) -> None:
+    """A configured catalogue that does not exist is named on the page (a typo is visible)."""
+    result, findings, canvas = _read(tmp_path, _project(tmp_path, "experiments:\n  catalog: nowhere/experiments.yml\n"))
     assert result.missing == "catalog" and result.items == []
     assert findings == [
         "No experiments this month: there is no experiment catalogue (experiments.yml was not found), so nothing "

@@ -427,3 +427,16 @@ def test_contract_lists_every_kind_column():
         assert section, kind
         for column in spec.columns:
             assert re.search(rf"\| `{column.name}` \| {'required' if column.required else 'optional'}", section.group(1)), (kind, column.name)
+
+
+def test_quarantine_keeps_only_the_columns_the_kit_reads(tmp_path):
+    """A column the config does not map (a second name column) never reaches the quarantine
+    file: the file and line point to the whole record instead."""
+    rows = [[f"S{i}", f"U{i}", "2026-10-01 10:00:00", 10 + i, f"Surname{i}"] for i in range(4)]
+    rows[2][3] = "abc"  # text in the amount: quarantined
+    ingest(tmp_path, {"shop.csv": csv_text(["order_id", "shop_user_id", "order_ts", "amount", "Last Name"], rows)},
+           {"shop": {"kind": "orders", "path": "data/raw/shop.csv"}})
+    quarantine = pd.read_parquet(tmp_path / "data" / "warehouse" / "quarantine" / "shop.parquet")
+    assert list(quarantine["reason"]) == ["text_in_number"] and quarantine["line"].tolist() == [4]
+    assert "Last Name" not in quarantine.columns and "Surname2" not in quarantine.astype(str).to_numpy().ravel()
+    assert quarantine.loc[0, "amount"] == "abc" and quarantine.loc[0, "order_id"] == "S2"

@@ -19,12 +19,7 @@ import yaml
 
 from kit.cli import main
 from kit.core.config import DEFAULT_CONFIG, load_config
-from kit.ingest.kinds import KINDS
 from kit.onboard import check_config, init_project
-
-# order_id becomes optional with the ingest work of issue 17; until then an order log
-# without one cannot pass the check (strict: the mark must go once it does)
-ORDER_ID_REQUIRED = KINDS["orders"].column("order_id").required
 
 
 def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8") -> Path:
@@ -84,7 +79,6 @@ def orders_only(root: Path) -> Path:
     return root / "raw"
 
 
-@pytest.mark.xfail(ORDER_ID_REQUIRED, reason="orders without order_id are ingested from issue 17 on", strict=True)
 def test_an_orders_only_log_gets_a_config_that_loads_and_passes_the_check(tmp_path: Path, capsys) -> None:
     raw = orders_only(tmp_path)
     result = init_project(raw, tmp_path / "kit.yml", timezone="America/New_York", currency="USD")
@@ -107,7 +101,7 @@ def test_the_orders_only_config_is_written_before_order_ids_are_optional(tmp_pat
     """The mapping part of the orders-only case holds whatever ingest requires."""
     result = init_project(orders_only(tmp_path), tmp_path / "kit.yml")
     (guess,) = result.sources
-    assert guess.missing_required == (["order_id"] if ORDER_ID_REQUIRED else [])
+    assert guess.missing_required == []  # ingest synthesises an order id
     assert result.config.sources["transactions"].keys == {"customer_no": "customer_no"}
 
 
@@ -136,7 +130,7 @@ def test_a_gbk_crm_and_an_order_log_link_by_member_number(tmp_path: Path, capsys
     assert crm.timestamp_formats == ["%Y年%m月%d日"] and crm.keys == {}
     assert orders.columns == {"订单编号": "order_id", "会员编号": "member_id", "下单时间": "order_ts",
                               "实付金额": "amount", "支付方式": "payment_method"}
-    assert orders.keys == {"member_id": "member_id"}
+    assert orders.keys == {}  # member_id is one of the default keys of an order log (kinds.DEFAULT_KEYS)
     assert result.config.identity.keys == ["member_id", "phone"]
     assert result.config.project.currency == "CNY" and result.config.project.timezone == "Asia/Shanghai"
     assert main(["check", "--config", str(result.path)]) == 0

@@ -45,9 +45,9 @@ def world(tmp_path: Path) -> tuple[Warehouse, pd.DataFrame, pd.DataFrame]:
     # C350-C399 are anonymous store receipts (one unlinked POS identity row each); C340-C349
     # have a POS receipt too but also a member record, so they are identified customers
     identities = pd.DataFrame(
-        [(f"M{i}", f"C{i:03d}", "crm", "member_id") for i in range(350)]
-        + [(f"R{i}", f"C{i:03d}", "pos", "singleton") for i in range(340, 400)],
-        columns=["source_id", "customer_id", "source", "rule"],
+        [(f"M{i}", f"C{i:03d}", "crm", "member_id", "customers", True) for i in range(350)]
+        + [(f"R{i}", f"C{i:03d}", "pos", "singleton", "orders", False) for i in range(340, 400)],
+        columns=["source_id", "customer_id", "source", "rule", "kind", "keyed"],
     )
     orders.to_parquet(tmp_path / "orders.parquet")
     surveys.to_parquet(tmp_path / "surveys.parquet")
