@@ -1,4 +1,4 @@
-"""The examples of docs/python_api.md run as written, in order, in one namespace."""
+"""The Python API examples of README.md run as written, in order, in one namespace."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from kit.core.config import PROJECT_ROOT
 
 matplotlib.use("Agg")
 
-DOC = PROJECT_ROOT / "docs" / "python_api.md"
+DOC = PROJECT_ROOT / "README.md"  # its section "Python API: the kit on your own DataFrames"
 
 
 def examples() -> list[str]:
-    """The ```python blocks of the document, in order."""
-    return re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
+    """The ```python blocks of the README's Python API section, in order."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## Python API") :]
+    section = section[: section.index("\n## ", 1)]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
 
 
 def test_every_frames_function_has_an_example() -> None:
