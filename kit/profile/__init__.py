@@ -4,10 +4,12 @@ the warehouse's inputs allow and ``events`` the features per event type), rule-b
 
 Other stages use the profile through this face: ``build_features`` (one row per customer
 with every feature the inputs allow, as of a month end), ``feature_plan`` (which features
-are computed and why the others are not: ``FeaturePlan.skipped``, ``FeaturePlan.need_of``)
-and ``category_column`` (the cat_share_ column of a category, ``CATEGORY_PREFIX`` + name).
+are computed and why the others are not: ``FeaturePlan.skipped``, ``FeaturePlan.need_of``),
+``category_column`` (the cat_share_ column of a category, ``CATEGORY_PREFIX`` + name) and
+``event_feature_parts`` (the event type slug and window of an ``ev_`` feature).
 """
 
+from kit.profile.events import event_feature_parts
 from kit.profile.features import (
     CATEGORY_PREFIX,
     build_features,
@@ -17,4 +19,6 @@ from kit.profile.features import (
 )
 from kit.profile.needs import FeaturePlan
 
-__all__ = ["CATEGORY_PREFIX", "FeaturePlan", "build_features", "category_column", "describe", "feature_plan"]
+__all__ = [
+    "CATEGORY_PREFIX", "FeaturePlan", "build_features", "category_column", "describe", "event_feature_parts", "feature_plan",
+]  # fmt: skip

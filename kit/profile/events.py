@@ -75,8 +75,19 @@ def event_columns(slug: str) -> list[str]:
 
 def slug_of(feature: str) -> str | None:
     """The event slug a feature name refers to (``ev_login_7d`` -> ``login``), else None."""
+    parts = event_feature_parts(feature)
+    return None if parts is None else parts[0]
+
+
+def event_feature_parts(feature: str) -> tuple[str, str] | None:
+    """``(slug, suffix)`` of an event feature: ``ev_login_rate_28d`` -> ``("login",
+    "rate_28d")``, ``days_since_ev_login`` -> ``("login", "since")``; None for other names."""
     match = _NAME.match(feature)
-    return None if match is None else match["a"] or match["b"]
+    if match is None:
+        return None
+    if match["b"]:
+        return match["b"], "since"
+    return match["a"], feature[len(PREFIX) + len(match["a"]) + 1 :]
 
 
 @dataclass(frozen=True)
@@ -101,10 +112,10 @@ class EventVocabulary:
 
     def describe(self, feature: str, lang: str = "en") -> tuple[str, str] | None:
         """``(dtype, description)`` of an event feature in ``lang``; None for other names."""
-        slug = slug_of(feature)
-        if slug is None:
+        parts = event_feature_parts(feature)
+        if parts is None:
             return None
-        suffix = "since" if feature.startswith(SINCE_PREFIX) else feature[len(PREFIX) + len(slug) + 1 :]
+        slug, suffix = parts
         en, zh = DESCRIPTIONS[suffix]
         return "number", (zh if lang == "zh" else en).format(type=self.type_of(slug) or slug)
 
