@@ -2,8 +2,9 @@
 
 - ``FeatureSpec`` turns a features frame into the model matrix: every numeric or boolean
   feature as float32, low-cardinality text features as pandas categoricals with fixed
-  categories (HistGradientBoosting splits on them natively). Dates, ids and ``city``
-  (many levels; ``city_tier`` carries its signal) are left out.
+  categories (HistGradientBoosting splits on them natively). Dates, ids, ``city``
+  (many levels; ``city_tier`` carries its signal) and ``has_ordered`` (true for the whole
+  population) are left out.
 - ``screen``: before scikit-learn sees them, model columns with no value at all, with one
   value for everyone, or with the same values as an earlier column (``ev_visit_90d`` is
   ``visits_90d``) are dropped, each with its reason (``DROP_REASONS``): an all-null column
@@ -53,8 +54,11 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from kit.core.sampling import smallest_keys
 
+# ids, dates, the label, ``city`` (many levels; ``city_tier`` carries its signal) and
+# ``has_ordered`` (true for everyone in the population: kit.churn.dataset)
 NON_FEATURES = frozenset(
-    {"customer_id", "snapshot_date", "snapshot_month", "churned", "first_order_date", "last_order_date", "city"}
+    {"customer_id", "snapshot_date", "snapshot_month", "churned", "first_order_date", "last_order_date", "city",
+     "has_ordered"}
 )
 MAX_CATEGORIES = 60
 ISOTONIC_MIN_ROWS = 2000

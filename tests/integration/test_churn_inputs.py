@@ -85,7 +85,7 @@ def test_orders_only_churn_runs_and_says_what_it_could_not_use(orders_result) ->
     # ("window shape cannot be larger than input array shape") stopped the run
     result = orders_result
     dropped = result.dropped.set_index("feature")["reason"]
-    assert dropped["late_signal"] == "empty_in_training" and dropped["has_ordered"] == "constant"
+    assert dropped["late_signal"] == "empty_in_training" and "has_ordered" not in result.model.spec.columns
     assert not set(result.dropped["feature"]) & set(result.model.spec.columns)
     assert {"last_nps": "surveys", "night_share": "orders.time", "visits_90d": "events"}.items() <= result.skipped.items()
     assert not any(c.startswith(("visit", "ev_", "last_nps")) for c in result.model.spec.columns)
@@ -93,7 +93,7 @@ def test_orders_only_churn_runs_and_says_what_it_could_not_use(orders_result) ->
     assert codes and codes <= set(result.model.spec.columns)  # reasons refer only to model features
     assert 0.5 < result.headline()["auc"] <= 1
     notes = input_notes(result, lambda need: f"<{need}>", "en")
-    assert notes[0].startswith("Signals not used for lack of data:") and "<surveys> (4 signals)" in notes[0]
+    assert notes[0].startswith("Signals not used for lack of data:") and "<surveys> (4 signal(s))" in notes[0]
     assert "late_signal (no values in the months the model learns from)" in notes[1]
     assert retention_gaps(result, "en") == []  # no segments, but orders have channels
     no_channel = dataclasses.replace(result, spans=result.spans.drop(columns="main_channel"))
