@@ -68,6 +68,8 @@ CHANNELS = ("online", "app", "store")
 AGE_BANDS = ("<25", "25-34", "35-44", "45-54", "55+")
 NIGHT_HOURS = (22, 23, 0, 1, 2, 3, 4, 5)
 CATEGORY_PREFIX = "cat_share_"
+# The demo vocabulary's 90-day counts -> their event type (the same count as ev_<type>_90d).
+LAST_90_DAYS = {"visits_90d": "visit", "views_90d": "view", "add_to_cart_90d": "add_to_cart"}
 
 # name -> (dtype, English description, Chinese description)
 FEATURES: dict[str, tuple[str, str, str]] = {
@@ -281,13 +283,11 @@ def _customer_expr(
             visit = e.event_type == "visit"
             e_aggs |= {
                 "visits_30d": e.count(where=visit & (e.event_ts >= t30)),
-                "visits_90d": e.count(where=visit & (e.event_ts >= t90)),
                 "visits_prev_90d": e.count(where=visit & (e.event_ts >= t180) & (e.event_ts < t90)),
             }
-        if plan.computed("views_90d"):
-            e_aggs["views_90d"] = e.count(where=(e.event_type == "view") & (e.event_ts >= t90))
-        if plan.computed("add_to_cart_90d"):
-            e_aggs["add_to_cart_90d"] = e.count(where=(e.event_type == "add_to_cart") & (e.event_ts >= t90))
+        for name, event_type in LAST_90_DAYS.items():  # the per-type 90-day count when there is one
+            if plan.computed(name) and event_type not in plan.events.slugs:
+                e_aggs[name] = e.count(where=(e.event_type == event_type) & (e.event_ts >= t90))
         e_aggs |= event_aggregates(e, plan.events, end)
         parts.append(e.group_by("customer_id").aggregate(**e_aggs))
 
@@ -385,17 +385,15 @@ def _finish(raw: pd.DataFrame, month: str, config: KitConfig, plan: FeaturePlan,
     if "timed_n" in raw:  # hours only over orders with a time of day
         out["preferred_hour"] = raw["preferred_hour"].astype("Int64")
         out["night_share"] = raw["night_n"] / raw["timed_n"].where(raw["timed_n"] > 0).astype("float64")
-    if "visits_90d" in raw:
-        for col in ("visits_30d", "visits_90d", "visits_prev_90d"):
-            out[col] = raw[col]
-        out["visit_trend_90d"] = relative_change(raw["visits_90d"], raw["visits_prev_90d"])
-    if "views_90d" in raw:
-        out["views_90d"] = raw["views_90d"]
-    if "add_to_cart_90d" in raw:
-        out["add_to_cart_90d"] = raw["add_to_cart_90d"]
-        if "digital_90d" in raw:
-            carts = raw["add_to_cart_90d"].where(raw["add_to_cart_90d"] > 0).astype("float64")
-            out["cart_abandonment_rate_90d"] = (1 - raw["digital_90d"] / carts).clip(0.0, 1.0)
+    for name, event_type in LAST_90_DAYS.items():
+        if plan.computed(name):
+            out[name] = raw[name] if name in raw else raw[f"ev_{plan.events.slugs[event_type]}_90d"]
+    if "visits_90d" in out:
+        out["visits_30d"], out["visits_prev_90d"] = raw["visits_30d"], raw["visits_prev_90d"]
+        out["visit_trend_90d"] = relative_change(out["visits_90d"], out["visits_prev_90d"])
+    if "add_to_cart_90d" in out and "digital_90d" in raw:
+        carts = out["add_to_cart_90d"].where(out["add_to_cart_90d"] > 0).astype("float64")
+        out["cart_abandonment_rate_90d"] = (1 - raw["digital_90d"] / carts).clip(0.0, 1.0)
     if "last_event_ts" in raw:
         out["days_since_last_visit"] = (end - raw["last_event_ts"]) / day
     if "survey_count" in raw:
