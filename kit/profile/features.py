@@ -191,8 +191,7 @@ def build_features(wh: Warehouse, month: str, config: KitConfig) -> pd.DataFrame
     orders = wh.table("orders")
     orders = orders.filter(orders.order_ts < end)
     paid = orders.filter(~_refunded(orders, plan))
-    categories = _values(paid, "category", plan)
-    payments = _values(paid, "payment_method", plan)
+    categories, payments = _levels(paid, ("category", "payment_method"), plan)
     columns = [category_column(c) for c in categories]
     if len(set(columns)) != len(columns):
         raise ValueError(
@@ -211,13 +210,12 @@ def _refunded(orders: ibis.Table, plan: FeaturePlan) -> ibis.Value:
     return ibis.literal(False)
 
 
-def _values(paid: ibis.Table, column: str, plan: FeaturePlan) -> list[str]:
-    """The distinct values of order column ``column`` before the snapshot (sorted; empty
-    when the warehouse holds none), the levels to pivot on."""
-    if not plan.inputs.has(f"orders.{column}"):
-        return []
-    found = paid.aggregate(v=paid[column].collect(distinct=True)).to_pyarrow().to_pylist()[0]["v"]
-    return sorted(v for v in (found or []) if v is not None)
+def _levels(paid: ibis.Table, columns: tuple[str, ...], plan: FeaturePlan) -> list[list[str]]:
+    """The distinct values of each order column of ``columns`` before the snapshot, sorted
+    (empty for a column the warehouse holds no values in): the levels to pivot on, in one query."""
+    present = [c for c in columns if plan.inputs.has(f"orders.{c}")]
+    found = paid.aggregate(**{c: paid[c].collect(distinct=True) for c in present}).to_pyarrow().to_pylist()[0] if present else {}
+    return [sorted(v for v in (found.get(c) or []) if v is not None) for c in columns]
 
 
 def _customer_expr(
