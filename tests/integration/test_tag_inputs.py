@@ -96,3 +96,20 @@ def test_the_demo_shape_skips_nothing(tag_runs: tuple) -> None:
     _, run = tag_runs
     assert not run.skipped and not run.result.skipped and card_gaps(run, "en") == []
     assert isinstance(run.profile, pd.DataFrame) and len(run.tags) == len(TAGS)
+
+
+def test_event_types_beyond_the_cap_are_named_on_the_page(tag_project: Path, tag_runs: tuple) -> None:
+    import dataclasses
+
+    from kit.profile.events import event_vocabulary
+    from kit.profile.page import event_notes
+
+    _, run = tag_runs
+    assert event_notes(run, "en") == []  # five types, all kept
+    capped = event_vocabulary(run.plan.inputs, tag_project / "wh", limit=3)
+    narrow = dataclasses.replace(run, plan=dataclasses.replace(run.plan, events=capped))
+    events = pd.read_parquet(tag_project / "wh" / "events.parquet")["event_type"].value_counts()
+    rare = list(events.index[3:])
+    assert event_notes(narrow, "en") == [
+        f"Event features cover the 3 most frequent event types; 2 rarer type(s) have none: {', '.join(rare)}."
+    ]
