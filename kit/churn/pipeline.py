@@ -237,9 +237,8 @@ def run_churn(
     ``progress`` is called with the code of each step as it starts (``PROGRESS_STEPS``), so
     an analyst waiting on a large base sees where the run is.
     """
-    from kit.profile import (
-        feature_plan,  # on use, as churn_features imports build_features
-    )
+    # on use, as churn_features imports build_features: the rest of kit.churn runs without the profile stage
+    from kit.profile import feature_plan
 
     sample.check_cap(sample_customers)
     step = progress or (lambda code: None)
@@ -248,6 +247,7 @@ def run_churn(
 
         features_fn = churn_features
     inputs_plan = feature_plan(wh, config)
+    skipped = inputs_plan.skipped()
     cfg = config.churn
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -267,7 +267,7 @@ def run_churn(
     spec = FeatureSpec.infer(current)
     dropped = screen(spec, spec.matrix(current))
     spec = spec.without(dropped["feature"])
-    check_enough(spec, dropped, inputs_plan.skipped(), month)
+    check_enough(spec, dropped, skipped, month)
     timings["run_month_features_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -281,7 +281,7 @@ def run_churn(
         spec = spec.without(untrained["feature"])
         snaps = {m: dataclasses.replace(s, matrix=s.matrix[list(spec.columns)]) for m, s in snaps.items()}
         dropped = pd.concat([dropped, untrained], ignore_index=True)
-        check_enough(spec, dropped, inputs_plan.skipped(), month)
+        check_enough(spec, dropped, skipped, month)
     timings["snapshot_features_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -382,7 +382,7 @@ def run_churn(
         sample_customers=None if threshold is None else sample_customers,
         timings=timings,
         dropped=dropped,
-        skipped=inputs_plan.skipped(),
+        skipped=skipped,
         event_types={slug: event_type for event_type, slug in inputs_plan.events.slugs.items()},
     )
 
