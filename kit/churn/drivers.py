@@ -76,6 +76,7 @@ VALUE_KINDS: dict[str, str] = {
     "visit_rate_before_order": "num1",
     "visit_shortfall": "pct",
     "last_order_value_ratio": "pct",
+    "event_days_28d": "int",
 }
 # Trend features phrased from the two counts they compare: (recent, previous).
 TREND_PAIRS: dict[str, tuple[str, str]] = {"visit_trend_90d": ("visits_90d", "visits_prev_90d")}

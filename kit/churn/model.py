@@ -2,8 +2,15 @@
 
 - ``FeatureSpec`` turns a features frame into the model matrix: every numeric or boolean
   feature as float32, low-cardinality text features as pandas categoricals with fixed
-  categories (HistGradientBoosting splits on them natively). Dates, ids and ``city``
-  (many levels; ``city_tier`` carries its signal) are left out.
+  categories (HistGradientBoosting splits on them natively). Dates, ids, ``city``
+  (many levels; ``city_tier`` carries its signal) and ``has_ordered`` (true for the whole
+  population) are left out.
+- ``screen``: before scikit-learn sees them, model columns with no value at all, with one
+  value for everyone, or with the same values as an earlier column (``ev_visit_90d`` is
+  ``visits_90d``) are dropped, each with its reason (``DROP_REASONS``): an all-null column
+  makes HistGradientBoosting fail ("window shape cannot be larger than input array shape")
+  and a constant one carries nothing. ``check_enough`` stops with the features left and
+  the inputs missing when fewer than ``MIN_MODEL_FEATURES`` remain.
 - ``fit_churn_model``: a HistGradientBoostingClassifier fitted on the older training
   snapshots, then calibrated on the newest one (a time-ordered hold-out) with
   ``CalibratedClassifierCV(FrozenEstimator(...))``: isotonic when the hold-out has at
@@ -47,13 +54,21 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from kit.core.sampling import smallest_keys
 
+# ids, dates, the label, ``city`` (many levels; ``city_tier`` carries its signal) and
+# ``has_ordered`` (true for everyone in the population: kit.churn.dataset)
 NON_FEATURES = frozenset(
-    {"customer_id", "snapshot_date", "snapshot_month", "churned", "first_order_date", "last_order_date", "city"}
+    {"customer_id", "snapshot_date", "snapshot_month", "churned", "first_order_date", "last_order_date", "city",
+     "has_ordered"}
 )
 MAX_CATEGORIES = 60
 ISOTONIC_MIN_ROWS = 2000
 MAX_TRAINING_ROWS = 300_000
 BASELINE_FEATURES = ("recency_days", "frequency_365d", "monetary_365d", "tenure_days")
+MIN_MODEL_FEATURES = 3
+# Why a model column is dropped (codes; kit.churn.page words them): no value at all in the
+# run month, one value for everyone, the same values as an earlier column, or no value in
+# the snapshots a model is fitted on.
+DROP_REASONS = ("empty", "constant", "duplicate", "empty_in_training")
 
 
 class ChurnModelError(ValueError):
@@ -98,6 +113,13 @@ class FeatureSpec:
         """All model columns, numeric first."""
         return self.numeric + tuple(name for name, _ in self.categorical)
 
+    def without(self, columns: set[str] | list[str]) -> "FeatureSpec":
+        """This spec less ``columns``."""
+        drop = set(columns)
+        return FeatureSpec(
+            tuple(c for c in self.numeric if c not in drop), tuple((c, v) for c, v in self.categorical if c not in drop)
+        )
+
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model matrix for ``frame`` (same row order); unseen levels become missing."""
         missing = [c for c in self.columns if c not in frame.columns]
@@ -136,6 +158,58 @@ class ChurnModel:
         """The booster's own (uncalibrated) churn probability: the scale on which the
         per-customer reasons (``kit.churn.drivers.occlusion_attributions``) measure change."""
         return self.booster.predict_proba(matrix)[:, 1]
+
+
+def screen(spec: FeatureSpec, matrix: pd.DataFrame) -> pd.DataFrame:
+    """The columns of model ``matrix`` (built with ``spec``) to drop: ``feature``,
+    ``reason`` (``empty``, ``constant`` or ``duplicate``) and ``same_as`` (the earlier
+    column a duplicate repeats, else "")."""
+    rows: list[dict[str, str]] = []
+    kept: dict[tuple, list[str]] = {}  # signature -> numeric columns kept with it
+    for column in spec.numeric:
+        values = matrix[column].to_numpy(dtype="float32")
+        known = values[~np.isnan(values)]
+        if not len(known):
+            rows.append({"feature": column, "reason": "empty", "same_as": ""})
+            continue
+        low, high = float(known.min()), float(known.max())
+        if low == high:
+            rows.append({"feature": column, "reason": "constant", "same_as": ""})
+            continue
+        signature = (len(known), low, high, float(known.sum(dtype="float64")))
+        twin = next((c for c in kept.get(signature, []) if np.array_equal(matrix[c].to_numpy(), values, equal_nan=True)), None)
+        if twin is not None:
+            rows.append({"feature": column, "reason": "duplicate", "same_as": twin})
+            continue
+        kept.setdefault(signature, []).append(column)
+    for column, _ in spec.categorical:
+        levels = matrix[column].dropna().unique()
+        if len(levels) < 2:
+            rows.append({"feature": column, "reason": "empty" if len(levels) == 0 else "constant", "same_as": ""})
+    return pd.DataFrame(rows, columns=["feature", "reason", "same_as"])
+
+
+def empty_in(spec: FeatureSpec, matrices: list[pd.DataFrame]) -> pd.DataFrame:
+    """Columns of ``spec`` without any value in the stacked ``matrices`` (the rows a model is
+    fitted on), as ``screen`` rows with reason ``empty_in_training``."""
+    empty = [c for c in spec.columns if not any(m[c].notna().any() for m in matrices)]
+    return pd.DataFrame({"feature": empty, "reason": "empty_in_training", "same_as": ""}, columns=["feature", "reason", "same_as"])
+
+
+def check_enough(spec: FeatureSpec, dropped: pd.DataFrame, skipped: dict[str, str], month: str) -> None:
+    """Raise ChurnModelError when fewer than ``MIN_MODEL_FEATURES`` model columns remain, or
+    ``recency_days`` is gone, naming what remains, what was dropped and the missing inputs."""
+    if len(spec.columns) >= MIN_MODEL_FEATURES and "recency_days" in spec.columns:
+        return
+    gone = ", ".join(f"{r.feature} ({r.reason}{' as ' + r.same_as if r.same_as else ''})" for r in dropped.itertuples())
+    needs = sorted(set(skipped.values()))
+    raise ChurnModelError(
+        f"churn model for {month}: only {len(spec.columns)} usable feature(s) remain "
+        f"({', '.join(spec.columns) or 'none'}); at least {MIN_MODEL_FEATURES}, recency_days among them, are needed. "
+        f"Dropped: {gone or 'none'}. Inputs the warehouse lacks: {', '.join(needs) or 'none'}. "
+        "Load more months of orders (a feature with one value for everyone often means too short a history) "
+        "or the missing sources."
+    )
 
 
 def _check_labels(y: np.ndarray, what: str) -> None:

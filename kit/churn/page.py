@@ -27,6 +27,7 @@ from kit.churn.actions import ACTIONS, EXPORT_FILE, budget_outcome
 from kit.churn.drivers import TREND_PAIRS, VALUE_KINDS, dependence_summary
 from kit.churn.pipeline import ChurnResult
 from kit.core.vocabulary import value_at_risk
+from kit.profile import event_feature_parts
 from kit.text.cards import Canvas, Kpi
 from kit.text.fmt import Formatter
 from kit.text.i18n import catalogue, t
@@ -91,10 +92,28 @@ def _values(result: ChurnResult, fmt: Formatter) -> dict[str, Any]:
     }
 
 
-def feature_label(feature: str, lang: str) -> str:
-    """The readable name of a feature (``churn.feature.<name>``), the raw name when none."""
+def feature_label(feature: str, lang: str, event_types: dict[str, str] | None = None) -> str:
+    """The readable name of a feature (``churn.feature.<name>``; an event feature from its
+    event type, ``event_types`` mapping slugs to the types as logged), the raw name when none."""
     key = f"churn.feature.{feature}"
-    return t(key, lang) if key in catalogue() else feature
+    if key in catalogue():
+        return t(key, lang)
+    parts = event_feature_parts(feature)
+    if parts is not None:
+        slug, suffix = parts
+        return t(f"churn.feature.ev.{suffix}", lang, type=(event_types or {}).get(slug, slug))
+    return feature
+
+
+def value_kind(feature: str) -> str:
+    """How a feature's value is formatted (kit.text.fmt kinds): ``VALUE_KINDS``, event
+    counts as whole numbers, days since an event as days, rates and others with one decimal."""
+    if feature in VALUE_KINDS:
+        return VALUE_KINDS[feature]
+    parts = event_feature_parts(feature)
+    if parts is None:
+        return "num1"
+    return {"7d": "int", "28d": "int", "90d": "int", "since": "days", "trend_28d": "pct"}.get(parts[1], "num1")
 
 
 def section_text(result: ChurnResult, name: str, fmt: Formatter) -> tuple[str, str]:
@@ -149,7 +168,7 @@ def findings(result: ChurnResult, fmt: Formatter) -> list[str]:
             caught=fmt.pct(h["caught_top20"], 0),
             month=values["month"],
         ),
-        t("churn.finding.drivers", lang, drivers=", ".join(feature_label(f, lang) for f in top)),
+        t("churn.finding.drivers", lang, drivers=", ".join(feature_label(f, lang, result.event_types) for f in top)),
         t(
             "churn.finding.value",
             lang,
@@ -195,6 +214,35 @@ def status_banners(rep: Canvas, result: ChurnResult) -> None:
         rep.banner(text, level)
 
 
+def input_notes(result: ChurnResult, missing: Callable[[str], str], lang: str) -> list[str]:
+    """Plain lines on what the model could not use: the signals not computed for an absent
+    input, counted per input (``missing`` phrases a need: the report's ``missing_input``),
+    and the model columns dropped before fitting, with why."""
+    notes = []
+    if result.skipped:
+        needs: dict[str, int] = {}
+        for need in result.skipped.values():
+            needs[need] = needs.get(need, 0) + 1
+        parts = [t("churn.banner.skipped_need", lang, missing=missing(need), n=n) for need, n in needs.items()]
+        notes.append(t("churn.banner.skipped", lang, needs="; ".join(parts)))
+    if len(result.dropped):
+        parts = [
+            t(f"churn.dropped.{row.reason}", lang, label=feature_label(row.feature, lang, result.event_types),
+              other=feature_label(row.same_as, lang, result.event_types) if row.same_as else "")
+            for row in result.dropped.itertuples(index=False)
+        ]
+        notes.append(t("churn.banner.dropped", lang, features="; ".join(parts)))
+    return notes
+
+
+def retention_gaps(result: ChurnResult, lang: str) -> list[tuple[str, str]]:
+    """(need, what) for ``rep.unavailable`` when the retention section has no chart: no
+    segments this month and no order channel to group by."""
+    if retention_groupings(result):
+        return []
+    return [("orders.channel", t("churn.unavailable.retention_channel", lang))]
+
+
 def export_banner(result: ChurnResult, fmt: Formatter) -> str:
     """The note naming the exported contact list (written by ``ChurnResult.write``)."""
     return t("churn.banner.export", fmt.lang, rows=fmt.int(len(result.scores)), file=EXPORT_FILE)
@@ -203,7 +251,7 @@ def export_banner(result: ChurnResult, fmt: Formatter) -> str:
 # --------------------------------------------------------------------------- reasons and drivers
 
 
-def reason_phrases(reasons: pd.DataFrame, fmt: Formatter) -> pd.DataFrame:
+def reason_phrases(reasons: pd.DataFrame, fmt: Formatter, event_types: dict[str, str] | None = None) -> pd.DataFrame:
     """Readable phrases (``reason_1..k``) from ``kit.churn.drivers.reason_inputs`` columns,
     in ``fmt``'s language and currency.
 
@@ -216,13 +264,14 @@ def reason_phrases(reasons: pd.DataFrame, fmt: Formatter) -> pd.DataFrame:
         part = reasons[[column, f"{column}_value", f"{column}_before"]].set_axis(["code", "value", "before"], axis=1)
         group = part.groupby(["code", "value", "before"], dropna=False, sort=False).ngroup().to_numpy()
         first = part.iloc[np.unique(group, return_index=True)[1]]
-        phrases = np.asarray([phrase(c, v, b, fmt) for c, v, b in first.itertuples(index=False)], dtype=object)
+        phrases = np.asarray([phrase(c, v, b, fmt, event_types) for c, v, b in first.itertuples(index=False)], dtype=object)
         out[column] = phrases[group] if len(group) else np.array([], dtype=object)
     return pd.DataFrame(out, index=reasons.index).astype("str")
 
 
-def phrase(code: str, value: float, before: float, fmt: Formatter) -> str:
-    """The phrase of one reason code with its numbers (see ``drivers.reason_inputs``)."""
+def phrase(code: str, value: float, before: float, fmt: Formatter, event_types: dict[str, str] | None = None) -> str:
+    """The phrase of one reason code with its numbers (see ``drivers.reason_inputs``);
+    ``event_types`` names the event types behind event features (``feature_label``)."""
     if not code or pd.isna(code):
         return ""
     lang = fmt.lang
@@ -235,28 +284,33 @@ def phrase(code: str, value: float, before: float, fmt: Formatter) -> str:
         return t(key, lang, v=fmt.pct(abs(change), 0))
     if feature.startswith("cat_share_"):
         return t("churn.reason.cat_share", lang, category=feature.removeprefix("cat_share_"), v=fmt.pct(value, 0))
-    label = feature_label(feature, lang)
+    label = feature_label(feature, lang, event_types)
     if level:
         return t("churn.reason.generic", lang, label=label, v=level)
     if np.isnan(value):
         return t("churn.reason.missing", lang, label=label)
+    parts = event_feature_parts(feature)
+    if parts is not None and parts[1] == "trend_28d":
+        direction = "down" if value < 0 else "up"
+        return t(f"churn.reason.ev.trend_28d.{direction}", lang, type=(event_types or {}).get(parts[0], parts[0]),
+                 v=fmt.pct(abs(value), 0))
     key = f"churn.reason.{feature}"
-    kind = VALUE_KINDS.get(feature, "num1")
+    kind = value_kind(feature)
     if key not in catalogue():
         return t("churn.reason.generic", lang, label=label, v=fmt.apply(value, kind))
     return t(key, lang, v=fmt.apply(value, kind))
 
 
-def describe_dependence(curves: pd.DataFrame, fmt: Formatter) -> list[str]:
+def describe_dependence(curves: pd.DataFrame, fmt: Formatter, event_types: dict[str, str] | None = None) -> list[str]:
     """One plain sentence per feature: how risk moves from the low to the high end."""
     sentences = []
     for row in dependence_summary(curves).itertuples(index=False):
-        kind = VALUE_KINDS.get(row.feature, "num1")
+        kind = value_kind(row.feature)
         sentences.append(
             t(
                 f"churn.pd.{row.trend}",
                 fmt.lang,
-                feature=feature_label(row.feature, fmt.lang),
+                feature=feature_label(row.feature, fmt.lang, event_types),
                 low=fmt.apply(row.low, kind),
                 high=fmt.apply(row.high, kind),
                 risk_low=fmt.pct(row.risk_low),
@@ -269,13 +323,14 @@ def describe_dependence(curves: pd.DataFrame, fmt: Formatter) -> list[str]:
 def drivers_table(result: ChurnResult, lang: str, n: int = 10) -> pd.DataFrame:
     """Top ``n`` global drivers with readable names (feature, importance)."""
     top = result.drivers.head(n)
-    return pd.DataFrame({"feature": [feature_label(f, lang) for f in top["feature"]], "importance": top["importance"].to_numpy()})
+    labels = [feature_label(f, lang, result.event_types) for f in top["feature"]]
+    return pd.DataFrame({"feature": labels, "importance": top["importance"].to_numpy()})
 
 
 def dependence_table(result: ChurnResult, fmt: Formatter) -> tuple[pd.DataFrame, dict[str, str]]:
     """One plain-words sentence per top driver (partial dependence)."""
     column = t("churn.col.driver", fmt.lang)
-    return pd.DataFrame({column: describe_dependence(result.dependence, fmt)}), {column: "text"}
+    return pd.DataFrame({column: describe_dependence(result.dependence, fmt, result.event_types)}), {column: "text"}
 
 
 # --------------------------------------------------------------------------- tables
@@ -326,7 +381,7 @@ def contact_list(result: ChurnResult, fmt: Formatter, n: int = 20) -> tuple[pd.D
     the reasons phrased in ``fmt``'s language from their stored codes."""
     lang = fmt.lang
     top = result.scores.nlargest(n, "value_at_risk")
-    phrases = reason_phrases(top, fmt)
+    phrases = reason_phrases(top, fmt, result.event_types)
     table = pd.DataFrame(
         {
             "customer_id": top["customer_id"].to_numpy(),

@@ -4,8 +4,11 @@ and the bench. The result's ``write`` writes the snapshot (and the contact expor
 
 Features come from ``features_fn``, by default ``kit.churn.signals.churn_features``.
 Steps (snapshot scheme in ``kit.churn.dataset``):
-1. features for the run month fix the model columns (``FeatureSpec``);
-2. features + labels for every labelled snapshot month, kept only as model matrices;
+1. features for the run month fix the model columns (``FeatureSpec``), less those with no
+   value, one value or a twin (``kit.churn.model.screen``);
+2. features + labels for every labelled snapshot month, kept only as model matrices; a
+   column with no value in the snapshots a model is fitted on is dropped too
+   (``empty_in``), and too few columns left is an error naming them and the missing inputs;
 3. the out-of-time model (training snapshots) and the baseline are scored on the
    validation snapshot: metrics, reliability, ROC, gains, permutation drivers, partial
    dependence;
@@ -25,6 +28,7 @@ docs/decisions/0015-churn-speed-at-1m.md (speed at 1,000,000 customers).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,13 +55,16 @@ from kit.churn.model import (
     BASELINE_FEATURES,
     ChurnModel,
     FeatureSpec,
+    check_enough,
     classification_metrics,
+    empty_in,
     fit_baseline,
     fit_churn_model,
     gains,
     predict_baseline,
     reliability,
     roc_points,
+    screen,
 )
 from kit.churn.sample import SAMPLE_CUSTOMERS
 from kit.core.config import ChurnConfig, KitConfig
@@ -109,6 +116,10 @@ class ChurnResult:
     budget: pd.DataFrame  # kit.churn.actions.budget_curve over the scored customers
     sample_customers: int | None = None  # labelled months followed this many sampled customers; None: everyone
     timings: dict[str, float] = field(default_factory=dict)
+    # model columns dropped before fitting: feature, reason (kit.churn.model.DROP_REASONS), same_as
+    dropped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["feature", "reason", "same_as"]))
+    skipped: dict[str, str] = field(default_factory=dict)  # features not computed -> the input they lack
+    event_types: dict[str, str] = field(default_factory=dict)  # event feature slug -> event type as logged
 
     def headline(self) -> dict[str, float | int | str]:
         """Headline figures for ``metrics/05_churn.json`` (read by the overview): numbers and
@@ -226,12 +237,17 @@ def run_churn(
     ``progress`` is called with the code of each step as it starts (``PROGRESS_STEPS``), so
     an analyst waiting on a large base sees where the run is.
     """
+    # on use, as churn_features imports build_features: the rest of kit.churn runs without the profile stage
+    from kit.profile import feature_plan
+
     sample.check_cap(sample_customers)
     step = progress or (lambda code: None)
     if features_fn is None:
         from kit.churn.signals import churn_features
 
         features_fn = churn_features
+    inputs_plan = feature_plan(wh, config)
+    skipped = inputs_plan.skipped()
     cfg = config.churn
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -249,12 +265,23 @@ def run_churn(
     spans = spans.merge(actions.segment_labels(wh, month, spans["customer_id"]), on="customer_id", how="left")
     del features
     spec = FeatureSpec.infer(current)
+    dropped = screen(spec, spec.matrix(current))
+    spec = spec.without(dropped["feature"])
+    check_enough(spec, dropped, skipped, month)
     timings["run_month_features_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     step("snapshots")
     threshold = sample.key_threshold(current["customer_id"], sample_customers, cfg.seed)
     snaps = _labelled_snapshots(wh, plan.labelled, config, features_fn, spec, threshold, sample_customers)
+    untrained = pd.concat(
+        [empty_in(spec, [snaps[m].matrix for m in months[:-1]]) for months in (plan.training, plan.final)], ignore_index=True
+    ).drop_duplicates("feature", ignore_index=True)
+    if len(untrained):
+        spec = spec.without(untrained["feature"])
+        snaps = {m: dataclasses.replace(s, matrix=s.matrix[list(spec.columns)]) for m, s in snaps.items()}
+        dropped = pd.concat([dropped, untrained], ignore_index=True)
+        check_enough(spec, dropped, skipped, month)
     timings["snapshot_features_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -354,6 +381,9 @@ def run_churn(
         budget=budget,
         sample_customers=None if threshold is None else sample_customers,
         timings=timings,
+        dropped=dropped,
+        skipped=skipped,
+        event_types={slug: event_type for event_type, slug in inputs_plan.events.slugs.items()},
     )
 
 

@@ -26,6 +26,10 @@ and calendar day with the day's total), as the CLV models count purchases:
   before their recency looks unusual; NaN for customers without app visits. Only visits
   that matter for the modelled population are read (the last ``population_days`` + 180
   days), so values are exact for every customer the churn model sees.
+  Built only when the events hold ``visit`` events; other vocabularies reach the model
+  through the per-type event features of kit.profile.events (``ev_login_trend_28d``,
+  ``days_since_ev_login``...), and a warehouse without events gets no visit signals
+  (absent columns, never columns of nulls).
 
 Measurements (the effect of each signal on the demo world, cost at 1,000,000 customers)
 and the options tried: docs/decisions/0011-churn-signals.md; the BG/NBD sample:
@@ -74,15 +78,11 @@ def churn_features(wh: Warehouse, month: str, config: KitConfig) -> pd.DataFrame
 
     features = build_features(wh, month, config).drop(columns=list(POPULATION_RELATIVE), errors="ignore")
     history = purchase_history(wh, month)
-    signals = pd.concat(
-        [
-            btyd_signals(history, wh, month, config),
-            history[["last_order_value_ratio"]],
-            visit_signals(history, wh, month, config.churn.population_days),
-        ],
-        axis=1,
-    ).reindex(features["customer_id"])
-    return features.assign(**{c: signals[c].to_numpy() for c in SIGNAL_COLUMNS})
+    parts = [btyd_signals(history, wh, month, config), history[["last_order_value_ratio"]]]
+    if "visit" in wh.inputs().event_types:
+        parts.append(visit_signals(history, wh, month, config.churn.population_days))
+    signals = pd.concat(parts, axis=1).reindex(features["customer_id"])
+    return features.assign(**{c: signals[c].to_numpy() for c in SIGNAL_COLUMNS if c in signals})
 
 
 def _epoch_day(midnight: pd.Timestamp) -> int:

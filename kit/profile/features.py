@@ -27,6 +27,18 @@ Definitions (also in ``FEATURES`` in English and Chinese):
   methods; online, app, store for channels; earliest weekday and hour), so results are
   deterministic.
 - Category and channel shares are shares of orders (not of spend).
+- Hour features (``preferred_hour``, ``night_share``) count only orders whose time carries
+  a time of day (``has_time``; a warehouse without that column is taken as timed), so a
+  date-only export, stamped 00:00, makes nobody a night shopper; with no timed order at
+  all they are not computed.
+
+Absent inputs (kit.profile.needs): a feature whose input the warehouse lacks (no
+surveys, no events, orders without discounts, categories, items, payment methods or
+times of day, customers without birth years...) is left out of the table, not filled
+with nulls or zeros; ``feature_plan(wh, config).skipped()`` says which and why. Absent or
+empty events and surveys tables are not read at all. Event features follow the event
+types in the data (kit.profile.events); the demo's visits, views and add-to-cart
+features are built when those event types exist.
 """
 
 from __future__ import annotations
@@ -42,11 +54,22 @@ from kit.core.config import KitConfig
 from kit.core.dates import snapshot_date, snapshot_end
 from kit.core.vocabulary import Vocabulary, classify
 from kit.core.warehouse import Warehouse
+from kit.profile.events import (
+    EventVocabulary,
+    count_columns,
+    event_vocabulary,
+    relative_change,
+)
+from kit.profile.events import aggregates as event_aggregates
+from kit.profile.events import features as event_features
+from kit.profile.needs import FeaturePlan
 
 CHANNELS = ("online", "app", "store")
 AGE_BANDS = ("<25", "25-34", "35-44", "45-54", "55+")
 NIGHT_HOURS = (22, 23, 0, 1, 2, 3, 4, 5)
 CATEGORY_PREFIX = "cat_share_"
+# The demo vocabulary's 90-day counts -> their event type (the same count as ev_<type>_90d).
+LAST_90_DAYS = {"visits_90d": "visit", "views_90d": "view", "add_to_cart_90d": "add_to_cart"}
 
 # name -> (dtype, English description, Chinese description)
 FEATURES: dict[str, tuple[str, str, str]] = {
@@ -84,9 +107,9 @@ FEATURES: dict[str, tuple[str, str, str]] = {
     "discount_share": ("number", "Discount / (paid amount + discount)", "优惠占比：优惠 / (实付 + 优惠)"),
     "main_payment_method": ("text", "Most used payment method", "最常用支付方式"),
     "preferred_weekday": ("number", "Weekday with the most orders (0 = Monday)", "下单最多的星期（0 = 周一）"),
-    "preferred_hour": ("number", "Hour of day with the most orders (0-23)", "下单最多的小时（0-23）"),
+    "preferred_hour": ("number", "Hour of day with the most orders (0-23), over orders with a time of day", "下单最多的小时（0-23），仅统计带具体时间的订单"),
     "weekend_share": ("number", "Share of orders on Saturday or Sunday", "周末订单占比"),
-    "night_share": ("number", "Share of orders between 22:00 and 06:00", "夜间（22点至6点）订单占比"),
+    "night_share": ("number", "Share of orders between 22:00 and 06:00, among orders with a time of day", "夜间（22点至6点）订单占比，仅统计带具体时间的订单"),
     "visits_30d": ("number", "App/web visits in the last 30 days", "近30天访问次数"),
     "visits_90d": ("number", "App/web visits in the last 90 days", "近90天访问次数"),
     "visits_prev_90d": ("number", "Visits in the 90 days before the last 90", "前一个90天的访问次数"),
@@ -99,6 +122,7 @@ FEATURES: dict[str, tuple[str, str, str]] = {
         "近90天弃购率：1 - 线上/APP订单数 / 加购次数，取值0到1",
     ),
     "days_since_last_visit": ("number", "Days since the latest app/web event", "距最近一次访问的天数"),
+    "event_days_28d": ("number", "Days with any app/web event in the last 28 days", "近28天有任何App/网页行为的天数"),
     "survey_count": ("number", "Survey responses", "问卷回复次数"),
     "last_nps": ("number", "Latest NPS answer (0-10)", "最近一次NPS评分（0-10）"),
     "avg_csat": ("number", "Average CSAT (1-5)", "平均满意度CSAT（1-5）"),
@@ -122,8 +146,12 @@ def category_column(category: str) -> str:
     return CATEGORY_PREFIX + (slug or "unknown")
 
 
-def describe(name: str, lang: str = "en") -> tuple[str, str]:
-    """``(dtype, description)`` of a feature in ``lang`` (category shares included)."""
+def describe(name: str, lang: str = "en", events: EventVocabulary | None = None) -> tuple[str, str]:
+    """``(dtype, description)`` of a feature in ``lang`` (category shares and event features
+    included; ``events`` names the event types behind event columns, else their slugs show)."""
+    event = (events or EventVocabulary()).describe(name, lang)
+    if event is not None:
+        return event
     if name in FEATURES:
         dtype, en, zh = FEATURES[name]
         return dtype, zh if lang == "zh" else en
@@ -137,146 +165,188 @@ def describe(name: str, lang: str = "en") -> tuple[str, str]:
 # --------------------------------------------------------------------------- building
 
 
+def feature_plan(wh: Warehouse, config: KitConfig) -> FeaturePlan:
+    """What ``build_features`` computes on ``wh`` (kit.profile.needs): its inputs, the event
+    types with features, and whether ``features.city_tiers`` can fill city tiers.
+    ``feature_plan(wh, config).skipped()`` lists the features left out and why."""
+    inputs = wh.inputs()
+    return FeaturePlan(inputs, event_vocabulary(inputs, wh.root), bool(config.features.city_tiers))
+
+
 def build_features(wh: Warehouse, month: str, config: KitConfig) -> pd.DataFrame:
-    """One row per customer first seen before the snapshot, with every feature in ``FEATURES``.
+    """One row per customer first seen before the snapshot, with every feature the
+    warehouse's inputs allow (``feature_plan``): a feature whose input is absent is not a
+    column at all, never a column of nulls.
 
     Customers are identified people (kit.core.vocabulary): anonymous store receipts are
     left out here, so no page built on the profile counts them.
 
     Only rows dated before ``snapshot_end(month)`` are read. Columns: ``customer_id``,
-    ``snapshot_date``, the features in ``FEATURES`` order, and one ``cat_share_<category>``
-    per category seen in orders before the snapshot.
+    ``snapshot_date``, the computed features in ``FEATURES`` order, the event features of
+    each event type (kit.profile.events), and one ``cat_share_<category>`` per category
+    seen in orders before the snapshot.
     """
+    plan = feature_plan(wh, config)
     end = snapshot_end(month)
     orders = wh.table("orders")
     orders = orders.filter(orders.order_ts < end)
-    paid = orders.filter(~orders.is_refund)
-    values = paid.aggregate(
-        categories=paid.category.collect(distinct=True), payments=paid.payment_method.collect(distinct=True)
-    ).to_pyarrow().to_pylist()[0]
-    categories = sorted(c for c in (values["categories"] or []) if c is not None)
-    payments = sorted(p for p in (values["payments"] or []) if p is not None)
+    paid = orders.filter(~_refunded(orders, plan))
+    categories, payments = _levels(paid, ("category", "payment_method"), plan)
     columns = [category_column(c) for c in categories]
     if len(set(columns)) != len(columns):
         raise ValueError(
             f"orders.category has values that differ only in case or punctuation ({', '.join(categories)}); "
             "standardise the category names in ingest so each gets its own cat_share_ feature."
         )
-    expr = _customer_expr(wh, end, orders, categories, payments)
+    expr = _customer_expr(wh, plan, end, orders, categories, payments)
     raw = expr.to_pyarrow().to_pandas()
-    return _finish(raw, month, config, categories)
+    return _finish(raw, month, config, plan, categories)
+
+
+def _refunded(orders: ibis.Table, plan: FeaturePlan) -> ibis.Value:
+    """Whether each order is refunded; false for all when the warehouse has no refund flag."""
+    if plan.inputs.has("orders.is_refund"):
+        return orders.is_refund.fill_null(False)
+    return ibis.literal(False)
+
+
+def _levels(paid: ibis.Table, columns: tuple[str, ...], plan: FeaturePlan) -> list[list[str]]:
+    """The distinct values of each order column of ``columns`` before the snapshot, sorted
+    (empty for a column the warehouse holds no values in): the levels to pivot on, in one query."""
+    present = [c for c in columns if plan.inputs.has(f"orders.{c}")]
+    found = paid.aggregate(**{c: paid[c].collect(distinct=True) for c in present}).to_pyarrow().to_pylist()[0] if present else {}
+    return [sorted(v for v in (found.get(c) or []) if v is not None) for c in columns]
 
 
 def _customer_expr(
-    wh: Warehouse, end: pd.Timestamp, orders: ibis.Table, categories: list[str], payments: list[str]
+    wh: Warehouse, plan: FeaturePlan, end: pd.Timestamp, orders: ibis.Table, categories: list[str], payments: list[str]
 ) -> ibis.Table:
-    """The Ibis expression joining customers to their order, event and survey aggregates."""
+    """The Ibis expression joining customers to their order, event and survey aggregates
+    (events and surveys only when the warehouse has them)."""
     day = pd.Timedelta(days=1)
     t30, t90, t180, t365 = (end - n * day for n in (30, 90, 180, 365))
+    has = plan.inputs.has
 
-    o = orders.filter(~orders.is_refund).mutate(
+    o = orders.filter(~_refunded(orders, plan)).mutate(
         hour=orders.order_ts.hour(), weekday=orders.order_ts.day_of_week.index()
     )
     o_aggs = {
         "frequency_all": o.count(),
         "monetary_all": o.amount.sum(),
-        "discount_all": o.discount.sum(),
-        "items_all": o.items.sum(),
         "first_order_ts": o.order_ts.min(),
         "last_order_ts": o.order_ts.max(),
         "weekend_n": o.count(where=o.weekday >= 5),
-        "night_n": o.count(where=o.hour.isin(NIGHT_HOURS)),
-        "digital_90d": o.count(where=(o.order_ts >= t90) & (o.channel != "store")),
         "prev_orders_90d": o.count(where=(o.order_ts >= t180) & (o.order_ts < t90)),
         "prev_spend_90d": o.amount.sum(where=(o.order_ts >= t180) & (o.order_ts < t90)),
     }
     for label, since in (("30d", t30), ("90d", t90), ("365d", t365)):
         o_aggs[f"frequency_{label}"] = o.count(where=o.order_ts >= since)
         o_aggs[f"monetary_{label}"] = o.amount.sum(where=o.order_ts >= since)
+    if has("orders.discount"):
+        o_aggs["discount_all"] = o.discount.sum()
+    if has("orders.items"):
+        o_aggs["items_all"] = o.items.sum()
+    if has("orders.channel"):
+        o_aggs["digital_90d"] = o.count(where=(o.order_ts >= t90) & (o.channel != "store"))
+    pivots: dict[str, ibis.Value] = {f"_wd_{d}": o.count(where=o.weekday == d) for d in range(7)}
+    modes = {"preferred_weekday": {d: f"_wd_{d}" for d in range(7)}}
+    if plan.computed("preferred_hour"):  # only orders whose time carries a time of day
+        timed = o.has_time.fill_null(False) if "has_time" in plan.inputs.filled.get("orders", ()) else ibis.literal(True)
+        o_aggs["timed_n"] = o.count(where=timed)
+        o_aggs["night_n"] = o.count(where=timed & o.hour.isin(NIGHT_HOURS))
+        pivots |= {f"_hr_{h}": o.count(where=timed & (o.hour == h)) for h in range(24)}
+        modes["preferred_hour"] = {h: f"_hr_{h}" for h in range(24)}
+    if plan.computed("main_payment_method"):
+        pivots |= {f"_pay_{i}": o.count(where=o.payment_method == p) for i, p in enumerate(payments)}
+        modes["main_payment_method"] = {p: f"_pay_{i}" for i, p in enumerate(payments)}
     category_n = {f"_n_{category_column(c)}": o.count(where=o.category == c) for c in categories}
-    channel_n = {f"_n_channel_{c}": o.count(where=o.channel == c) for c in CHANNELS}
-    payment_n = {p: o.count(where=o.payment_method == p) for p in payments}
-    weekday_n = {d: o.count(where=o.weekday == d) for d in range(7)}
-    hour_n = {h: o.count(where=o.hour == h) for h in range(24)}
-    pivots = {f"_pay_{i}": e for i, e in enumerate(payment_n.values())}
-    pivots |= {f"_wd_{d}": e for d, e in weekday_n.items()} | {f"_hr_{h}": e for h, e in hour_n.items()}
+    channel_n = {f"_n_channel_{c}": o.count(where=o.channel == c) for c in CHANNELS} if has("orders.channel") else {}
+    if plan.computed("favourite_category"):
+        modes["favourite_category"] = {c: f"_n_{category_column(c)}" for c in categories}
+    if channel_n:
+        modes["main_channel"] = {c: f"_n_channel_{c}" for c in CHANNELS}
     oa = o.group_by("customer_id").aggregate(**o_aggs, **category_n, **channel_n, **pivots)
-    oa = oa.mutate(
-        favourite_category=_argmax(oa, {c: f"_n_{category_column(c)}" for c in categories}),
-        main_channel=_argmax(oa, {c: f"_n_channel_{c}" for c in CHANNELS}),
-        main_payment_method=_argmax(oa, {p: f"_pay_{i}" for i, p in enumerate(payments)}),
-        preferred_weekday=_argmax(oa, {d: f"_wd_{d}" for d in range(7)}),
-        preferred_hour=_argmax(oa, {h: f"_hr_{h}" for h in range(24)}),
-    ).drop(*pivots)
+    oa = oa.mutate(**{name: _argmax(oa, counts) for name, counts in modes.items()}).drop(*pivots)
+    parts = [oa]
 
-    refunds = orders.filter(orders.is_refund)
-    refunds = refunds.group_by("customer_id").aggregate(refund_count_all=refunds.count())
+    if has("orders.is_refund"):
+        refunds = orders.filter(_refunded(orders, plan))
+        parts.append(refunds.group_by("customer_id").aggregate(refund_count_all=refunds.count()))
 
-    events = wh.table("events")
-    e = events.filter(events.event_ts < end)
-    visit = e.event_type == "visit"
-    ea = e.group_by("customer_id").aggregate(
-        visits_30d=e.count(where=visit & (e.event_ts >= t30)),
-        visits_90d=e.count(where=visit & (e.event_ts >= t90)),
-        visits_prev_90d=e.count(where=visit & (e.event_ts >= t180) & (e.event_ts < t90)),
-        views_90d=e.count(where=(e.event_type == "view") & (e.event_ts >= t90)),
-        add_to_cart_90d=e.count(where=(e.event_type == "add_to_cart") & (e.event_ts >= t90)),
-        last_event_ts=e.event_ts.max(),
-    )
+    if has("events"):
+        events = wh.table("events")
+        e = events.filter(events.event_ts < end)
+        e_aggs = {"last_event_ts": e.event_ts.max()}
+        if plan.computed("visits_90d"):
+            visit = e.event_type == "visit"
+            e_aggs |= {
+                "visits_30d": e.count(where=visit & (e.event_ts >= t30)),
+                "visits_prev_90d": e.count(where=visit & (e.event_ts >= t180) & (e.event_ts < t90)),
+            }
+        for name, event_type in LAST_90_DAYS.items():  # the per-type 90-day count when there is one
+            if plan.computed(name) and event_type not in plan.events.slugs:
+                e_aggs[name] = e.count(where=(e.event_type == event_type) & (e.event_ts >= t90))
+        e_aggs |= event_aggregates(e, plan.events, end)
+        parts.append(e.group_by("customer_id").aggregate(**e_aggs))
 
-    surveys = wh.table("surveys")
-    s = surveys.filter(surveys.survey_ts < end)
-    sa = s.group_by("customer_id").aggregate(
-        survey_count=s.count(),
-        last_nps=s.nps.argmax(s.survey_ts, where=s.nps.notnull()),
-        avg_csat=s.csat.mean(),
-        low_score_count=s.count(where=(s.nps <= 6) | (s.csat <= 2)),
-    )
+    if has("surveys"):
+        surveys = wh.table("surveys")
+        s = surveys.filter(surveys.survey_ts < end)
+        s_aggs = {"survey_count": s.count()}
+        if has("surveys.nps"):
+            low = (s.nps <= 6) | (s.csat <= 2) if has("surveys.csat") else s.nps <= 6
+            s_aggs["low_score_count"] = s.count(where=low)
+            s_aggs["last_nps"] = s.nps.argmax(s.survey_ts, where=s.nps.notnull())
+        if has("surveys.csat"):
+            s_aggs["avg_csat"] = s.csat.mean()
+        parts.append(s.group_by("customer_id").aggregate(**s_aggs))
 
     customers = wh.table("customers")
-    c = customers.filter(customers.first_seen < end).select(
-        "customer_id", "first_seen", "member_since", "signup_channel", "gender", "birth_year", "city", "city_tier"
-    )
+    c = customers.filter(customers.first_seen < end).select("customer_id", "first_seen", *plan.customer_columns())
     anonymous = wh.anonymous_receipts()
     if anonymous is not None:  # receipts are revenue, not customers (kit.core.vocabulary)
         c = c.anti_join(anonymous, "customer_id")
     joined = c
-    for part in (oa, refunds, ea, sa):
+    for part in parts:
         joined = joined.left_join(part, "customer_id").drop("customer_id_right")
     return joined.order_by("customer_id")
 
 
 def _argmax(table: ibis.Table, counts: dict[object, str]) -> ibis.Value:
-    """The label whose count column is largest (first label on ties; null when all are 0)."""
+    """The label whose count column is largest (first label on ties; null when all are 0
+    or there are no labels: a month before any order had a category)."""
     if not counts:
-        return ibis.null()
+        return ibis.null("string")
     top = ibis.greatest(*(table[col] for col in counts.values())) if len(counts) > 1 else table[next(iter(counts.values()))]
     cases = [(table[col] == top, label) for label, col in counts.items()]
     return ibis.ifelse(top > 0, ibis.cases(*cases), ibis.null())
 
 
-def _finish(raw: pd.DataFrame, month: str, config: KitConfig, categories: list[str]) -> pd.DataFrame:
-    """Derive ratios, day counts and bands at customer grain and order the columns."""
+def _finish(raw: pd.DataFrame, month: str, config: KitConfig, plan: FeaturePlan, categories: list[str]) -> pd.DataFrame:
+    """Derive ratios, day counts and bands at customer grain and order the columns (the
+    computed features of ``FEATURES``, then event features, then category shares)."""
     end = snapshot_end(month)
     day = pd.Timedelta(days=1)
     counts = [
         "frequency_30d", "frequency_90d", "frequency_365d", "frequency_all", "prev_orders_90d", "weekend_n",
-        "night_n", "digital_90d", "refund_count_all", "visits_30d", "visits_90d", "visits_prev_90d", "views_90d",
-        "add_to_cart_90d", "survey_count", "low_score_count",
+        "night_n", "timed_n", "digital_90d", "refund_count_all", "visits_30d", "visits_90d", "visits_prev_90d",
+        "views_90d", "add_to_cart_90d", "survey_count", "low_score_count",
     ]
     counts += [f"_n_{category_column(c)}" for c in categories] + [f"_n_channel_{c}" for c in CHANNELS]
+    counts = [col for col in counts + count_columns(plan.events) if col in raw.columns]
     raw = raw.astype({col: "float64" for col in counts}).fillna({col: 0.0 for col in counts})
     raw = raw.astype({col: "int64" for col in counts})
-    money = ["monetary_30d", "monetary_90d", "monetary_365d", "monetary_all", "prev_spend_90d", "discount_all"]
-    raw = raw.fillna({col: 0.0 for col in money + ["items_all"]})
+    money = ["monetary_30d", "monetary_90d", "monetary_365d", "monetary_all", "prev_spend_90d", "discount_all", "items_all"]
+    raw = raw.fillna({col: 0.0 for col in money if col in raw.columns})
 
     n = raw["frequency_all"]
     per_order = n.where(n > 0).astype("float64")
-    out = pd.DataFrame({"customer_id": raw["customer_id"].astype("str")})
-    out["snapshot_date"] = snapshot_date(month)
+    out: dict[str, object] = {"customer_id": raw["customer_id"].astype("str"), "snapshot_date": snapshot_date(month)}
     out["tenure_days"] = (end - raw["first_seen"]) / day
-    out["is_member"] = (raw["member_since"] < end).fillna(False).astype(bool)
-    out["signup_channel"] = raw["signup_channel"].astype("str")
+    if "member_since" in raw:
+        out["is_member"] = (raw["member_since"] < end).fillna(False).astype(bool)
+    if "signup_channel" in raw:
+        out["signup_channel"] = raw["signup_channel"].astype("str")
     out["has_ordered"] = (n > 0).astype(bool)
     out["first_order_date"] = raw["first_order_ts"].dt.normalize()
     out["last_order_date"] = raw["last_order_ts"].dt.normalize()
@@ -287,58 +357,72 @@ def _finish(raw: pd.DataFrame, month: str, config: KitConfig, categories: list[s
     for col in ("monetary_30d", "monetary_90d", "monetary_365d", "monetary_all"):
         out[col] = raw[col].astype("float64")
     out["aov_all"] = raw["monetary_all"] / per_order
-    out["avg_items"] = raw["items_all"] / per_order
+    if "items_all" in raw:
+        out["avg_items"] = raw["items_all"] / per_order
     gaps = n.where(n > 1) - 1
     out["interpurchase_days"] = ((raw["last_order_ts"] - raw["first_order_ts"]) / day) / gaps
-    out["order_trend_90d"] = _trend(raw["frequency_90d"], raw["prev_orders_90d"])
-    out["spend_trend_90d"] = _trend(raw["monetary_90d"], raw["prev_spend_90d"])
-    out["refund_count_all"] = raw["refund_count_all"]
-    out["refund_rate"] = raw["refund_count_all"] / (n + raw["refund_count_all"]).where(lambda x: x > 0)
-    category_n = raw[[f"_n_{category_column(c)}" for c in categories]]
-    out["category_count"] = (category_n > 0).sum(axis=1).astype("int64")
-    out["favourite_category"] = raw["favourite_category"].astype("str")
-    for c in CHANNELS:
-        out[f"channel_share_{c}"] = raw[f"_n_channel_{c}"] / per_order
-    out["main_channel"] = raw["main_channel"].astype("str")
-    gross = raw["monetary_all"] + raw["discount_all"]
-    out["discount_share"] = raw["discount_all"] / gross.where(gross > 0)
-    out["main_payment_method"] = raw["main_payment_method"].astype("str")
+    out["order_trend_90d"] = relative_change(raw["frequency_90d"], raw["prev_orders_90d"])
+    out["spend_trend_90d"] = relative_change(raw["monetary_90d"], raw["prev_spend_90d"])
+    if "refund_count_all" in raw:
+        out["refund_count_all"] = raw["refund_count_all"]
+        out["refund_rate"] = raw["refund_count_all"] / (n + raw["refund_count_all"]).where(lambda x: x > 0)
+    if "favourite_category" in raw:
+        out["category_count"] = (raw[[f"_n_{category_column(c)}" for c in categories]] > 0).sum(axis=1).astype("int64")
+        out["favourite_category"] = raw["favourite_category"].astype("str")
+    if "main_channel" in raw:
+        for c in CHANNELS:
+            out[f"channel_share_{c}"] = raw[f"_n_channel_{c}"] / per_order
+        out["main_channel"] = raw["main_channel"].astype("str")
+    if "discount_all" in raw:
+        gross = raw["monetary_all"] + raw["discount_all"]
+        out["discount_share"] = raw["discount_all"] / gross.where(gross > 0)
+    if "main_payment_method" in raw:
+        out["main_payment_method"] = raw["main_payment_method"].astype("str")
     out["preferred_weekday"] = raw["preferred_weekday"].astype("Int64")
-    out["preferred_hour"] = raw["preferred_hour"].astype("Int64")
     out["weekend_share"] = raw["weekend_n"] / per_order
-    out["night_share"] = raw["night_n"] / per_order
-    for col in ("visits_30d", "visits_90d", "visits_prev_90d"):
-        out[col] = raw[col]
-    out["visit_trend_90d"] = _trend(raw["visits_90d"], raw["visits_prev_90d"])
-    out["views_90d"] = raw["views_90d"]
-    out["add_to_cart_90d"] = raw["add_to_cart_90d"]
-    carts = raw["add_to_cart_90d"].where(raw["add_to_cart_90d"] > 0).astype("float64")
-    out["cart_abandonment_rate_90d"] = (1 - raw["digital_90d"] / carts).clip(0.0, 1.0)
-    out["days_since_last_visit"] = (end - raw["last_event_ts"]) / day
-    out["survey_count"] = raw["survey_count"]
-    out["last_nps"] = raw["last_nps"].astype("float64")
-    out["avg_csat"] = raw["avg_csat"].astype("float64")
-    out["low_score_count"] = raw["low_score_count"]
-    age = (snapshot_date(month).year - raw["birth_year"].astype("float64")).astype("Int64")
-    out["age"] = age
-    band = pd.cut(age.astype("float64"), [-np.inf, 25, 35, 45, 55, np.inf], right=False, labels=list(AGE_BANDS))
-    out["age_band"] = band.astype("str").where(band.notna())
-    out["gender"] = raw["gender"].astype("str")
-    out["city"] = raw["city"].astype("str")
-    out["city_tier"] = raw["city_tier"].astype("Int64")
-    if config.features.city_tiers:  # fill tiers ingest could not look up
-        out["city_tier"] = out["city_tier"].fillna(out["city"].map(config.features.city_tiers).astype("Int64"))
-    kinds = classify(out, Vocabulary.from_config(config))
-    out = out.assign(**{column: kinds[column] for column in ("lifecycle_stage", "is_active", "value_tier")})
-    for c in categories:
-        col = category_column(c)
-        out[col] = raw[f"_n_{col}"] / per_order
-    return out
-
-
-def _trend(last: pd.Series, prev: pd.Series) -> pd.Series:
-    """``(last - prev) / max(prev, 1)``: relative change, finite when ``prev`` is 0."""
-    return (last - prev) / prev.clip(lower=1)
+    if "timed_n" in raw:  # hours only over orders with a time of day
+        out["preferred_hour"] = raw["preferred_hour"].astype("Int64")
+        out["night_share"] = raw["night_n"] / raw["timed_n"].where(raw["timed_n"] > 0).astype("float64")
+    for name, event_type in LAST_90_DAYS.items():
+        if plan.computed(name):
+            out[name] = raw[name] if name in raw else raw[f"ev_{plan.events.slugs[event_type]}_90d"]
+    if "visits_90d" in out:
+        out["visits_30d"], out["visits_prev_90d"] = raw["visits_30d"], raw["visits_prev_90d"]
+        out["visit_trend_90d"] = relative_change(out["visits_90d"], out["visits_prev_90d"])
+    if "add_to_cart_90d" in out and "digital_90d" in raw:
+        carts = out["add_to_cart_90d"].where(out["add_to_cart_90d"] > 0).astype("float64")
+        out["cart_abandonment_rate_90d"] = (1 - raw["digital_90d"] / carts).clip(0.0, 1.0)
+    if "last_event_ts" in raw:
+        out["days_since_last_visit"] = (end - raw["last_event_ts"]) / day
+    if "survey_count" in raw:
+        out["survey_count"] = raw["survey_count"]
+    if "last_nps" in raw:
+        out["last_nps"] = raw["last_nps"].astype("float64")
+    if "avg_csat" in raw:
+        out["avg_csat"] = raw["avg_csat"].astype("float64")
+    if "low_score_count" in raw:
+        out["low_score_count"] = raw["low_score_count"]
+    if "birth_year" in raw:
+        age = (snapshot_date(month).year - raw["birth_year"].astype("float64")).astype("Int64")
+        band = pd.cut(age.astype("float64"), [-np.inf, 25, 35, 45, 55, np.inf], right=False, labels=list(AGE_BANDS))
+        out["age"] = age
+        out["age_band"] = band.astype("str").where(band.notna())
+    for col in ("gender", "city"):
+        if col in raw:
+            out[col] = raw[col].astype("str")
+    if plan.computed("city_tier"):
+        tier = raw["city_tier"].astype("Int64") if "city_tier" in raw else pd.Series(pd.NA, index=raw.index, dtype="Int64")
+        if config.features.city_tiers and "city" in raw:  # fill tiers ingest could not look up
+            tier = tier.fillna(out["city"].map(config.features.city_tiers).astype("Int64"))
+        out["city_tier"] = tier
+    frame = pd.DataFrame(out, index=raw.index)
+    kinds = classify(frame, Vocabulary.from_config(config))
+    frame = frame.assign(**{column: kinds[column] for column in ("lifecycle_stage", "is_active", "value_tier")})
+    events = event_features(raw, plan.events, end)
+    shares = {category_column(c): raw[f"_n_{category_column(c)}"] / per_order for c in categories}
+    frame = pd.concat([frame, pd.DataFrame({**events, **shares}, index=raw.index)], axis=1)
+    ordered = [f for f in FEATURES if f in frame.columns]  # customer_id and snapshot_date first
+    return frame[ordered + [c for c in frame.columns if c not in ordered]]
 
 
 # --------------------------------------------------------------------------- output

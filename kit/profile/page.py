@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -10,18 +12,24 @@ from matplotlib.axes import Axes
 from kit.profile.pipeline import (
     ProfileRun,
     bool_tags,
+    card_needs,
     catalogue,
     category_breakdown,
     cooccurrence,
     movement,
     preview_rule,
     profile_card,
+    skipped_by_need,
 )
 from kit.profile.tags import Tag, TagError
 from kit.text.cards import Canvas, Kpi
 from kit.text.fmt import Formatter
 from kit.text.glossary import term
 from kit.text.i18n import t
+
+# Profile card columns that an absent input leaves out -> the part named in the line saying so.
+CARD_PARTS = {"avg_age": "card_age", "top_age_band": "card_age", "top_category": "card_category",
+              "top_channel": "card_channel", "female_share": "card_gender"}
 
 
 def findings(run: ProfileRun, lang: str, fmt: Formatter) -> list[str]:
@@ -30,8 +38,11 @@ def findings(run: ProfileRun, lang: str, fmt: Formatter) -> list[str]:
     cat = labelled_catalogue(run, lang).set_index("tag")
     cards = profile_cards(run.profile, tags, lang, "").set_index("tag")
     out = [t("tags.finding.size", lang, customers=fmt.int(len(run.profile)), tags=fmt.int(len(run.tags)))]
-    biggest = cat.loc[[x.name for x in tags], "coverage"].idxmax()
-    out.append(t("tags.finding.largest", lang, label=cat.loc[biggest, "label"], share=fmt.pct(cat.loc[biggest, "coverage"])))
+    if run.skipped:
+        out.append(t("tags.finding.skipped", lang, count=fmt.int(len(run.skipped)), total=fmt.int(len(run.tags) + len(run.skipped))))
+    if tags:
+        biggest = cat.loc[[x.name for x in tags], "coverage"].idxmax()
+        out.append(t("tags.finding.largest", lang, label=cat.loc[biggest, "label"], share=fmt.pct(cat.loc[biggest, "coverage"])))
     value = cards.loc[[x.name for x in tags]].dropna(subset=["spend_share_365d"])
     value = value[value["share"] > 0]
     if len(value):
@@ -55,6 +66,33 @@ def findings(run: ProfileRun, lang: str, fmt: Formatter) -> list[str]:
         names = ", ".join(cat.loc[n, "label"] for n in run.result.warnings)
         out.append(t("tags.finding.warnings", lang, count=fmt.int(len(run.result.warnings)), names=names))
     return out
+
+
+def skipped_notes(run: ProfileRun, missing: Callable[[str], str], lang: str) -> list[str]:
+    """One line per absent input naming the tags skipped for it ("No survey data: 3 tags
+    skipped (Detractors, Promoters, Unhappy)."); ``missing`` phrases a need (the report's
+    ``missing_input``)."""
+    return [
+        t("tags.skipped", lang, missing=missing(need), count=len(group), names=", ".join(tag.label(lang) for tag in group))
+        for need, group in skipped_by_need(run).items()
+    ]
+
+
+def event_notes(run: ProfileRun, lang: str) -> list[str]:
+    """A line naming the event types left without features (beyond the most frequent
+    ``kit.profile.events.MAX_EVENT_TYPES``), when there are any."""
+    events = run.plan.events if run.plan else None
+    if events is None or not events.left_out:
+        return []
+    return [t("tags.events_left_out", lang, kept=len(events.types), count=len(events.left_out), names=", ".join(events.left_out))]
+
+
+def card_gaps(run: ProfileRun, lang: str) -> list[tuple[str, str]]:
+    """(need, what) of each part of the profile cards left out for an absent input, for
+    ``rep.unavailable`` ("No birth dates in the customer records: age on the profile cards
+    is not shown.")."""
+    gaps = {(need, CARD_PARTS[out]) for out, need in card_needs(run).items() if out in CARD_PARTS}
+    return [(need, t(f"tags.unavailable.{part}", lang)) for need, part in sorted(gaps)]
 
 
 def profile_cards(profile: pd.DataFrame, tags: list[Tag], lang: str, all_label: str) -> pd.DataFrame:
@@ -113,11 +151,12 @@ def card_table(cards: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, dict[str, 
         "avg_orders_365d": "num1", "median_aov": "money", "median_recency_days": "days", "avg_age": "num1",
         "top_category": "text", "top_channel": "text", "top_age_band": "text", "female_share": "pct",
     }  # fmt: skip
+    formats = {column: kind for column, kind in formats.items() if column in cards}  # absent features left out
     columns = ["label", *formats] if "label" in cards else list(formats)
     return labelled(cards[columns], formats, lang)
 
 
-def rule_box(rep: Canvas, profile: pd.DataFrame):  # -> ipywidgets.Widget (lazy import)
+def rule_box(rep: Canvas, profile: pd.DataFrame, need_of: Callable[[str], str | None] | None = None):  # -> ipywidgets.Widget (lazy import)
     """A box to try a tag rule on this month's profile: Enter (or the button) shows how
     many customers match, or the rule's error with the closest feature names.
 
@@ -138,7 +177,7 @@ def rule_box(rep: Canvas, profile: pd.DataFrame):  # -> ipywidgets.Widget (lazy 
             return
         with out:
             try:
-                card = preview_rule(text.value, profile)
+                card = preview_rule(text.value, profile, need_of)
             except TagError as err:
                 rep.banner(str(err), "warning")
                 return
@@ -159,7 +198,8 @@ def kpi_cards(run: ProfileRun, fmt: Formatter) -> list[Kpi]:
         Kpi(term("buyer", lang), fmt.int(metrics["buyers"]), note=fmt.pct(metrics["buyers"] / max(metrics["customers"], 1))),
         Kpi(term("active", lang), fmt.int(metrics["active_customers"]),
             note=fmt.pct(metrics["active_customers"] / max(metrics["customers"], 1))),
-        Kpi(t("tags.kpi.tags", lang), fmt.int(metrics["tags"])),
+        Kpi(t("tags.kpi.tags", lang), fmt.int(metrics["tags"]),
+            note=t("tags.kpi.skipped", lang, count=fmt.int(metrics["tags_skipped"])) if metrics["tags_skipped"] else ""),
         Kpi(t("tags.kpi.warnings", lang), fmt.int(metrics["tag_warnings"]), good=metrics["tag_warnings"] == 0),
     ]
 

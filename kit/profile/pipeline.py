@@ -9,7 +9,8 @@ module, never customer rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -17,14 +18,17 @@ from kit.core.config import KitConfig
 from kit.core.dates import previous_month
 from kit.core.vocabulary import Vocabulary, customer_counts
 from kit.core.warehouse import Warehouse
-from kit.profile.features import build_features, write_profile
+from kit.profile.features import build_features, feature_plan, write_profile
+from kit.profile.needs import FeaturePlan
 from kit.profile.tags import (
     Tag,
+    TagError,
     TagResult,
     coverage_of,
     evaluate_rule,
     evaluate_tags,
     load_tags,
+    rule_features,
 )
 
 # Columns summarised on a profile card: (output column, feature, statistic).
@@ -40,7 +44,11 @@ CARD_MODES = (("top_category", "favourite_category"), ("top_channel", "main_chan
 
 @dataclass
 class ProfileRun:
-    """The month's features and tags, and last month's profile when it exists."""
+    """The month's features and tags, and last month's profile when it exists.
+
+    ``tags`` are the evaluated tags; ``skipped`` the tags of the file whose features the
+    warehouse's inputs do not allow (their needs: ``result.skipped``), ``plan`` what was
+    computed (kit.profile.needs)."""
 
     month: str
     profile: pd.DataFrame
@@ -48,12 +56,15 @@ class ProfileRun:
     result: TagResult
     previous: pd.DataFrame | None
     vocab: Vocabulary
+    skipped: list[Tag] = field(default_factory=list)
+    plan: FeaturePlan | None = None
 
     def headline(self) -> dict[str, float | int | str]:
         """The figures saved to metrics/02_tags.json: the vocabulary's customer counts, tags and coverage."""
         metrics: dict[str, float | int | str] = {
             **customer_counts(self.profile, self.vocab),
             "tags": len(self.tags),
+            "tags_skipped": len(self.skipped),
             "tag_warnings": len(self.result.warnings),
         }
         metrics |= {f"coverage_{name}": value for name, value in self.result.coverage().items()}
@@ -63,15 +74,17 @@ class ProfileRun:
 def build_profile(wh: Warehouse, month: str, config: KitConfig, write: bool = True) -> ProfileRun:
     """Build features, evaluate the tag file, write ``profile.parquet`` and load last month's."""
     features = build_features(wh, month, config)
+    plan = feature_plan(wh, config)
     tags = load_tags(config.resolve(config.features.tags_file))
-    result = evaluate_tags(tags, features)
+    result = evaluate_tags(tags, features, plan.need_of)
     if write:
         write_profile(wh, month, features, result.values)
     profile = pd.concat([features, result.values], axis=1)
     before = previous_month(month)
     previous = wh.read_snapshot(before, "profile") if wh.has_snapshot(before, "profile") else None
-    return ProfileRun(month=month, profile=profile, tags=tags, result=result, previous=previous,
-                      vocab=Vocabulary.from_config(config))
+    return ProfileRun(month=month, profile=profile, tags=[t for t in tags if t.name in result.kinds], result=result,
+                      previous=previous, vocab=Vocabulary.from_config(config),
+                      skipped=[t for t in tags if t.name in result.skipped], plan=plan)
 
 
 def run_month(config: KitConfig) -> ProfileRun:
@@ -159,20 +172,25 @@ def movement(profile: pd.DataFrame, previous: pd.DataFrame, tags: list[Tag]) -> 
 
 
 def profile_card(profile: pd.DataFrame, mask: pd.Series) -> dict[str, float | str | int]:
-    """Who the customers selected by ``mask`` are: size, value, habits, top category."""
+    """Who the customers selected by ``mask`` are: size, value, habits, top category; a
+    figure whose feature the profile lacks (no birth years, no categories) is left out
+    (``card_needs`` says why)."""
     group = profile[mask.to_numpy()]
     card: dict[str, float | str | int] = {"customers": len(group), "share": len(group) / max(len(profile), 1)}
     for out, feature, stat in CARD_NUMBERS:
-        values = group[feature].astype("float64") if feature in group else pd.Series(dtype="float64")
-        card[out] = float(getattr(values, stat)()) if values.notna().any() else float("nan")
+        if feature in group:
+            values = group[feature].astype("float64")
+            card[out] = float(getattr(values, stat)()) if values.notna().any() else float("nan")
     total_spend = float(profile["monetary_365d"].sum())
     card["spend_share_365d"] = float(group["monetary_365d"].sum()) / total_spend if total_spend > 0 else float("nan")
     for out, feature in CARD_MODES:
-        counts = group[feature].value_counts(normalize=True, sort=True) if feature in group else pd.Series()
-        card[out] = str(counts.index[0]) if len(counts) else ""
-        card[f"{out}_share"] = float(counts.iloc[0]) if len(counts) else float("nan")
-    known = group["gender"].notna().sum()  # share among customers whose gender is known
-    card["female_share"] = float((group["gender"] == "female").sum() / known) if known else float("nan")
+        if feature in group:
+            counts = group[feature].value_counts(normalize=True, sort=True)
+            card[out] = str(counts.index[0]) if len(counts) else ""
+            card[f"{out}_share"] = float(counts.iloc[0]) if len(counts) else float("nan")
+    if "gender" in group:
+        known = group["gender"].notna().sum()  # share among customers whose gender is known
+        card["female_share"] = float((group["gender"] == "female").sum() / known) if known else float("nan")
     return card
 
 
@@ -183,8 +201,31 @@ def category_breakdown(profile: pd.DataFrame, tag: Tag) -> pd.DataFrame:
     return pd.DataFrame({"value": counts.index.astype(str), "customers": counts.to_numpy(), "share": counts.to_numpy() / len(profile)})
 
 
-def preview_rule(rule: str, profile: pd.DataFrame) -> dict[str, float | str | int]:
-    """Coverage and profile card of an ad-hoc rule (the interactive rule box)."""
+def skipped_by_need(run: ProfileRun) -> dict[str, list[Tag]]:
+    """The skipped tags grouped by the input they lack, in tag-file order."""
+    groups: dict[str, list[Tag]] = {}
+    for tag in run.skipped:
+        groups.setdefault(run.result.skipped[tag.name], []).append(tag)
+    return groups
+
+
+def card_needs(run: ProfileRun) -> dict[str, str]:
+    """Profile card columns left out for an absent feature -> the input it lacks."""
+    plan = run.plan
+    sources = {**{out: feature for out, feature, _ in CARD_NUMBERS}, **dict(CARD_MODES), "female_share": "gender"}
+    needs = {out: plan.need_of(feature) if plan else None for out, feature in sources.items() if feature not in run.profile}
+    return {out: need for out, need in needs.items() if need is not None}
+
+
+def preview_rule(
+    rule: str, profile: pd.DataFrame, need_of: Callable[[str], str | None] | None = None
+) -> dict[str, float | str | int]:
+    """Coverage and profile card of an ad-hoc rule (the interactive rule box); a rule on a
+    feature the warehouse's inputs do not allow (``need_of``) is a TagError naming the input."""
+    if need_of is not None:
+        for name in sorted(rule_features(rule) - set(profile.columns)):
+            if (need := need_of(name)) is not None:
+                raise TagError(f"feature {name!r} is not computed for this data: it needs {need!r}, which the warehouse lacks.")
     series = evaluate_rule(rule, profile)
     if series.dtype != bool:
         series = series.notna()

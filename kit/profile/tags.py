@@ -25,6 +25,12 @@ line. Writing a parser by hand would only re-implement ``ast``'s well-tested gra
 Missing values: a customer whose feature is missing never matches a condition on it, even
 under ``not`` (three-valued logic, unknown counts as "no"); use ``is null`` to select them.
 
+Absent features: a tag whose rule reads a feature the warehouse's inputs do not allow
+(no survey data for ``last_nps``, date-only order times for ``night_share``, no
+``login`` events for ``ev_login_28d``: kit.profile.needs) is *skipped*, not evaluated on
+nulls: ``evaluate_tags`` lists it in ``TagResult.skipped`` with the input it lacks, and
+it gets no column. A name that is no feature at all stays an error.
+
 Limits (each refused with a TagError naming the tag, the file and the line): a rule has
 at most ``MAX_RULE_CHARS`` characters and ``MAX_RULE_DEPTH`` levels of nesting (so neither
 parsing nor evaluation can exhaust Python's stack), a number literal is at most
@@ -39,6 +45,7 @@ import ast
 import difflib
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,11 +117,13 @@ class Tag:
 
 @dataclass
 class TagResult:
-    """Evaluated tags: one column per tag (``tag_<name>``) plus warnings and coverage."""
+    """Evaluated tags: one column per tag (``tag_<name>``) plus warnings and coverage, and
+    the tags skipped for an absent input (name -> the need, e.g. ``surveys``)."""
 
     values: pd.DataFrame
     warnings: dict[str, str] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def coverage(self) -> dict[str, float]:
         """Share of customers with each tag (bool) or with any value (categorical)."""
@@ -296,12 +305,23 @@ def evaluate_rule(rule: str, features: pd.DataFrame, tag: Tag | None = None) -> 
     )
 
 
-def evaluate_tags(tags: list[Tag], features: pd.DataFrame) -> TagResult:
-    """Evaluate every tag; tags matching nobody or everybody are reported as warnings."""
+def evaluate_tags(
+    tags: list[Tag], features: pd.DataFrame, need_of: Callable[[str], str | None] | None = None
+) -> TagResult:
+    """Evaluate every tag; tags matching nobody or everybody are reported as warnings.
+
+    ``need_of`` (``FeaturePlan.need_of``) names the input a feature absent from
+    ``features`` lacks: a tag reading such a feature is skipped with that need.
+    """
     columns: dict[str, pd.Series] = {}
     warnings: dict[str, str] = {}
     kinds: dict[str, str] = {}
+    skipped: dict[str, str] = {}
     for tag in tags:
+        need = absent_need(tag, features, need_of) if need_of is not None else None
+        if need is not None:
+            skipped[tag.name] = need
+            continue
         series = evaluate_rule(tag.rule, features, tag)
         kind = "bool" if series.dtype == bool else "category"
         hits = int(series.sum()) if kind == "bool" else int(series.notna().sum())
@@ -312,7 +332,18 @@ def evaluate_tags(tags: list[Tag], features: pd.DataFrame) -> TagResult:
         columns[tag.column] = series
         kinds[tag.name] = kind
     values = pd.DataFrame(columns, index=features.index)
-    return TagResult(values=values, warnings=warnings, kinds=kinds)
+    return TagResult(values=values, warnings=warnings, kinds=kinds, skipped=skipped)
+
+
+def absent_need(tag: Tag, features: pd.DataFrame, need_of: Callable[[str], str | None]) -> str | None:
+    """The input lacking for the first feature (alphabetically) of ``tag``'s rule that is
+    absent from ``features`` and has a need; None when the rule can be evaluated (or names
+    an unknown feature, which evaluation reports)."""
+    for name in sorted(rule_features(tag.rule) - set(features.columns)):
+        need = need_of(name)
+        if need is not None:
+            return need
+    return None
 
 
 @dataclass

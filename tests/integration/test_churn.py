@@ -324,13 +324,13 @@ def test_feature_spec_fixes_columns_and_levels() -> None:
         {
             "customer_id": ["a", "b"],
             "recency_days": [1, 2],
-            "has_ordered": [True, True],
+            "is_member": [True, False],
             "main_channel": pd.Series(["app", "store"], dtype="str"),
             "last_order_date": pd.to_datetime(["2026-01-01", "2026-01-02"]),
         }
     )
     spec = FeatureSpec.infer(train)
-    assert spec.numeric == ("recency_days", "has_ordered")
+    assert spec.numeric == ("recency_days", "is_member")
     assert spec.categorical == (("main_channel", ("app", "store")),)
     later = train.assign(main_channel=pd.Series(["online", None], dtype="str"))
     matrix = spec.matrix(later)
