@@ -170,6 +170,8 @@ class Report:
         if has_key(key):
             return self.t(key)
         table, _, column = need.partition(".")
+        if table == "events":  # events.<type>: an event type the data does not have
+            return self.t("input.event_type", type=column)
         return self.t("input.column", table=self.t(f"input.table.{table}"), column=column)
 
     def unavailable(self, need: str, what: str) -> None:
