@@ -14,16 +14,21 @@ DataFrames or small result objects. The definitions are the monthly reports' own
 ``rfm_segments``       RFM scores and segments, value tier and lifecycle stage per customer
                        from an order log (kit.segments, kit.core.vocabulary)
 ``analyze_experiment`` one metric of an A/B test from one row per unit (kit.experiments.units)
+``churn_scores``       the churn early warning of an order log (and, optionally, an event
+                       log): trained, validated out of time and scored as 05_churn does
 
 Orders count as purchases unless a refund column (``is_refund`` true) or a status column
 (``status`` "refunded") says otherwise; an order log with neither is all paid.
-Churn scoring has no DataFrame entry point yet: kit.churn trains on monthly warehouse
-snapshots (``kit.churn.run_churn``).
+The churn model trains on monthly snapshots of a warehouse, so ``churn_scores`` writes the
+frames as the warehouse's canonical tables (docs/data_contract.md) into a temporary folder and
+runs ``kit.churn.run_churn`` there: the same model, reasons and actions as the report.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,11 +41,14 @@ from kit.clv import (
     fit_value,
     orders_summary,
 )
+from kit.churn import ChurnResult, run_churn
 from kit.core.config import CLVConfig, KitConfig, SegmentationConfig
+from kit.core.dates import check_month, snapshot_end
+from kit.core.warehouse import Warehouse
 from kit.experiments import Settings, UnitsReadout, analyse_units
 from kit.segments import rfm_layers
 
-__all__ = ["analyze_experiment", "fit_clv", "rfm_segments", "rfm_summary"]
+__all__ = ["analyze_experiment", "churn_scores", "fit_clv", "rfm_segments", "rfm_summary"]
 
 DAY = pd.Timedelta(days=1)
 SUMMARY_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary")
@@ -284,3 +292,70 @@ def analyze_experiment(
     settings = Settings(alpha=alpha, correction=correction)
     return analyse_units(frame, metric, variant, control, covariate=covariate, denominator=denominator,
                          higher_is_better=higher_is_better, planned=planned, settings=settings)
+
+
+# --------------------------------------------------------------------------- churn
+
+
+def _warehouse_tables(orders: pd.DataFrame, events: pd.DataFrame | None, folder: Path) -> None:
+    """Write ``orders`` (canonical names, kit.clv.summary types) and ``events`` as the
+    warehouse tables churn reads: orders, customers (first seen = first order or event) and
+    events. Columns the frames do not have are absent, as for a company without them."""
+    table = orders.assign(
+        order_id=[f"o{i}" for i in range(len(orders))],
+        status=orders["status"] if "status" in orders else "paid",
+        is_refund=orders["is_refund"].fillna(False).astype(bool) if "is_refund" in orders else False,
+    )
+    if "status" in orders and "is_refund" not in orders:
+        table["is_refund"] = orders["status"].str.lower().eq("refunded").to_numpy()
+    table.to_parquet(folder / "orders.parquet", index=False)
+    seen = [orders[["customer_id", "order_ts"]].rename(columns={"order_ts": "first_seen"})]
+    if events is not None:
+        events.to_parquet(folder / "events.parquet", index=False)
+        seen.append(events[["customer_id", "event_ts"]].rename(columns={"event_ts": "first_seen"}))
+    customers = pd.concat(seen).groupby("customer_id", as_index=False)["first_seen"].min()
+    customers.to_parquet(folder / "customers.parquet", index=False)
+
+
+def churn_scores(
+    orders: pd.DataFrame,
+    month: str,
+    events: pd.DataFrame | None = None,
+    *,
+    customer_id: str = "customer_id",
+    order_ts: str = "order_ts",
+    amount: str = "amount",
+    refund: str = "is_refund",
+    status: str = "status",
+    event_ts: str = "event_ts",
+    event_type: str = "event_type",
+    config: KitConfig | None = None,
+) -> ChurnResult:
+    """The churn early warning as of the end of ``month`` ("YYYY-MM"), from an order log and
+    optionally an event log (one row per event: ``customer_id``, ``event_ts``, ``event_type``;
+    every event type becomes features, kit.profile.events).
+
+    As 05_churn: a gradient-boosting model is trained on the earlier month ends whose next
+    ``churn.window_days`` are known, validated out of time, and scores every customer who
+    bought in the ``churn.population_days`` before the month end. Returns the
+    kit.churn.ChurnResult: ``.scores`` (customer_id, churn_probability, reason codes with
+    their values, clv, value_at_risk, action), ``.quality`` (AUC and more on the validation
+    month, against a recency baseline), ``.drivers`` and ``.headline()``. The thresholds are
+    ``config``'s (KitConfig defaults when None). Orders after the month are not read.
+    """
+    frame = _orders(orders, customer_id, order_ts, amount, refund, status)
+    end = snapshot_end(check_month(month))
+    if not (frame["order_ts"] < end).any():
+        raise ValueError(f"orders has no order before the end of {month}: nothing to learn churn from")
+    activity = None
+    if events is not None:
+        log = _frame(events, "events")
+        _require(log, "events", {"customer_id": customer_id, "event_ts": event_ts, "event_type": event_type})
+        activity = pd.DataFrame({
+            "customer_id": log[customer_id].astype("str"),
+            "event_ts": _timestamps(log[event_ts], event_ts),
+            "event_type": log[event_type].astype("str").str.strip().str.lower(),
+        })
+    with tempfile.TemporaryDirectory(prefix="kit_churn_") as folder:
+        _warehouse_tables(frame, activity, Path(folder))
+        return run_churn(Warehouse(folder), month, config if config is not None else KitConfig())

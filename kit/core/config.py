@@ -182,6 +182,10 @@ class FeaturesConfig:
 
     tags_file: Path = Path("config/tags.yml")
     city_tiers: dict[str, int] = field(default_factory=dict)
+    # the event types that get features (kit.profile.events), in this order; empty = every
+    # type in the data, or its max_event_types most frequent when there are more
+    event_types: list[str] = field(default_factory=list)
+    max_event_types: int = 20
 
 
 @dataclass(frozen=True)
@@ -330,6 +334,7 @@ RANGES: dict[tuple[type, str], Range] = {
     (IngestGateConfig, "members_without_orders_warn"): SHARE,
     (IngestGateConfig, "members_without_orders_fail"): SHARE,
     (FeaturesConfig, "city_tiers"): COUNT,
+    (FeaturesConfig, "max_event_types"): COUNT,
     (SegmentationConfig, "rfm_breaks"): Range(0, increasing=True),
     (SegmentationConfig, "cn8_breaks"): Range(0),
     (SegmentationConfig, "value_tier_shares"): Range(0, 1, low_open=True, high_open=True, increasing=True),

@@ -13,7 +13,8 @@ snapshot end:
   ``(last - prev) / max(prev, 1)`` (``relative_change``, the formula of every trend);
 - ``days_since_ev_<t>``: days since the latest event of that type (empty when none).
 
-Only the ``MAX_EVENT_TYPES`` most frequent types get columns (ties by name): a log with
+Only the ``features.max_event_types`` (default ``MAX_EVENT_TYPES``) most frequent types
+get columns (ties by name), or the types ``features.event_types`` lists: a log with
 hundreds of types would otherwise give thousands of columns; ``EventVocabulary.left_out``
 names the rest so a page can say so. All counts come from the one aggregation over
 events that builds the other features (``aggregates``: conditional counts, no query per
@@ -25,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -96,7 +98,8 @@ class EventVocabulary:
     """The event types that get features (most frequent first) and their column slugs."""
 
     slugs: dict[str, str] = field(default_factory=dict)  # event type -> slug, in output order
-    left_out: tuple[str, ...] = ()  # types beyond MAX_EVENT_TYPES, most frequent first
+    left_out: tuple[str, ...] = ()  # types beyond the most frequent max_event_types, most frequent first
+    listed: bool = False  # the types are the config's features.event_types (left_out: the unlisted ones)
 
     @property
     def types(self) -> tuple[str, ...]:
@@ -121,10 +124,14 @@ class EventVocabulary:
         return "number", (zh if lang == "zh" else en).format(type=self.type_of(slug) or slug)
 
 
-def event_vocabulary(inputs: Inputs, root: Path | str, limit: int = MAX_EVENT_TYPES) -> EventVocabulary:
+def event_vocabulary(
+    inputs: Inputs, root: Path | str, limit: int = MAX_EVENT_TYPES, chosen: Sequence[str] = ()
+) -> EventVocabulary:
     """The event types of the warehouse in folder ``root`` that get features.
 
-    With at most ``limit`` types all are kept (alphabetical, as ``Inputs`` lists them);
+    ``chosen`` (the config's ``features.event_types``) names them: those the data has get
+    features in that order, the data's other types are left out. Otherwise, with at most
+    ``limit`` types all are kept (alphabetical, as ``Inputs`` lists them);
     beyond, the ``limit`` most frequent over the whole events table (ties by name), read
     from the file itself so a sampled warehouse keeps the same columns as the full one.
     Two types with the same slug (``Add to cart`` and ``add_to_cart``) each get the hash
@@ -132,7 +139,9 @@ def event_vocabulary(inputs: Inputs, root: Path | str, limit: int = MAX_EVENT_TY
     """
     types = list(inputs.event_types)
     left_out: list[str] = []
-    if len(types) > limit:
+    if chosen:
+        types, left_out = [t for t in chosen if t in inputs.event_types], [t for t in types if t not in chosen]
+    elif len(types) > limit:
         path = str(Path(root) / "events.parquet").replace("'", "''")
         con = duckdb.connect()
         try:
@@ -147,7 +156,7 @@ def event_vocabulary(inputs: Inputs, root: Path | str, limit: int = MAX_EVENT_TY
     plain = {t: event_slug(t) for t in types}
     shared = {s for s in plain.values() if list(plain.values()).count(s) > 1}
     slugs = {t: f"{s}_{_digest(t)}" if s in shared else s for t, s in plain.items()}
-    return EventVocabulary(slugs, tuple(left_out))
+    return EventVocabulary(slugs, tuple(left_out), listed=bool(chosen))
 
 
 def relative_change(last: pd.Series, prev: pd.Series) -> pd.Series:

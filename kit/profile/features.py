@@ -170,7 +170,9 @@ def feature_plan(wh: Warehouse, config: KitConfig) -> FeaturePlan:
     types with features, and whether ``features.city_tiers`` can fill city tiers.
     ``feature_plan(wh, config).skipped()`` lists the features left out and why."""
     inputs = wh.inputs()
-    return FeaturePlan(inputs, event_vocabulary(inputs, wh.root), bool(config.features.city_tiers))
+    chosen = config.features
+    vocabulary = event_vocabulary(inputs, wh.root, chosen.max_event_types, chosen.event_types)
+    return FeaturePlan(inputs, vocabulary, bool(config.features.city_tiers))
 
 
 def build_features(wh: Warehouse, month: str, config: KitConfig) -> pd.DataFrame:

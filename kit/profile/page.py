@@ -80,11 +80,12 @@ def skipped_notes(run: ProfileRun, missing: Callable[[str], str], lang: str) -> 
 
 def event_notes(run: ProfileRun, lang: str) -> list[str]:
     """A line naming the event types left without features (beyond the most frequent
-    ``kit.profile.events.MAX_EVENT_TYPES``), when there are any."""
+    ``features.max_event_types``, or not in ``features.event_types``), when there are any."""
     events = run.plan.events if run.plan else None
     if events is None or not events.left_out:
         return []
-    return [t("tags.events_left_out", lang, kept=len(events.types), count=len(events.left_out), names=", ".join(events.left_out))]
+    key = "tags.events_not_listed" if events.listed else "tags.events_left_out"
+    return [t(key, lang, kept=len(events.types), count=len(events.left_out), names=", ".join(events.left_out))]
 
 
 def card_gaps(run: ProfileRun, lang: str) -> list[tuple[str, str]]:

@@ -127,6 +127,8 @@ def test_event_type_names_become_safe_columns_and_the_most_frequent_are_kept(voc
     kept = event_vocabulary(wh.inputs(), tmp_path, limit=2)
     assert kept.types == ("登录", "Add to cart") and kept.left_out == ("add_to_cart", "x")  # by count, then name
     assert describe(f"ev_{slugs['登录']}_7d", "zh", vocab)[1] == "近7天“登录”事件次数"
+    listed = event_vocabulary(wh.inputs(), tmp_path, chosen=["x", "登录", "never_logged"])
+    assert listed.types == ("x", "登录") and listed.left_out == ("Add to cart", "add_to_cart") and listed.listed
 
 
 def test_the_demo_shape_keeps_every_feature_and_event_twins_agree(tmp_path: Path) -> None:

@@ -178,3 +178,17 @@ def test_analyze_experiment_names_what_is_wrong() -> None:
         frames.analyze_experiment(units, "spend", variant="arm", control="base")
     with pytest.raises(ValueError, match="too few units"):
         frames.analyze_experiment(units.head(5), "spend", variant="arm")
+
+
+def test_churn_scores_checks_its_frames_before_training() -> None:
+    orders = pd.DataFrame({"member": ["a", "b"], "paid_at": ["2026-01-03", "2026-02-04"], "total": [10.0, 20.0]})
+    with pytest.raises(ValueError, match=r"no column 'customer_id' \(set customer_id= to name yours\)"):
+        frames.churn_scores(orders, "2026-10")
+    own = {"customer_id": "member", "order_ts": "paid_at", "amount": "total"}
+    with pytest.raises(ValueError, match="no order before the end of 2025-12"):
+        frames.churn_scores(orders, "2025-12", **own)
+    events = pd.DataFrame({"member": ["a"], "at": ["2026-01-02"]})
+    with pytest.raises(ValueError, match=r"events has no column 'event_type'"):
+        frames.churn_scores(orders, "2026-10", events, event_ts="at", **own)
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        frames.churn_scores(orders, "October", **own)

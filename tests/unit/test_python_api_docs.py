@@ -37,3 +37,6 @@ def test_the_examples_run(tmp_path, monkeypatch, capsys) -> None:
     assert scores["clv"].notna().all() and len(scores) > 1000
     assert namespace["readout"].decision.verdict == "ship"
     assert "Champions" in capsys.readouterr().out
+    churn = namespace["churn"]
+    assert churn.scores["churn_probability"].between(0, 1).all() and len(churn.scores) > 500
+    assert {"days_since_ev_login", "ev_login_28d"} <= set(churn.model.spec.numeric)  # the log's own event names
