@@ -149,7 +149,8 @@ def world_config(base: KitConfig, root: Path) -> KitConfig:
         return str(raw / absolute.relative_to(base_raw) if absolute.is_relative_to(base_raw) else absolute)
 
     data.setdefault("features", {})["tags_file"] = relocate(base.features.tags_file)
-    data.setdefault("experiments", {})["catalog"] = relocate(base.experiments.catalog)
+    if base.experiments.catalog is not None:
+        data.setdefault("experiments", {})["catalog"] = relocate(base.experiments.catalog)
     for name, source in base.sources.items():
         if source.path:
             data["sources"][name]["path"] = relocate(source.path)

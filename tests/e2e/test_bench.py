@@ -29,6 +29,7 @@ def base(tmp_path):
     file = tmp_path / "kit.yml"
     file.write_text(
         "paths:\n  raw: data/raw/demo\n  notebooks: nbs\n"
+        "experiments:\n  catalog: data/raw/demo/experiments.yml\n"
         "sources:\n  shop:\n    kind: orders\n    path: data/raw/demo/shop_orders.csv\n"
         "  erp:\n    kind: orders\n    path: /srv/erp/orders.csv\n",
         encoding="utf-8",
