@@ -66,6 +66,7 @@ from kit.ingest.kinds import (
     TIMED_KINDS,
     Column,
     Kind,
+    event_key_problem,
     source_columns,
 )
 from kit.ingest.normalize import (
@@ -309,11 +310,13 @@ def _check_columns(raw: RawSource, source: SourceConfig, columns: tuple[Column, 
     """Raise IngestError when a required column or a declared identity key column is missing."""
     missing = [c.name for c in columns if c.required and c.name not in raw.columns and c.name not in source.keys]
     keys = [c for c in source.keys if c not in raw.columns]
+    where = f"source {raw.name!r} (kind {source.kind}, file {', '.join(raw.files)})"
+    if problem := event_key_problem(raw.name, source):
+        raise IngestError(f"{where}: {problem}")
     if not missing and not keys:
         return
     found = ", ".join(c for c in raw.columns if c not in INTERNAL)
     reverse = {v: k for k, v in source.columns.items()}
-    where = f"source {raw.name!r} (kind {source.kind}, file {', '.join(raw.files)})"
     if missing:
         wanted = ", ".join(f"{m!r}" + (f" (mapped from {reverse[m]!r})" if m in reverse else "") for m in missing)
         raise IngestError(

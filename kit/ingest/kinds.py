@@ -228,6 +228,21 @@ def event_key(source: SourceConfig) -> tuple[str, str]:
     return next(iter((source.keys or EVENT_KEY).items()))
 
 
+def event_key_problem(name: str, source: SourceConfig) -> str | None:
+    """What is wrong with the key events source ``name`` declares, or None: its column
+    must not be one of the events' own columns (event_ts, event_type, category), which
+    would be read as the key and no longer as what they are."""
+    own = [c.name for c in KINDS["events"].columns if c.name not in EVENT_KEY]
+    taken = [c for c in source.keys if c in own] if source.kind == "events" else []
+    if not taken:
+        return None
+    return (
+        f"sources.{name}.keys names the events' own column {taken[0]!r} as the identity key. Name the column "
+        f"that holds the customer's key instead (map its header to a name of its own under sources.{name}.columns, "
+        "e.g. member_id)."
+    )
+
+
 def unit_keys(identity: IdentityConfig) -> dict[str, str]:
     """Assignment unit types (lower case, as ``unit_type`` is cleaned) -> the identity key
     type their ``unit_id`` is: the aliases of ``UNIT_KEYS``, and every key type listed in

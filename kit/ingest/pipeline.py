@@ -167,10 +167,9 @@ def _quarantine_unlinked(
         if kind == "events":
             column, key_type = event_key(config.sources[name])
             col = quote_ident(column)
-            condition = (
-                f"{col} IS NULL OR {col} NOT IN "
-                f"(SELECT key_value FROM key_customer WHERE key_type = {sql_literal(key_type)})"
-            )
+            condition = f"{col} NOT IN (SELECT key_value FROM key_customer WHERE key_type = {sql_literal(key_type)})"
+            if key_type in KEY_PARSE:  # a phone or e-mail that does not parse is null (text keys are mandatory)
+                condition = f"{col} IS NULL OR {condition}"
             reason = "unknown_app_user_id" if key_type == "app_user_id" else "unknown_key"
             quarantine_unmatched(con, stats[name], condition, reason, column)
         elif kind == "assignments":

@@ -40,6 +40,7 @@ from kit.ingest.kinds import (
     UNIT_KEYS,
     Column,
     event_key,
+    event_key_problem,
     source_columns,
     unit_keys,
 )
@@ -169,6 +170,9 @@ def _check_source(
     encodings = ", ".join(f"{f} ({e})" for f, e in raw.encodings.items()) or ", ".join(raw.files)
     report.info(f"files: {encodings}; {raw.rows:,} rows read" + (
         f", {raw.records - raw.rows:,} malformed record(s) will be quarantined" if raw.records > raw.rows else ""))
+    if problem := event_key_problem(name, source):
+        report.problem(f"source {name!r}: {problem}")
+        return None
     columns = source_columns(source)
     present = {c: t for c, t in raw.columns.items() if c not in INTERNAL}
     header_of = {v: k for k, v in source.columns.items()}
