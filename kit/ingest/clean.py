@@ -398,10 +398,10 @@ def quarantine_sql(raw: RawSource, source: SourceConfig) -> str:
     text line it starts on. Malformed records come with no fields (NULL): their content
     cannot be split into columns, so it cannot be masked column by column either. Only the
     fields the kit reads are kept (the kind's canonical columns and declared key columns,
-    names dropped): a column the config does not map may hold anything, e.g. a second
+    ``kinds.source_columns``, names dropped): a column the config does not map may hold anything, e.g. a second
     name column, and the file and line point to the whole record.
     """
-    known = {c.name for c in KINDS[source.kind].columns} | set(source.keys)
+    known = {c.name for c in source_columns(source)} | set(source.keys)
     names = [c for c in raw.columns if c in known and c not in INTERNAL and c not in PERSONAL]
     fields = "".join(f", {mask_email(mask_phone('r.' + quote_ident(c)))} AS {quote_ident(c)}" for c in names)
     empty = "".join(f", NULL::VARCHAR AS {quote_ident(c)}" for c in names)

@@ -67,12 +67,13 @@ def quarantine(root: Path, name: str) -> pd.DataFrame:
 
 
 def test_events_carrying_the_member_number_link_to_members(tmp_path):
-    """Web events with the member number and no app user id: each event is its member's;
-    an unknown member number is quarantined naming the key column, a blank one too."""
-    events = [EVENT_HEADER,
-              ["M1", "2026-10-01 10:00:00", "visit"], [" M1 ", "2026-10-02 11:00:00", "view"],
-              ["M2", "2026-10-03 12:00:00", "visit"], ["M9", "2026-10-04 13:00:00", "visit"],
-              ["", "2026-10-05 14:00:00", "visit"]]
+    """Web events with the member number (and an app user id column that is not read):
+    each event is its member's; an unknown member number is quarantined naming the key
+    column, a blank one too."""
+    events = [[*EVENT_HEADER, "app_user_id"],
+              ["M1", "2026-10-01 10:00:00", "visit", "A1"], [" M1 ", "2026-10-02 11:00:00", "view", ""],
+              ["M2", "2026-10-03 12:00:00", "visit", ""], ["M9", "2026-10-04 13:00:00", "visit", "A9"],
+              ["", "2026-10-05 14:00:00", "visit", ""]]
     result = ingest(tmp_path, {"crm.csv": csv_text(CRM), "web.csv": csv_text(events)},
                     {"crm": CRM_SOURCE, "web": events_source("member_id", "member_id")})
     members = member_ids(tmp_path)
