@@ -122,6 +122,16 @@ def test_events_carrying_an_e_mail_are_normalised_and_masked(tmp_path):
         assert not pd.read_parquet(file).astype("str").apply(lambda c: c.str.contains("@")).any().any(), file.name
 
 
+def test_events_carrying_a_phone_number_are_normalised(tmp_path):
+    """A phone written with a country prefix and separators matches the CRM's plain number."""
+    crm = [["member_id", "phone", "registered_at"], ["M1", "13800138000", "2025-01-01"]]
+    events = [EVENT_HEADER, ["+86 138-0013-8000", "2026-10-01 10:00:00", "visit"], ["12345", "2026-10-02 10:00:00", "visit"]]
+    result = ingest(tmp_path, {"crm.csv": csv_text(crm), "web.csv": csv_text(events)},
+                    {"crm": {"kind": "customers", "path": "data/raw/crm.csv"}, "web": events_source("phone", "phone")})
+    assert table(tmp_path, "events")["customer_id"].tolist() == [member_ids(tmp_path)["M1"]]
+    assert result.sources["web"].quarantine_detail == [{"reason": "unknown_key", "column": "phone", "rows": 1}]
+
+
 def test_a_declared_event_key_missing_from_the_file_stops_ingest(tmp_path):
     events = [["app_user_id", "ts", "event"], ["A1", "2026-10-01 10:00:00", "visit"]]
     source = {"kind": "events", "path": "data/raw/web.csv", "columns": {"ts": "event_ts", "event": "event_type"},
