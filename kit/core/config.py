@@ -110,7 +110,9 @@ class SourceConfig:
     # identity.keys (a custom text key, e.g. loyalty_card). The same key type links records
     # across sources. A column that is not a canonical column of the kind is read for
     # identity only. Declared keys replace the kind's defaults (empty = the defaults,
-    # kit.ingest.kinds.DEFAULT_KEYS); kinds events and assignments carry none.
+    # kit.ingest.kinds.DEFAULT_KEYS). An events source declares at most one: the key its
+    # rows link to customers through (empty = app_user_id); assignments declare none (their
+    # unit_type names the key type of unit_id).
     keys: dict[str, str] = field(default_factory=dict)
 
 
@@ -413,20 +415,31 @@ def _check_relations(config: KitConfig, file: Path) -> None:
     _check_identity_keys(config, file)
 
 
-# source kinds whose rows are identity records (kit.ingest.kinds.ROW_ID): only they carry keys
+# source kinds whose rows are identity records (kit.ingest.kinds.ROW_ID): they carry keys
 IDENTITY_KINDS = ("customers", "orders", "app_users", "surveys")
+# source kinds whose rows link to customers through one declared key (kit.ingest.kinds.event_key)
+LINKED_KINDS = ("events",)
 
 
 def _check_identity_keys(config: KitConfig, file: Path) -> None:
     """Every key type a source declares must be in identity.keys (whose order is the
-    matching rules' priority), and only identity-bearing kinds declare keys."""
+    matching rules' priority); identity-bearing kinds declare any number of keys, events
+    one at most (the key each event links to a customer through), assignments none."""
     listed = config.identity.keys
     for name, source in config.sources.items():
-        if source.keys and source.kind not in IDENTITY_KINDS:
+        if source.keys and source.kind not in IDENTITY_KINDS + LINKED_KINDS:
             raise ConfigError(
-                f"{file}: sources.{name}.keys: a source of kind {source.kind} carries no identity records "
-                f"(only {', '.join(IDENTITY_KINDS)} do); its rows link through app_user_id or unit_id. "
-                f"Remove sources.{name}.keys."
+                f"{file}: sources.{name}.keys: a source of kind {source.kind} declares no identity keys "
+                f"(only {', '.join(IDENTITY_KINDS + LINKED_KINDS)} do); its rows link through unit_type and "
+                "unit_id: write the key type of each unit_id (member, app_user or a key type listed in "
+                f"identity.keys, e.g. customer_no) in its unit_type. Remove sources.{name}.keys."
+            )
+        if source.kind in LINKED_KINDS and len(source.keys) > 1:
+            raise ConfigError(
+                f"{file}: sources.{name}.keys declares {len(source.keys)} keys ({', '.join(source.keys)}), but "
+                f"each event links to a customer through one key. Keep only the column that names the customer "
+                f"on every row, e.g. keys: {{{next(iter(source.keys))}: {next(iter(source.keys.values()))}}}; "
+                "with no keys: the events link through app_user_id."
             )
         for column, key_type in source.keys.items():
             if not column.strip() or not key_type.strip():

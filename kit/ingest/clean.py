@@ -36,8 +36,9 @@ day (no time zone shift) and hour-of-day analyses skip its rows. Other sources' 
 converted from ``sources.<name>.timezone`` to project time.
 
 Declared identity key columns that are not canonical columns of the kind
-(``kinds.key_columns``) are parsed by their key type and kept in ``clean_<name>`` for
-identity resolution only; a declared key column missing from the file is an error.
+(``kinds.key_columns``; an events source's key column, ``kinds.source_columns``) are
+parsed by their key type and kept in ``clean_<name>`` for identity resolution (events:
+linking) only; a declared key column missing from the file is an error.
 
 Malformed records (``bad_<name>``, found before parsing: ``lines.py``) count as
 quarantined too, so that read (physical records) = loaded + duplicates + quarantined.
@@ -65,7 +66,8 @@ from kit.ingest.kinds import (
     TIMED_KINDS,
     Column,
     Kind,
-    key_columns,
+    event_key_problem,
+    source_columns,
 )
 from kit.ingest.normalize import (
     TEXT_TYPES,
@@ -180,10 +182,12 @@ def _date_outside(value: str, limits: IngestConfig) -> str:
     return f"({value} < {sql_literal(limits.min_date)}::TIMESTAMP OR {value} >= {sql_literal(limits.max_date)}::TIMESTAMP)"
 
 
-def _checks(kind_name: str, kind: Kind, present: dict[str, str], limits: IngestConfig) -> list[tuple[str, str, str]]:
-    """(reason, column, SQL condition) in the order they are tested."""
+def _checks(
+    kind_name: str, columns: tuple[Column, ...], present: dict[str, str], limits: IngestConfig
+) -> list[tuple[str, str, str]]:
+    """(reason, column, SQL condition) of a source's ``columns`` in the order they are tested."""
     checks = []
-    for column in kind.columns:
+    for column in columns:
         if column.name not in present:
             continue
         blank = blank_sql(quote_ident(column.name), present[column.name])
@@ -220,8 +224,8 @@ def clean_source(con: duckdb.DuckDBPyConnection, raw: RawSource, config: KitConf
     name = raw.name
     source, project_tz, limits = config.sources[name], config.project.timezone, config.ingest
     kind = KINDS[source.kind]
-    columns = kind.columns + key_columns(source)
-    _check_columns(raw, source, kind)
+    columns = source_columns(source)
+    _check_columns(raw, source, columns)
     present = {c: t for c, t in raw.columns.items() if c in {col.name for col in columns}}
     fields = [c for c in raw.columns if c not in INTERNAL]
     quoted = ", ".join(quote_ident(c) for c in fields)
@@ -252,7 +256,7 @@ def clean_source(con: duckdb.DuckDBPyConnection, raw: RawSource, config: KitConf
     wholes = [f"{whole_number_sql(_p(c.name + '_num'))} AS {_p(c.name)}" for c in columns if c.parse == "integer"]
     nullable = [c for c in columns if c.on_invalid == "null" and c.name in present]
     flags = [f"{quote_ident(c.name)} IS NOT NULL AND {_p(c.name)} IS NULL AS {_p('nulled_' + c.name)}" for c in nullable]
-    checks = _checks(source.kind, kind, types, limits)
+    checks = _checks(source.kind, columns, types, limits)
     # the first failing check's number, evaluated once; reason and column are looked up
     first = "CASE " + " ".join(f"WHEN {cond} THEN {i}" for i, (_, _, cond) in enumerate(checks, 1)) + " END"
     reasons = "[" + ", ".join(sql_literal(r) for r, _, _ in checks) + "]"
@@ -302,15 +306,17 @@ def _p(name: str) -> str:
     return quote_ident("p_" + name)
 
 
-def _check_columns(raw: RawSource, source: SourceConfig, kind: Kind) -> None:
+def _check_columns(raw: RawSource, source: SourceConfig, columns: tuple[Column, ...]) -> None:
     """Raise IngestError when a required column or a declared identity key column is missing."""
-    missing = [c.name for c in kind.columns if c.required and c.name not in raw.columns]
+    missing = [c.name for c in columns if c.required and c.name not in raw.columns and c.name not in source.keys]
     keys = [c for c in source.keys if c not in raw.columns]
+    where = f"source {raw.name!r} (kind {source.kind}, file {', '.join(raw.files)})"
+    if problem := event_key_problem(raw.name, source):
+        raise IngestError(f"{where}: {problem}")
     if not missing and not keys:
         return
     found = ", ".join(c for c in raw.columns if c not in INTERNAL)
     reverse = {v: k for k, v in source.columns.items()}
-    where = f"source {raw.name!r} (kind {source.kind}, file {', '.join(raw.files)})"
     if missing:
         wanted = ", ".join(f"{m!r}" + (f" (mapped from {reverse[m]!r})" if m in reverse else "") for m in missing)
         raise IngestError(
@@ -392,10 +398,10 @@ def quarantine_sql(raw: RawSource, source: SourceConfig) -> str:
     text line it starts on. Malformed records come with no fields (NULL): their content
     cannot be split into columns, so it cannot be masked column by column either. Only the
     fields the kit reads are kept (the kind's canonical columns and declared key columns,
-    names dropped): a column the config does not map may hold anything, e.g. a second
+    ``kinds.source_columns``, names dropped): a column the config does not map may hold anything, e.g. a second
     name column, and the file and line point to the whole record.
     """
-    known = {c.name for c in KINDS[source.kind].columns} | set(source.keys)
+    known = {c.name for c in source_columns(source)} | set(source.keys)
     names = [c for c in raw.columns if c in known and c not in INTERNAL and c not in PERSONAL]
     fields = "".join(f", {mask_email(mask_phone('r.' + quote_ident(c)))} AS {quote_ident(c)}" for c in names)
     empty = "".join(f", NULL::VARCHAR AS {quote_ident(c)}" for c in names)

@@ -73,7 +73,13 @@ from scipy.sparse.csgraph import connected_components
 
 from kit.core.config import IdentityConfig, KitConfig, SourceConfig
 from kit.ingest.kinds import KEY_PARSE, KINDS, MAIN_TS, identity_keys, record_sql
-from kit.ingest.normalize import email_sql, mask_phone_value, phone_sql, quote_ident, sql_literal
+from kit.ingest.normalize import (
+    email_sql,
+    mask_phone_value,
+    phone_sql,
+    quote_ident,
+    sql_literal,
+)
 from kit.ingest.sources import IngestError
 
 SEP = "\x1f"

@@ -15,6 +15,9 @@ An orders source without ``order_id`` gets a stable synthesised id (``clean.py``
 named in ``PERSONAL`` are read only for identity resolution and never written anywhere
 (quarantine rows drop them too); so are the identity key columns a source declares that
 are not canonical columns of its kind (``sources.<name>.keys``, ``identity_keys``).
+An events source links its rows to customers through one key column (``event_key``:
+``app_user_id`` unless it declares another, ``source_columns``); an assignment's
+``unit_type`` names the key type of its ``unit_id`` (``unit_keys``).
 
 Quarantine reasons (the ``reason`` column; the ``column`` column names the field):
 ``missing_value``, ``unparseable_timestamp``, ``text_in_number``, ``not_whole_number``,
@@ -22,7 +25,9 @@ Quarantine reasons (the ``reason`` column; the ``column`` column names the field
 ``out_of_range`` (NPS outside 0-10, CSAT outside 1-5, negative item count),
 ``implausible_amount`` (amount or discount not finite or above ``ingest.max_amount``),
 ``implausible_date`` (a quarantining date outside ``ingest.min_date`` .. ``max_date``),
-for rows that point at nobody, ``unknown_app_user_id`` / ``unknown_unit``, and for
+for rows that point at nobody, ``unknown_app_user_id`` (an event whose app user id, the
+default events key, matches no customer), ``unknown_key`` (an event whose declared key,
+named in ``column``, matches none) and ``unknown_unit``, and for
 malformed CSV records (``lines.py``) ``unbalanced_quote``, ``too_many_fields``,
 ``too_few_fields`` and ``undecodable_bytes``.
 """
@@ -181,8 +186,11 @@ MAIN_TS = {
     "surveys": "survey_ts",
     "assignments": "assigned_ts",
 }
-# assignment unit types -> identity key type
-UNIT_KEYS = {"member": "member_id", "app_user": "app_user_id", "member_id": "member_id", "app_user_id": "app_user_id"}
+# assignment unit types that are aliases of an identity key type; any key type listed in
+# identity.keys names itself too (``unit_keys``)
+UNIT_KEYS = {"member": "member_id", "app_user": "app_user_id"}
+# the identity key an events source links through when it declares none: column -> key type
+EVENT_KEY = {"app_user_id": "app_user_id"}
 # shop platform -> order channel (contract: online / app / store)
 PLATFORM_CHANNEL = {"web": "online", "mini_program": "online", "app": "app", "store": "store", "pos": "store"}
 # CRM text -> canonical values
@@ -214,10 +222,57 @@ def identity_keys(source: SourceConfig, identity: IdentityConfig, present: Colle
     return {c: c for c in DEFAULT_KEYS[source.kind] if c in identity.keys and c in present}
 
 
+def event_key(source: SourceConfig) -> tuple[str, str]:
+    """(column, key type) an events source's rows link to customers through: its one
+    declared key (the config loader allows no more), else ``EVENT_KEY`` (app user ids)."""
+    return next(iter((source.keys or EVENT_KEY).items()))
+
+
+def event_key_problem(name: str, source: SourceConfig) -> str | None:
+    """What is wrong with the key events source ``name`` declares, or None: its column
+    must not be one of the events' own columns (event_ts, event_type, category), which
+    would be read as the key and no longer as what they are."""
+    own = [c.name for c in KINDS["events"].columns if c.name not in EVENT_KEY]
+    taken = [c for c in source.keys if c in own] if source.kind == "events" else []
+    if not taken:
+        return None
+    return (
+        f"sources.{name}.keys names the events' own column {taken[0]!r} as the identity key. Name the column "
+        f"that holds the customer's key instead (map its header to a name of its own under sources.{name}.columns, "
+        "e.g. member_id)."
+    )
+
+
+def unit_keys(identity: IdentityConfig) -> dict[str, str]:
+    """Assignment unit types (lower case, as ``unit_type`` is cleaned) -> the identity key
+    type their ``unit_id`` is: the aliases of ``UNIT_KEYS``, and every key type listed in
+    ``identity.keys`` by its own name (``customer_no``, ``email``, ``member_id``; a listed
+    key type wins over an alias of the same name)."""
+    return {**UNIT_KEYS, **{k.lower(): k for k in identity.keys}}
+
+
+def source_columns(source: SourceConfig) -> tuple[Column, ...]:
+    """The columns read from a source: its kind's canonical columns and its declared key
+    columns that are not canonical (``key_columns``).
+
+    An events source that declares its key reads that column in place of
+    ``app_user_id`` (then neither required nor read): required, a blank value quarantines
+    the row (``missing_value``), normalised by key type (``KEY_PARSE``; a phone or e-mail
+    that does not parse is null and the row's key then matches no customer).
+    """
+    kind = KINDS[source.kind]
+    if source.kind != "events" or not source.keys:
+        return kind.columns + key_columns(source)
+    column, key_type = event_key(source)
+    key = Column(column, KEY_PARSE.get(key_type, "text"), required=True, mandatory=True)
+    return (key, *(c for c in kind.columns if c.name not in (*EVENT_KEY, column)))
+
+
 def key_columns(source: SourceConfig) -> tuple[Column, ...]:
     """The declared key columns that are not canonical columns of the source's kind, as
     cleaning rules: read for identity only, normalised by key type (``KEY_PARSE``; an
-    invalid phone or e-mail is nulled and counted), never written to a canonical table."""
+    invalid phone or e-mail is nulled and counted), never written to a canonical table.
+    (An events source's key column: ``source_columns``.)"""
     canonical = {c.name for c in KINDS[source.kind].columns}
     return tuple(
         Column(column, KEY_PARSE.get(key_type, "text"), on_invalid="null" if key_type in KEY_PARSE else "quarantine")

@@ -38,6 +38,7 @@ from kit.ingest.clean import (
     quarantine_unmatched,
 )
 from kit.ingest.identity import (
+    NORMALISE,
     SEP,
     IdentityKey,
     build_links,
@@ -50,15 +51,17 @@ from kit.ingest.identity import (
 from kit.ingest.kinds import (
     DEFAULT_CITY_TIERS,
     GENDERS,
+    KEY_PARSE,
     KINDS,
     MAIN_TS,
     PLATFORM_CHANNEL,
     ROW_ID,
     SIGNUP_CHANNELS,
-    UNIT_KEYS,
+    event_key,
     record_sql,
+    unit_keys,
 )
-from kit.ingest.normalize import sql_literal
+from kit.ingest.normalize import quote_ident, sql_literal
 from kit.ingest.sources import IngestError, load_source, source_files
 
 REGISTRY = "identity_registry.parquet"
@@ -126,7 +129,7 @@ def run_ingest(config: KitConfig) -> IngestResult:
         registry_file = warehouse / REGISTRY
         first_run = not registry_file.exists()
         merges = resolve(con, config.identity, key, None if first_run else registry_file, month)
-        _quarantine_unlinked(con, kinds, stats)
+        _quarantine_unlinked(con, config, kinds, stats)
         counts = _write_tables(con, config, warehouse, stats, key)
         for name, raw in raws.items():
             _copy(con, quarantine_sql(raw, config.sources[name]), warehouse / "quarantine" / f"{name}.parquet")
@@ -151,27 +154,49 @@ def _exists(config: KitConfig, name: str) -> bool:
     return True
 
 
-def _quarantine_unlinked(con: duckdb.DuckDBPyConnection, kinds: dict[str, str], stats: dict[str, SourceStats]) -> None:
-    """Events and assignments pointing at no known customer go to the quarantine."""
+def _quarantine_unlinked(
+    con: duckdb.DuckDBPyConnection, config: KitConfig, kinds: dict[str, str], stats: dict[str, SourceStats]
+) -> None:
+    """Events and assignments pointing at no known customer go to the quarantine.
+
+    An event whose key matches no customer: ``unknown_app_user_id`` when the key is an app
+    user id (the default), else ``unknown_key``; the ``column`` names the key column (a
+    phone or e-mail that did not parse is null and matches nobody either).
+    """
     for name, kind in kinds.items():
         if kind == "events":
-            condition = (
-                "app_user_id NOT IN (SELECT key_value FROM key_customer WHERE key_type = 'app_user_id')"
-            )
-            quarantine_unmatched(con, stats[name], condition, "unknown_app_user_id", "app_user_id")
+            column, key_type = event_key(config.sources[name])
+            col = quote_ident(column)
+            condition = f"{col} NOT IN (SELECT key_value FROM key_customer WHERE key_type = {sql_literal(key_type)})"
+            if key_type in KEY_PARSE:  # a phone or e-mail that does not parse is null (text keys are mandatory)
+                condition = f"{col} IS NULL OR {condition}"
+            reason = "unknown_app_user_id" if key_type == "app_user_id" else "unknown_key"
+            quarantine_unmatched(con, stats[name], condition, reason, column)
         elif kind == "assignments":
             condition = (
-                "NOT EXISTS (SELECT 1 FROM key_customer k "
-                f"WHERE k.key_type = {_unit_key_sql()} AND k.key_value = unit_id)"
+                "NOT EXISTS (SELECT 1 FROM key_customer k WHERE k.key_type = "
+                f"{_unit_key_sql(config)} AND k.key_value = {_unit_value_sql(config)})"
             )
             quarantine_unmatched(con, stats[name], condition, "unknown_unit", "unit_id")
 
 
-def _unit_key_sql(alias: str = "") -> str:
-    """SQL mapping an assignment's unit_type to the identity key type it names."""
+def _unit_key_sql(config: KitConfig, alias: str = "") -> str:
+    """SQL mapping an assignment's unit_type to the identity key type it names (``kinds.unit_keys``)."""
     col = f"{alias}unit_type"
-    cases = " ".join(f"WHEN {sql_literal(u)} THEN {sql_literal(k)}" for u, k in UNIT_KEYS.items())
+    cases = " ".join(f"WHEN {sql_literal(u)} THEN {sql_literal(k)}" for u, k in unit_keys(config.identity).items())
     return f"CASE {col} {cases} END"
+
+
+def _unit_value_sql(config: KitConfig, alias: str = "") -> str:
+    """SQL for an assignment's unit_id as an identifier value: normalised by the rule of the
+    key type its unit_type names (a phone, an e-mail), else its cleaned text."""
+    col = f"{alias}unit_id"
+    cases = " ".join(
+        f"WHEN {sql_literal(u)} THEN {NORMALISE[KEY_PARSE[k]](col, 'VARCHAR')}"
+        for u, k in unit_keys(config.identity).items()
+        if k in KEY_PARSE
+    )
+    return f"CASE {alias}unit_type {cases} ELSE {col} END" if cases else col
 
 
 def _has_time_sql(stats: SourceStats) -> str:
@@ -206,11 +231,12 @@ def _table_sql(config: KitConfig, stats: dict[str, SourceStats], key: IdentityKe
                 {_has_time_sql(stats[name])} AS has_time
             FROM clean_{name} o JOIN identities i ON i.source = {src} AND i.source_id = {record}"""
         )
+    event_keys = {name: event_key(config.sources[name]) for name, kind in kinds.items() if kind == "events"}
     events = [
         f"""SELECT k.customer_id, e.event_ts, e.event_type, e.category, {_has_time_sql(stats[name])} AS has_time
-            FROM clean_{name} e JOIN key_customer k ON k.key_type = 'app_user_id' AND k.key_value = e.app_user_id"""
-        for name, kind in kinds.items()
-        if kind == "events"
+            FROM clean_{name} e JOIN key_customer k
+            ON k.key_type = {sql_literal(key_type)} AND k.key_value = e.{quote_ident(column)}"""
+        for name, (column, key_type) in event_keys.items()
     ]
     surveys = [
         f"""SELECT s.response_id, i.customer_id, s.survey_ts, s.nps, s.csat FROM clean_{name} s
@@ -218,10 +244,12 @@ def _table_sql(config: KitConfig, stats: dict[str, SourceStats], key: IdentityKe
         for name, kind in kinds.items()
         if kind == "surveys"
     ]
-    unit_hash = hash_sql(key, f"'u' || a.unit_type || '{SEP}' || a.unit_id", 16)
+    unit_value = _unit_value_sql(config, "a.")
+    unit_hash = hash_sql(key, f"'u' || a.unit_type || '{SEP}' || {unit_value}", 16)
     assignments = [
         f"""SELECT a.experiment_id, k.customer_id, a.variant, a.assigned_ts, a.unit_type, {unit_hash} AS unit_id_hash
-            FROM clean_{name} a JOIN key_customer k ON k.key_type = {_unit_key_sql('a.')} AND k.key_value = a.unit_id"""
+            FROM clean_{name} a JOIN key_customer k
+            ON k.key_type = {_unit_key_sql(config, 'a.')} AND k.key_value = {unit_value}"""
         for name, kind in kinds.items()
         if kind == "assignments"
     ]
@@ -232,11 +260,11 @@ def _table_sql(config: KitConfig, stats: dict[str, SourceStats], key: IdentityKe
         if kind == "customers"
     ]
     first_events = [
-        f"SELECT app_user_id, min(event_ts) AS first_event FROM clean_{name} GROUP BY ALL"
-        for name, kind in kinds.items()
-        if kind == "events"
+        f"""SELECT {sql_literal(key_type)} AS key_type, {quote_ident(column)} AS key_value, min(event_ts) AS first_event
+            FROM clean_{name} GROUP BY ALL"""
+        for name, (column, key_type) in event_keys.items()
     ]
-    no_events = "SELECT NULL::VARCHAR app_user_id, NULL::TIMESTAMP first_event WHERE false"
+    no_events = "SELECT NULL::VARCHAR key_type, NULL::VARCHAR key_value, NULL::TIMESTAMP first_event WHERE false"
     app_sources = [sql_literal(n) for n, k in kinds.items() if k in ("app_users", "events")]
     no_orders = (
         "SELECT NULL::VARCHAR order_id, NULL::VARCHAR customer_id, NULL::VARCHAR source, NULL::VARCHAR channel, "
@@ -262,7 +290,7 @@ def _table_sql(config: KitConfig, stats: dict[str, SourceStats], key: IdentityKe
         ev AS (
             SELECT k.customer_id, min(e.first_event) AS first_event
             FROM ({union(first_events, no_events)}) e
-            JOIN key_customer k ON k.key_type = 'app_user_id' AND k.key_value = e.app_user_id GROUP BY ALL),
+            JOIN key_customer k USING (key_type, key_value) GROUP BY ALL),
         mem AS (
             SELECT customer_id, min(registered_at) AS member_since,
                    arg_min(signup_channel, registered_at) AS signup_channel,

@@ -13,7 +13,9 @@ in-memory DuckDB, then checked with ingest's own value rules (``kit.ingest.norma
   formats that would parse them when the sniffer finds some;
 - rows per month over the whole source, and whether the run month has orders / events;
 - identity keys per source and their distinct values;
-- whether events can link to customers (an ``app_user_id`` key in some source);
+- whether events and experiment units can link to customers: the key each events source
+  links through (``app_user_id``, or the one it declares) and the key types the
+  assignments' ``unit_type`` values name must be carried by some identity source;
 - and, per notebook, what will be shown and what will be missing (``needs``).
 
 A problem (the run cannot proceed or would fail the gate) makes ``ok`` false; a warning
@@ -31,7 +33,17 @@ from pathlib import Path
 import duckdb
 
 from kit.core.config import KitConfig, SourceConfig
-from kit.ingest.kinds import DEFAULT_KEYS, KINDS, MAIN_TS, PERSONAL, UNIT_KEYS, Column
+from kit.ingest.kinds import (
+    DEFAULT_KEYS,
+    MAIN_TS,
+    PERSONAL,
+    UNIT_KEYS,
+    Column,
+    event_key,
+    event_key_problem,
+    source_columns,
+    unit_keys,
+)
 from kit.ingest.normalize import (
     blank_sql,
     email_sql,
@@ -85,10 +97,13 @@ class CheckReport:
 class _Checked:
     """A source that was read: what it brings to the warehouse."""
 
+    name: str
     kind: str
     planned: PlannedSource
-    key_types: tuple[str, ...]  # identity key types the source carries
-    unit_keys: tuple[str, ...] = ()  # key types its experiment units are named by (assignments)
+    key_types: tuple[str, ...]  # identity key types the source carries (identity kinds)
+    # key types its rows link to customers through: an events source's key, the key types
+    # an assignments source's unit types name
+    links: tuple[str, ...] = ()
 
 
 def check_config(config: KitConfig) -> CheckReport:
@@ -155,7 +170,10 @@ def _check_source(
     encodings = ", ".join(f"{f} ({e})" for f, e in raw.encodings.items()) or ", ".join(raw.files)
     report.info(f"files: {encodings}; {raw.rows:,} rows read" + (
         f", {raw.records - raw.rows:,} malformed record(s) will be quarantined" if raw.records > raw.rows else ""))
-    kind = KINDS[source.kind]
+    if problem := event_key_problem(name, source):
+        report.problem(f"source {name!r}: {problem}")
+        return None
+    columns = source_columns(source)
     present = {c: t for c, t in raw.columns.items() if c not in INTERNAL}
     header_of = {v: k for k, v in source.columns.items()}
     if source.format in ("csv", "excel"):
@@ -165,26 +183,35 @@ def _check_source(
                     f"source {name!r}: file {path.name} has {title} title line(s) above its header line; ingest "
                     "reads the first line as the header. Remove the lines above the header from the export."
                 )
-    _check_columns(kind.columns, present, source, name, header_of, report)
-    filled, timed = _check_values(con, config, raw, kind.columns, present, source, name, header_of, report)
+    _check_columns(columns, present, source, name, header_of, report)
+    filled, timed = _check_values(con, config, raw, columns, present, source, name, header_of, report)
     if source.kind in MAIN_TS and MAIN_TS[source.kind] in present and filled:
         _rows_per_month(con, config, raw, source, name, present, report)
     keys = _check_keys(con, raw, source, present, name, report)
     planned = PlannedSource(source.kind, raw.rows, frozenset(filled), timed)
-    units = _unit_keys(con, raw, name, report) if source.kind == "assignments" and "unit_type" in present else ()
-    return _Checked(source.kind, planned, tuple(keys.values()), units)
+    if source.kind == "events":
+        return _Checked(name, source.kind, planned, (), (event_key(source)[1],))
+    units = _unit_keys(con, config, raw, name, report) if source.kind == "assignments" and "unit_type" in present else ()
+    return _Checked(name, source.kind, planned, tuple(keys.values()), units)
 
 
-def _unit_keys(con: duckdb.DuckDBPyConnection, raw: RawSource, name: str, report: CheckReport) -> tuple[str, ...]:
-    """The identity key types an assignments source's unit types name; unknown unit types are a problem."""
+def _unit_keys(
+    con: duckdb.DuckDBPyConnection, config: KitConfig, raw: RawSource, name: str, report: CheckReport
+) -> tuple[str, ...]:
+    """The identity key types an assignments source's unit types name (``kinds.unit_keys``);
+    unknown unit types are a problem."""
+    named = unit_keys(config.identity)
     types = [row[0] for row in con.execute(
         f"SELECT DISTINCT lower({text_sql(quote_ident('unit_type'), raw.columns['unit_type'])}) AS u FROM {raw.table} "
         "WHERE u IS NOT NULL ORDER BY u").fetchall()]
-    unknown = [t for t in types if t not in UNIT_KEYS]
+    unknown = [t for t in types if t not in named]
     if unknown:
-        report.problem(f"source {name!r}: unit_type value(s) {', '.join(map(repr, unknown))} name no identity key; "
-                       f"use one of {', '.join(sorted(UNIT_KEYS))} (their rows would be quarantined as unknown_unit)")
-    return tuple(dict.fromkeys(UNIT_KEYS[t] for t in types if t in UNIT_KEYS))
+        report.problem(
+            f"source {name!r}: unit_type value(s) {', '.join(map(repr, unknown))} name no identity key; use "
+            f"{', '.join(UNIT_KEYS)} or a key type listed in identity.keys ({', '.join(config.identity.keys)}), "
+            "adding the key type to identity.keys if it is a new one (their rows would be quarantined as unknown_unit)"
+        )
+    return tuple(dict.fromkeys(named[t] for t in types if t in named))
 
 
 def _label(column: str, header_of: dict[str, str]) -> str:
@@ -206,14 +233,14 @@ def _check_columns(columns: tuple[Column, ...], present: dict[str, str], source:
             report.warning(f"source {name!r}: header {header!r} looks like personal names and is not read; ingest "
                            "copies unread columns into its quarantine files: remove it from the export")
     for column in columns:
-        if column.required and column.name not in present:
+        if column.required and column.name not in present and column.name not in source.keys:  # keys: _check_keys
             wanted = _label(column.name, header_of)
             report.problem(
                 f"source {name!r}: required column {wanted} is missing. Columns found (after renaming): "
                 f"{', '.join(present) or 'none'}. Map the header that holds it under sources.{name}.columns "
                 f"(\"<header>\": {column.name}) or fix the export."
             )
-    optional = [c.name for c in columns if not c.required and c.name not in present]
+    optional = [c.name for c in columns if not c.required and c.name not in present and c.name not in source.keys]
     if optional:
         report.info(f"optional columns absent: {', '.join(optional)}")
     for header, column in source.columns.items():
@@ -382,13 +409,24 @@ def _check_links(checked: list[_Checked], report: CheckReport) -> None:
     """Links between sources: events and experiment units need their key known from an identity source."""
     kinds = {c.kind for c in checked}
     keys = {k for c in checked for k in c.key_types}
-    if "events" in kinds and "app_user_id" not in keys:
-        report.problem(
-            "events link to customers through app user ids, but no customers / app_users / orders source carries "
-            "an app_user_id key: every event would be quarantined (unknown_app_user_id). Add the app users export "
-            "(kind app_users) or declare the column holding app user ids as keys: {column: app_user_id}."
-        )
-    for key_type in dict.fromkeys(k for c in checked for k in c.unit_keys):
+    for events in (c for c in checked if c.kind == "events" and c.links[0] not in keys):
+        key_type = events.links[0]
+        if key_type == "app_user_id":
+            report.problem(
+                f"events of source {events.name!r} link to customers through app user ids, but no customers / "
+                "app_users / orders / surveys source carries an app_user_id key: every event would be quarantined "
+                "(unknown_app_user_id). Add the app users export (kind app_users), declare the column holding app "
+                "user ids as keys: {column: app_user_id}, or link the events through another key with "
+                f"sources.{events.name}.keys (e.g. {{member_id: member_id}})."
+            )
+        else:
+            report.problem(
+                f"events of source {events.name!r} link to customers through {key_type} (sources.{events.name}.keys), "
+                f"but no customers / app_users / orders / surveys source carries a {key_type} key: every event "
+                f"would be quarantined (unknown_key). Declare the column holding {key_type} in a customer source's "
+                f"keys ({{column: {key_type}}}), or link the events through a key a customer source carries."
+            )
+    for key_type in dict.fromkeys(k for c in checked if c.kind == "assignments" for k in c.links):
         if key_type not in keys:
             report.problem(f"experiment units of type {key_type} cannot reach a customer: no customers / app_users / "
                            f"orders / surveys source carries a {key_type} key (their rows would be quarantined as "

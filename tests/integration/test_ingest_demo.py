@@ -30,7 +30,12 @@ from worlds import write_config
 from kit.core.config import load_config
 from kit.ingest import quality, run_ingest
 from kit.ingest.clean import clean_source
-from kit.ingest.identity import IdentityKey, build_links, pairwise_precision_recall, use_key
+from kit.ingest.identity import (
+    IdentityKey,
+    build_links,
+    pairwise_precision_recall,
+    use_key,
+)
 from kit.ingest.kinds import ROW_ID
 from kit.ingest.normalize import phone_sql
 from kit.ingest.sources import load_source

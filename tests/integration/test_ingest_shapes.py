@@ -235,8 +235,8 @@ def test_a_key_type_not_in_identity_keys_is_a_config_error(tmp_path):
         load_config(write_config(tmp_path, {"sources": {"store": source}}))
     message = str(error.value)
     assert "sources.store.keys.customer_no" in message and "identity.keys" in message and "Add 'customer_no'" in message
-    with pytest.raises(ConfigError, match=r"sources\.app_events\.keys: a source of kind events"):
-        load_config(write_config(tmp_path, {"sources": {"app_events": {"kind": "events", "path": "x", "keys": {"app_user_id": "app_user_id"}}}}))
+    with pytest.raises(ConfigError, match=r"sources\.ab\.keys: a source of kind assignments"):
+        load_config(write_config(tmp_path, {"sources": {"ab": {"kind": "assignments", "path": "x", "keys": {"unit_id": "member_id"}}}}))
 
 
 def test_identity_kinds_agree_between_config_and_ingest():
