@@ -230,8 +230,8 @@ def _check_columns(columns: tuple[Column, ...], present: dict[str, str], source:
         report.info(f"other headers (not read): {', '.join(unused)}")
     for header in unused:
         if (found := concept(header)) and found[0] in PERSONAL:
-            report.warning(f"source {name!r}: header {header!r} looks like personal names and is not read; ingest "
-                           "copies unread columns into its quarantine files: remove it from the export")
+            report.info(f"source {name!r}: header {header!r} looks like personal names; it is not read, so it never "
+                        "leaves the raw file (not even into the quarantine)")
     for column in columns:
         if column.required and column.name not in present and column.name not in source.keys:  # keys: _check_keys
             wanted = _label(column.name, header_of)

