@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from worlds import DemoMonths, ShapeRuns, make_warehouse
+from worlds import DemoMonths, ShapeRuns, make_warehouse, write_tag_project
 
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures"
@@ -131,16 +131,7 @@ def experiments_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tag_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project folder with a config pointing at a 1,200-customer fixture warehouse."""
-    from kit.core.config import PROJECT_ROOT
-
-    root = tmp_path_factory.mktemp("tag_project")
-    make_warehouse(root / "wh", n_customers=1200, seed=11)
-    (root / "config").mkdir()
-    (root / "config" / "kit.yml").write_text(
-        f"paths:\n  warehouse: wh\n  reports: reports\nfeatures:\n  tags_file: {PROJECT_ROOT / 'config' / 'tags.yml'}\n",
-        encoding="utf-8",
-    )
-    return root
+    return write_tag_project(tmp_path_factory.mktemp("tag_project"), lambda wh: make_warehouse(wh, n_customers=1200, seed=11))
 
 
 @pytest.fixture(scope="session")

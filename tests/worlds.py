@@ -28,10 +28,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from kit.core.config import DEFAULT_CONFIG, KitConfig
+from kit.core.config import DEFAULT_CONFIG, PROJECT_ROOT, KitConfig
 from kit.core.dates import snapshot_date
 
 # --------------------------------------------------------------------------- 1. A canonical warehouse
@@ -222,6 +223,70 @@ def make_warehouse(
 def _ts(seconds: np.ndarray) -> pa.Array:
     """Epoch seconds as a naive microsecond timestamp column."""
     return pa.array(np.asarray(seconds, dtype=np.int64).astype("datetime64[s]").astype("datetime64[us]"))
+
+
+# --------------------------------------------------------------------------- 1b. Company-shape warehouses
+#
+# Warehouses of the company shapes the profile and churn tests run on, derived from
+# ``make_warehouse`` by dropping or rewriting its tables as a company's exports would leave
+# them (an older ingest wrote a missing optional column as a column of typeless nulls):
+# - ``orders_only``: customers and orders only (no events, surveys or assignments files);
+#   orders without discount (typeless nulls), category, items and payment method; every
+#   order time a date only (``has_time`` false, stamped 00:00); customers without gender,
+#   birth year, membership or city.
+# - ``other_vocabulary``: events named ``login``, ``search``, ``share``, ``complaint`` (no
+#   ``visit``, ``view`` or ``add_to_cart``) and a surveys table with no rows.
+# - the demo shape is ``make_warehouse`` itself.
+# ``write_tag_project`` puts a config pointing at such a warehouse around it.
+
+VOCABULARY = {"visit": "login", "view": "search", "search": "search", "add_to_cart": "share", "coupon_claim": "complaint"}
+
+
+def _nulls(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
+    """``table`` with ``columns`` replaced by typeless nulls, as ingest writes absent optional columns."""
+    for name in columns:
+        table = table.set_column(table.schema.get_field_index(name), name, pa.nulls(len(table)))
+    return table
+
+
+def orders_only(root: Path, n_customers: int = 1500, seed: int = 3, **world: object) -> Path:
+    """A customers + orders warehouse of date-only orders without optional columns."""
+    make_warehouse(root, n_customers=n_customers, seed=seed, **world)
+    for table in ("events", "surveys", "assignments"):
+        (root / f"{table}.parquet").unlink()
+    orders = pq.read_table(root / "orders.parquet")
+    orders = _nulls(orders, ("discount",)).drop_columns(["category", "items", "payment_method"])
+    midnight = pc.floor_temporal(orders["order_ts"], unit="day")
+    orders = orders.set_column(orders.schema.get_field_index("order_ts"), "order_ts", midnight)
+    orders = orders.append_column("has_time", pa.array([False] * len(orders)))
+    pq.write_table(orders, root / "orders.parquet")
+    customers = _nulls(pq.read_table(root / "customers.parquet"), ("member_since", "gender", "birth_year", "city", "city_tier"))
+    pq.write_table(customers, root / "customers.parquet")
+    return root
+
+
+def other_vocabulary(root: Path, n_customers: int = 1500, seed: int = 3, **world: object) -> Path:
+    """The demo warehouse with another event vocabulary and an empty surveys table."""
+    make_warehouse(root, n_customers=n_customers, seed=seed, **world)
+    events = pq.read_table(root / "events.parquet")
+    renamed = [VOCABULARY[value] for value in events["event_type"].to_pylist()]
+    events = events.set_column(events.schema.get_field_index("event_type"), "event_type", pa.array(renamed, pa.string()))
+    pq.write_table(events, root / "events.parquet")
+    surveys = pq.read_table(root / "surveys.parquet")
+    pq.write_table(surveys.slice(0, 0), root / "surveys.parquet")
+    return root
+
+
+def write_tag_project(root: Path, build) -> Path:
+    """A project folder ``root``: the warehouse ``build(root / "wh")`` writes and a config
+    pointing at it with the project's tag file; returns ``root``."""
+    build(root / "wh")
+    (root / "config").mkdir()
+    (root / "config" / "kit.yml").write_text(
+        f"paths:\n  warehouse: wh\n  reports: reports\nfeatures:\n  tags_file: {PROJECT_ROOT / 'config' / 'tags.yml'}\n",
+        encoding="utf-8",
+    )
+    return root
 
 
 # --------------------------------------------------------------------------- 2. Profile frames
@@ -673,7 +738,7 @@ class BackgroundBuild:
         self.log = self.root / "build.log"
 
     def start(self) -> None:
-        from kit.core.config import PROJECT_ROOT, load_config
+        from kit.core.config import load_config
 
         env = {**os.environ, load_config().identity.key_env: DEMO_KEY}
         with open(self.log, "wb") as log:

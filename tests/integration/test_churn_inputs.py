@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from input_shapes import orders_only, other_vocabulary
+from worlds import orders_only, other_vocabulary
 
 from kit.churn import run_churn
 from kit.churn.model import (

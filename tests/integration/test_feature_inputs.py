@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from input_shapes import orders_only, other_vocabulary
+from worlds import orders_only, other_vocabulary
 from worlds import make_warehouse
 
 from kit.core.config import KitConfig

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from input_shapes import orders_only, other_vocabulary
+from worlds import orders_only, other_vocabulary, write_tag_project
 
 from kit.core.config import PROJECT_ROOT, KitConfig, load_config
 from kit.core.warehouse import Warehouse
@@ -22,19 +22,9 @@ MONTH = "2026-10"
 TAGS = load_tags(PROJECT_ROOT / "config" / "tags.yml")
 
 
-def _project(root: Path, build) -> Path:
-    build(root / "wh")
-    (root / "config").mkdir()
-    (root / "config" / "kit.yml").write_text(
-        f"paths:\n  warehouse: wh\n  reports: reports\nfeatures:\n  tags_file: {PROJECT_ROOT / 'config' / 'tags.yml'}\n",
-        encoding="utf-8",
-    )
-    return root
-
-
 @pytest.fixture(scope="module")
 def orders_run(tmp_path_factory: pytest.TempPathFactory):
-    config = load_config(_project(tmp_path_factory.mktemp("orders_tags"), orders_only) / "config" / "kit.yml")
+    config = load_config(write_tag_project(tmp_path_factory.mktemp("orders_tags"), orders_only) / "config" / "kit.yml")
     return build_profile(Warehouse.from_config(config), MONTH, config)
 
 
