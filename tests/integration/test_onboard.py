@@ -83,7 +83,8 @@ def test_an_orders_only_log_gets_a_config_that_loads_and_passes_the_check(tmp_pa
     raw = orders_only(tmp_path)
     result = init_project(raw, tmp_path / "kit.yml", timezone="America/New_York", currency="USD")
     (source,) = result.config.sources.values()
-    assert source.kind == "orders"
+    assert list(result.config.sources) == ["transactions"] and source.kind == "orders"
+    assert result.sources[0].missing_required == []  # no order id: ingest synthesises one
     assert source.columns == {"Customer ID": "customer_no", "Order Date": "order_ts", "Total": "amount"}
     assert source.keys == {"customer_no": "customer_no"} and source.timestamp_formats == ["%Y-%m-%d"]
     assert result.config.identity.keys == ["customer_no"] and result.config.identity.account_keys == ["customer_no"]
@@ -95,14 +96,6 @@ def test_an_orders_only_log_gets_a_config_that_loads_and_passes_the_check(tmp_pa
     assert "No survey data" in printed and "No experiment assignments" in printed
     report = check_config(result.config)
     assert report.ok, report.problems
-
-
-def test_the_orders_only_config_is_written_before_order_ids_are_optional(tmp_path: Path) -> None:
-    """The mapping part of the orders-only case holds whatever ingest requires."""
-    result = init_project(orders_only(tmp_path), tmp_path / "kit.yml")
-    (guess,) = result.sources
-    assert guess.missing_required == []  # ingest synthesises an order id
-    assert result.config.sources["transactions"].keys == {"customer_no": "customer_no"}
 
 
 def crm_and_orders(root: Path) -> Path:
