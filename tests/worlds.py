@@ -631,23 +631,38 @@ def publish(config: KitConfig, month: str, lang: str) -> None:
         raise RuntimeError(f"run of {month} ({lang}) failed:\n" + "\n".join(lines))
 
 
+BY_HAND_CELL_SECONDS = 300  # far above any cell of the demo notebooks (the slowest takes about 60 s)
+
+
 def run_by_hand(config: KitConfig, out: Path) -> dict[str, dict[str, str]]:
     """Every notebook as JupyterLab runs it, after the month was published; the checksums
     of the published reports, the warehouse and the tracked notebooks before and after."""
     import papermill
+    from nbclient.exceptions import CellTimeoutError
 
     notebooks = config.resolve(config.paths.notebooks)
     watched = [config.resolve(config.paths.reports), config.resolve(config.paths.warehouse), notebooks]
     before = checksums(*watched)
     out.mkdir(parents=True, exist_ok=True)
     for name in config.run.notebooks:
-        papermill.execute_notebook(
-            str(notebooks / f"{name}.ipynb"),
-            str(out / f"{name}.ipynb"),
-            parameters={**INTERACTIVE, "config_path": str(config.source_file), "headless": False},
-            cwd=str(notebooks),
-            progress_bar=False,
-        )
+        for attempt in (1, 2):
+            try:
+                papermill.execute_notebook(
+                    str(notebooks / f"{name}.ipynb"),
+                    str(out / f"{name}.ipynb"),
+                    parameters={**INTERACTIVE, "config_path": str(config.source_file), "headless": False},
+                    cwd=str(notebooks),
+                    progress_bar=False,
+                    execution_timeout=BY_HAND_CELL_SECONDS,
+                )
+                break
+            except CellTimeoutError:
+                # nbclient sometimes never receives the reply to a cell that displays widgets
+                # (jupyter/nbclient#312, open): the kernel sits idle, the client waits forever.
+                # The cell timeout turns that into an error; one more run tells it from a real hang.
+                if attempt == 2:
+                    raise
+                print(f"[interactive] {name}: a cell timed out after {BY_HAND_CELL_SECONDS} s; running it again", flush=True)
     return {"before": before, "after": checksums(*watched)}
 
 
