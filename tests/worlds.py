@@ -631,7 +631,13 @@ def publish(config: KitConfig, month: str, lang: str) -> None:
         raise RuntimeError(f"run of {month} ({lang}) failed:\n" + "\n".join(lines))
 
 
-BY_HAND_CELL_SECONDS = 300  # far above any cell of the demo notebooks (the slowest takes about 60 s)
+# The cell timeout of the by-hand runs: twice the slowest cell measured under a loaded suite
+# (05_churn's first, about 60 s). It also bounds a stall seen since ipykernel 7: now and then the
+# client's wait for a widget cell's reply does not wake although the kernel replied and sits idle;
+# at the timeout nbclient looks again, finds the reply and goes on (the cell shows as completed
+# after exactly this many seconds). Where the reply really is missing, the run times out and the
+# notebook runs once more (jupyter/nbclient#312).
+BY_HAND_CELL_SECONDS = 120
 
 
 def run_by_hand(config: KitConfig, out: Path) -> dict[str, dict[str, str]]:
@@ -656,10 +662,7 @@ def run_by_hand(config: KitConfig, out: Path) -> dict[str, dict[str, str]]:
                     execution_timeout=BY_HAND_CELL_SECONDS,
                 )
                 break
-            except CellTimeoutError:
-                # nbclient sometimes never receives the reply to a cell that displays widgets
-                # (jupyter/nbclient#312, open): the kernel sits idle, the client waits forever.
-                # The cell timeout turns that into an error; one more run tells it from a real hang.
+            except CellTimeoutError:  # a lost reply (see BY_HAND_CELL_SECONDS): once more, then fail
                 if attempt == 2:
                     raise
                 print(f"[interactive] {name}: a cell timed out after {BY_HAND_CELL_SECONDS} s; running it again", flush=True)
