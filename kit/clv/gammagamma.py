@@ -39,13 +39,15 @@ class IndependenceCheck:
         return abs(self.pearson) < 0.3
 
 
-def independence_check(frequency, monetary) -> IndependenceCheck:
-    """Pearson and Spearman correlation of frequency and monetary value for repeat buyers."""
+def independence_check(frequency, monetary) -> IndependenceCheck | None:
+    """Pearson and Spearman correlation of frequency and monetary value for repeat buyers;
+    None when it is undefined: fewer than 3 repeat buyers with positive spend, or one value
+    for all of them (one price for everyone: spend cannot depend on frequency)."""
     x = np.asarray(frequency, dtype=float)
     m = np.asarray(monetary, dtype=float)
     keep = (x > 0) & (m > 0)
-    if keep.sum() < 3:
-        raise ValueError("independence check needs at least 3 repeat buyers with positive spend")
+    if keep.sum() < 3 or np.ptp(x[keep]) == 0 or np.ptp(m[keep]) == 0:
+        return None
     return IndependenceCheck(
         pearson=float(stats.pearsonr(x[keep], m[keep]).statistic),
         spearman=float(stats.spearmanr(x[keep], m[keep]).statistic),
@@ -130,6 +132,60 @@ class GammaGammaModel:
         x = np.asarray(frequency, dtype=float)
         m = np.where(x > 0, np.asarray(monetary, dtype=float), 0.0)
         return (p * v + p * x * m) / (p * x + q - 1) if q > 1 else np.full_like(x, np.inf)
+
+
+class MeanSpendModel:
+    """Spend per future order = the customer's own average repeat spend (the population's
+    average, weighted by repeat orders, for a customer without a repeat order).
+
+    The fallback of ``fit_spend`` when Gamma-Gamma cannot be fitted: with one price for
+    everyone or a fixed subscription fee, spend per order barely varies within a customer,
+    the Gamma-Gamma likelihood has no interior maximum (the fit fails its gradient check or
+    gives q <= 1), and a plain average is then the honest estimate. Also used with fewer
+    than ``MIN_REPEAT_BUYERS`` repeat buyers.
+    """
+
+    name = "mean_spend"
+    label = "Average spend"
+
+    def __init__(self) -> None:
+        self.mean_: float | None = None
+
+    def fit(self, frequency, monetary) -> Self:
+        """The population's average spend per repeat order over repeat buyers with positive spend."""
+        x = np.asarray(frequency, dtype=float)
+        m = np.asarray(monetary, dtype=float)
+        keep = (x > 0) & (m > 0) & np.isfinite(m)
+        if not keep.any():
+            raise ClvFitError("no repeat buyer with a positive spend: spend per order cannot be estimated")
+        self.mean_ = float(np.average(m[keep], weights=x[keep]))
+        return self
+
+    def population_mean_spend(self) -> float:
+        """Expected spend per order of a customer we know nothing about."""
+        if self.mean_ is None:
+            raise RuntimeError("MeanSpendModel: call fit() first")
+        return self.mean_
+
+    def conditional_expected_spend(self, frequency, monetary) -> np.ndarray:
+        """The customer's average repeat spend, or the population's without a repeat order."""
+        x = np.asarray(frequency, dtype=float)
+        m = np.asarray(monetary, dtype=float)
+        return np.where((x > 0) & (m > 0), m, self.population_mean_spend())
+
+
+SpendModel = GammaGammaModel | MeanSpendModel
+
+
+def fit_spend(frequency, monetary) -> SpendModel:
+    """Gamma-Gamma on (frequency, monetary), or ``MeanSpendModel`` when it cannot be fitted
+    (too few repeat buyers, no maximum, or an infinite population mean: q <= 1)."""
+    try:
+        spend = GammaGammaModel().fit(frequency, monetary)
+        spend.population_mean_spend()  # raises for q <= 1
+        return spend
+    except ClvFitError:
+        return MeanSpendModel().fit(frequency, monetary)
 
 
 def _loglik_rows(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:

@@ -210,8 +210,13 @@ def segments_section(rep: Canvas, result: ClvResult,
 
 
 def independence_note(result: ClvResult, fmt: Formatter) -> tuple[str, str]:
-    """(text, level) of the frequency / spend independence check."""
+    """(text, level) about the spend model: the frequency / spend independence check that
+    Gamma-Gamma assumes, or why each customer's plain average spend is used instead."""
+    if result.spend.name == "mean_spend":
+        return t("clv.spend_fallback", fmt.lang), "info"
     check = result.independence
+    if check is None:
+        return t("clv.independence_undefined", fmt.lang), "info"
     key = "clv.independence_ok" if check.ok else "clv.independence_warn"
     return t(key, fmt.lang, corr=fmt.num(check.pearson, 2)), "info" if check.ok else "warning"
 

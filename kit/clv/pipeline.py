@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from kit.clv.base import CountModel
-from kit.clv.gammagamma import GammaGammaModel, IndependenceCheck, independence_check
+from kit.clv.gammagamma import IndependenceCheck, SpendModel, independence_check
 from kit.clv.summary import UNIT_DAYS, clv_config, customer_summary
 from kit.clv.validation import Validation, validate
 from kit.clv.value import (
@@ -48,8 +48,8 @@ class ClvResult:
     summary: pd.DataFrame
     validation: Validation
     model: CountModel
-    spend: GammaGammaModel
-    independence: IndependenceCheck
+    spend: SpendModel  # Gamma-Gamma, or MeanSpendModel when it could not be fitted
+    independence: IndependenceCheck | None  # None: undefined (too few repeat buyers, one price)
     scores: pd.DataFrame
     segments: pd.DataFrame | None = None  # customer_id + SEGMENT_COLUMNS of 03's snapshot; None without one
     path: Path | None = None  # clv.parquet once written
@@ -71,8 +71,9 @@ class ClvResult:
             "average_p_alive": float(self.scores["p_alive"].mean()),
             "expected_purchases": float(self.scores["expected_purchases"].sum()),
             "horizon_months": int(self.config.horizon_months),
-            "frequency_spend_correlation": self.independence.pearson,
+            "frequency_spend_correlation": self.independence.pearson if self.independence else None,
             "one_time_share": self.one_time_share,
+            "spend_model": self.spend.name,
         }
 
     @property

@@ -1,4 +1,5 @@
-"""Customer lifetime value from a fitted purchase model and the Gamma-Gamma spend model.
+"""Customer lifetime value from a fitted purchase model and a spend model (Gamma-Gamma,
+or each customer's average spend when Gamma-Gamma cannot be fitted: ``fit_spend``).
 
 CLV over ``clv.horizon_months`` months (a month = 365.25 / 12 days):
 
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kit.clv.base import CountModel, per_customer
-from kit.clv.gammagamma import GammaGammaModel
+from kit.clv.gammagamma import SpendModel, fit_spend
 from kit.clv.models import make_model
 from kit.clv.summary import UNIT_DAYS
 from kit.core.config import CLVConfig
@@ -69,7 +70,7 @@ def clv_tiers(clv: np.ndarray) -> np.ndarray:
 
 
 def customer_value(
-    model: CountModel, spend: GammaGammaModel, summary: pd.DataFrame, config: CLVConfig
+    model: CountModel, spend: SpendModel, summary: pd.DataFrame, config: CLVConfig
 ) -> pd.DataFrame:
     """Per customer: expected purchases over the horizon, P(alive), expected spend per
     order, CLV and tier (the columns of snapshots/<month>/clv.parquet)."""
@@ -93,11 +94,12 @@ def customer_value(
 
 @dataclass(frozen=True)
 class FittedValue:
-    """A purchase model and the Gamma-Gamma spend model fitted on one summary, and the
-    per-customer value they give (``customer_value``)."""
+    """A purchase model and the spend model (Gamma-Gamma, or plain averages when it cannot
+    be fitted: ``fit_spend``) fitted on one summary, and the per-customer value they give
+    (``customer_value``)."""
 
     model: CountModel
-    spend: GammaGammaModel
+    spend: SpendModel
     scores: pd.DataFrame
 
 
@@ -105,7 +107,7 @@ def fit_value(summary: pd.DataFrame, config: CLVConfig, model: str) -> FittedVal
     """Fit purchase model ``model`` (a ``clv.models`` name) and the spend model on ``summary``
     (``kit.clv.summary``: frequency, recency, T, monetary) and value every customer in it."""
     count = make_model(model).fit(summary["frequency"], summary["recency"], summary["T"])
-    spend = GammaGammaModel().fit(summary["frequency"], summary["monetary"])
+    spend = fit_spend(summary["frequency"], summary["monetary"])
     return FittedValue(count, spend, customer_value(count, spend, summary, config))
 
 

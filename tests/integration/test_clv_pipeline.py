@@ -3,6 +3,8 @@ notebook: tests/e2e/test_notebooks_by_hand.py)."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -56,9 +58,9 @@ def test_metrics_are_json_ready(result):
     assert set(metrics) == {
         "customers_scored", "model", "holdout_mae", "holdout_total_error", "total_clv", "average_clv", "median_clv",
         "top10_share", "average_p_alive", "expected_purchases", "horizon_months", "frequency_spend_correlation",
-        "one_time_share",
+        "one_time_share", "spend_model",
     }
-    assert metrics["model"] == result.model.name
+    assert metrics["model"] == result.model.name and metrics["spend_model"] == "gammagamma"
     assert 0.1 <= metrics["top10_share"] <= 1
     assert metrics["total_clv"] == pytest.approx(result.scores["clv"].sum())
 
@@ -206,3 +208,22 @@ def test_most_customers_bought_once_is_a_finding(tmp_path):
     assert share == pytest.approx((result.summary["frequency"] == 0).mean()) and share > 0.5
     found = page.findings(result, Formatter("en"))
     assert found[1].startswith(f"{Formatter('en').pct(share)} of these customers have bought only once")
+
+
+def test_one_price_for_everyone_falls_back_to_average_spend(tmp_path):
+    """A subscription-like order log (every order of a customer costs the same) has no spread for
+    Gamma-Gamma to fit: each customer's own average is used and the page says why."""
+    from kit.clv import page, pipeline
+    from kit.text.fmt import Formatter
+
+    orders = simulate_orders(800, start="2024-01-01", end="2026-11-01", seed=9)
+    plans = np.array([9.9, 29.0, 79.0])  # three plans, one monthly fee each
+    codes = orders["customer_id"].map(lambda c: int(hashlib.md5(c.encode()).hexdigest(), 16) % 3)
+    orders.assign(amount=plans[codes.to_numpy()]).to_parquet(tmp_path / "orders.parquet", index=False)
+    result = pipeline.run(Warehouse(tmp_path), "2026-10", CLVConfig(holdout_months=6))
+    assert result.spend.name == "mean_spend" and result.headline()["spend_model"] == "mean_spend"
+    repeat = result.scores["frequency"] > 0
+    assert np.allclose(result.scores.loc[repeat, "expected_spend"], result.scores.loc[repeat, "monetary"])
+    assert (result.scores["clv"] > 0).all()
+    text, level = page.independence_note(result, Formatter("en", "CNY"))
+    assert "could not be fitted" in text and level == "info"

@@ -13,7 +13,7 @@ from scipy.special import gammaln, hyp2f1
 
 from kit.clv.base import ClvFitError, Estimates
 from kit.clv.bgnbd import BetaGeoModel
-from kit.clv.gammagamma import GammaGammaModel, independence_check
+from kit.clv.gammagamma import GammaGammaModel, MeanSpendModel, fit_spend, independence_check
 from kit.clv.mbgnbd import ModifiedBetaGeoModel
 from kit.clv.paretonbd import ParetoNBDModel, hyp2f1_one
 from kit.clv.simulate import simulate_histories
@@ -196,3 +196,19 @@ def test_no_dropout_data_flags_the_bound_parameter():
     assert intervals.loc[list(est.at_bound), "std_error"].isna().all()
     assert intervals.loc[["r", "alpha"], "std_error"].notna().all()
     assert fit.p_alive([3], [5.0], [50.0])[0] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_fit_spend_falls_back_to_averages_without_spread():
+    """Gamma-Gamma needs spread in spend per order; with one fee per customer (and with too few
+    repeat buyers) fit_spend uses each customer's average, the population's without repeats."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 8, 500).astype(float)
+    fee = rng.choice([9.9, 29.0, 79.0], 500)
+    spend = fit_spend(x, np.where(x > 0, fee, 0.0))
+    assert isinstance(spend, MeanSpendModel)
+    expected = spend.conditional_expected_spend([0, 3], [0.0, 29.0])
+    assert expected[1] == 29.0 and expected[0] == pytest.approx(np.average(fee[x > 0], weights=x[x > 0]))
+    assert isinstance(fit_spend([1, 2, 0], [10.0, 12.0, 0.0]), MeanSpendModel)  # 2 repeat buyers
+    assert independence_check([1, 2, 3, 4], [10.0, 10.0, 10.0, 10.0]) is None
+    with pytest.raises(ClvFitError, match="no repeat buyer"):
+        MeanSpendModel().fit([0, 0], [0.0, 0.0])
