@@ -39,9 +39,11 @@ simulation, else null, ``last_paid_through`` and ``cancelled_at`` as simulated, 
 possibly after the export), ``labels.parquet`` (per month-end snapshot ``S``, midnight after
 the month's last day, and account active at ``S`` (started before ``S`` and paid through
 after it): ``churned_<N>d`` = the paid period it holds at ``S`` is its last and ends by
-``S + N`` days, N in ``LABEL_DAYS``), ``km.json`` (the true Kaplan-Meier survival of
-subscription tenure at 30/60/150 days, censored at the end of the simulation) and
-``config.json``.
+``S + N`` days, N in ``LABEL_DAYS``; the kit sees such a lapse ``GRACE_DAYS`` after
+``end_date``), ``km.json`` (the Kaplan-Meier survival of the true subscription tenure,
+start day to ``end_date``, at 30/60/150 days: ``at_export`` censored at the export's end,
+what the exported data can show and the figure to check the kit's curve against, and
+``full`` censored at the end of the simulation) and ``config.json``.
 """
 
 from __future__ import annotations
@@ -260,9 +262,12 @@ def _truth(
         labels.append(frame)
     pd.concat(labels, ignore_index=True).to_parquet(truth_dir / "labels.parquet", index=False)
     horizon = START + pd.Timedelta(days=int((export_end - START).days) + TRUTH_DAYS)
-    duration = (table["end_date"].fillna(horizon) - table["started_at"].dt.normalize()).dt.days.to_numpy()
-    (truth_dir / "km.json").write_text(json.dumps(
-        {str(d): kaplan_meier(duration, left, d) for d in KM_DAYS}, indent=2), encoding="utf-8")
+    km = {}
+    for name, cut in (("at_export", export_end), ("full", horizon)):
+        ended = left & (table["end_date"] < cut).to_numpy()  # lapsed before the cut
+        duration = (table["end_date"].where(ended, cut) - table["started_at"].dt.normalize()).dt.days.to_numpy()
+        km[name] = {str(d): kaplan_meier(duration, ended, d) for d in KM_DAYS}
+    (truth_dir / "km.json").write_text(json.dumps(km, indent=2), encoding="utf-8")
     weights = {
         "utility": "intercept + sum(events[k] * log1p(count of k in the window)) + plans[plan] + tenure * log1p(months)",
         "intercept": INTERCEPT, "events": WEIGHTS, "plans": PLAN_EFFECT, "tenure": TENURE_WEIGHT,

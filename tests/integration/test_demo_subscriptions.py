@@ -120,7 +120,16 @@ def test_truth_is_consistent_with_the_subscriptions(world):
         checked += 1
     assert checked >= 6
     km = truth(world, "km.json")
-    assert set(km) == {str(d) for d in KM_DAYS} and 1 > km["30"] > km["60"] > km["150"] > 0
+    assert set(km) == {"at_export", "full"}
+    for curve in km.values():
+        assert set(curve) == {str(d) for d in KM_DAYS} and 1 > curve["30"] > curve["60"] > curve["150"] > 0
+    # at the export: the Kaplan-Meier of the exported tenures, a lapse counting once its paid
+    # period has ended (the truth's own end dates agree with paid_through for those)
+    ended = (through < end).to_numpy() & accounts.loc[subs.index, "churned"].to_numpy()
+    ended &= (accounts.loc[subs.index, "end_date"] < end).to_numpy()
+    duration = np.where(ended, (through - started.dt.normalize()).dt.days, (end - started.dt.normalize()).dt.days)
+    for days in KM_DAYS:
+        assert kaplan_meier(duration, ended, days) == pytest.approx(km["at_export"][str(days)])
 
 
 def test_kaplan_meier_by_hand():
