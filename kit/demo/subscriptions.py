@@ -223,15 +223,19 @@ def _export(
 
 
 def _event_rows(rng: np.random.Generator, daily: np.ndarray, first: np.ndarray, last: np.ndarray) -> pd.DataFrame:
-    """One row per event on the days [first, last) of each account, at a random time of day."""
+    """One row per event on the days [first, last) of each account, at a random time of day
+    (to the millisecond; no two rows alike)."""
     day, account, kind = np.nonzero(daily)
     keep = (day >= first[account]) & (day < last[account])
     day, account, kind = day[keep], account[keep], kind[keep]
     n = daily[day, account, kind].astype(np.int64)
     day, account, kind = np.repeat(day, n), np.repeat(account, n), np.repeat(kind, n)
-    seconds = rng.integers(6 * 3600, 24 * 3600, len(day))
-    ts = START + pd.to_timedelta(day, unit="D") + pd.to_timedelta(seconds, unit="s")
+    millis = rng.integers(6 * 3_600_000, 24 * 3_600_000, len(day))
+    ts = START + pd.to_timedelta(day, unit="D") + pd.to_timedelta(millis, unit="ms")
     frame = pd.DataFrame({"account": account, "event_ts": ts, "event_type": np.asarray(list(EVENT_RATES))[kind]})
+    # two events of one account, type and millisecond would be an exact duplicate row: one ms apart
+    clash = frame.groupby(["account", "event_ts", "event_type"]).cumcount().to_numpy()
+    frame["event_ts"] += pd.to_timedelta(clash, unit="ms")
     return frame.sort_values(["event_ts", "account"], ignore_index=True)
 
 
