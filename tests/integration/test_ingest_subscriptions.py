@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from worlds import write_config
 
-from kit.core.config import load_config
+from kit.core.config import ConfigError, load_config
 from kit.core.inputs import Inputs
-from kit.ingest import run_ingest
+from kit.ingest import IngestError, run_ingest
 
 IDENTITY = {"keys": ["member_id", "customer_no", "phone", "email", "app_user_id"],
             "account_keys": ["member_id", "customer_no", "app_user_id"]}
@@ -108,3 +109,19 @@ def test_no_subscriptions_source_writes_an_empty_typed_table(tmp_path):
     subs = read(tmp_path, "subscriptions")
     assert subs.empty and str(subs["paid_through"].dtype).startswith("datetime64")
     assert not Inputs.read(tmp_path / "data" / "warehouse").has("subscriptions")
+
+
+def test_a_subscriptions_file_without_paid_through_is_refused_with_the_column_named(tmp_path):
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "subs.csv").write_text("customer_no,plan,started_at,mrr\nC1,basic,2025-01-01,9.9\n", encoding="utf-8")
+    sources = {"subs": {"kind": "subscriptions", "path": "data/raw/subs.csv", "keys": {"customer_no": "customer_no"}}}
+    config = load_config(write_config(tmp_path, {"sources": sources, "identity": IDENTITY}))
+    with pytest.raises(IngestError, match=r"'paid_through'.*Columns found: customer_no, plan, started_at, mrr"):
+        run_ingest(config)
+
+
+def test_subscription_keys_must_be_listed_key_types(tmp_path):
+    sources = {"subs": {"kind": "subscriptions", "path": "data/raw/subs.csv", "keys": {"account": "account_no"}}}
+    with pytest.raises(ConfigError, match="account_no"):
+        load_config(write_config(tmp_path, {"sources": sources, "identity": IDENTITY}))
