@@ -137,8 +137,8 @@ def _simulate(
     rng: np.random.Generator, start_day: np.ndarray, plans: np.ndarray, daily: np.ndarray, n_days: int
 ) -> dict[str, np.ndarray]:
     """The renewal decisions: per account the number of paid periods (``periods``), the
-    period after which it left (``end_k``, inf when it never left within the simulation),
-    its decision day and utility at leaving."""
+    renewal at which it left (``end_k``, inf when it never left within the simulation) and
+    the day it decided to leave (``decision_day``, -1 for a stayer)."""
     accounts = len(start_day)
     weights = np.asarray([WEIGHTS[t] for t in EVENT_RATES])
     plan_effect = np.asarray([PLAN_EFFECT[p] for p in plans])
