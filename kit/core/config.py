@@ -90,7 +90,7 @@ class PathsConfig:
 class SourceConfig:
     """One raw source declared for ingest (owned by kit.ingest)."""
 
-    kind: Literal["customers", "orders", "app_users", "events", "surveys", "assignments"]
+    kind: Literal["customers", "orders", "app_users", "events", "surveys", "subscriptions", "assignments"]
     path: str = ""
     format: Literal["csv", "excel", "parquet", "jsonl", "ibis"] = "csv"
     encoding: str = "auto"
@@ -416,7 +416,7 @@ def _check_relations(config: KitConfig, file: Path) -> None:
 
 
 # source kinds whose rows are identity records (kit.ingest.kinds.ROW_ID): they carry keys
-IDENTITY_KINDS = ("customers", "orders", "app_users", "surveys")
+IDENTITY_KINDS = ("customers", "orders", "app_users", "surveys", "subscriptions")
 # source kinds whose rows link to customers through one declared key (kit.ingest.kinds.event_key)
 LINKED_KINDS = ("events",)
 

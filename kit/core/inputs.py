@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 # Tables a need can name; identities and customers always exist after ingest.
-TABLES = ("customers", "orders", "events", "surveys", "assignments")
+TABLES = ("customers", "orders", "events", "surveys", "subscriptions", "assignments")
 TIMED = {"orders": "order_ts", "events": "event_ts"}
 
 

@@ -27,7 +27,7 @@ from kit.core.dates import check_month
 from kit.core.generations import current_dir
 from kit.core.inputs import Inputs
 
-TABLES = ("customers", "identities", "orders", "events", "surveys", "assignments")
+TABLES = ("customers", "identities", "orders", "events", "surveys", "subscriptions", "assignments")
 
 
 class WarehouseError(FileNotFoundError):

@@ -21,7 +21,9 @@ How the world works (details in the modules):
 - :mod:`kit.demo.shapes` the same world exported as other companies hand their data over
   (an order log only, a membership store with a GBK CRM, an app with its own event names,
   a US store): ``write_shape(name, root, customers, seed)`` writes the raw files and the
-  project config of one shape.
+  project config of one shape;
+- :mod:`kit.demo.subscriptions` a world of its own (shape ``subscription_app``): a
+  subscription app with monthly billing, behaviour events and churn from a known utility.
 
 ``_truth/`` holds persons.parquet, source_records.parquet, churn.parquet,
 experiments.parquet (true effect per experiment, variant, segment and metric),

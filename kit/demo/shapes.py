@@ -17,6 +17,11 @@ formats and event vocabulary; then it writes the project config that maps those 
 ``app_events``    an app business: users, online orders by app user id, and events in the
                   app's own vocabulary (``EVENT_VOCABULARY`` plus ``complaint`` for every
                   detractor survey answer); no surveys; the app homepage experiment.
+``subscription_app`` a subscription app on monthly plans (:mod:`kit.demo.subscriptions`, a
+                  world of its own, not the retail demo's): accounts, subscriptions and
+                  payments by customer number, behaviour events (Parquet) by the same key;
+                  its churn causes are known (``_truth/`` beside the raw files); no
+                  experiments section.
 ``us_store``      a US online store in USD and America/New_York that opened mid-month
                   (``US_OPENING``): customers and orders linked by e-mail, order times in
                   UTC written month/day/year, an empty experiments catalogue.
@@ -43,6 +48,7 @@ import pandas as pd
 import yaml
 
 from kit.core.config import DEFAULT_CONFIG, PROJECT_ROOT
+from kit.demo import subscriptions
 
 END_MONTH = "2026-10"
 RAW = "raw"
@@ -343,6 +349,33 @@ SHAPES: dict[str, Callable[[World, Path, np.random.Generator], ShapeConfig]] = {
 }
 
 
+def subscription_app(raw: Path, customers: int, seed: int) -> ShapeConfig:
+    """The subscription world (``kit.demo.subscriptions.write_world``) and the config mapping
+    its four files, every one linked through the customer number."""
+    subscriptions.write_world(raw, customers, seed, END_MONTH)
+    key = {"customer_no": "customer_no"}
+    return ShapeConfig(
+        project={"name": "Team Planner", "currency": "USD", "timezone": "UTC"},
+        sources={
+            "accounts": {"kind": "customers", "path": f"{RAW}/accounts.csv",
+                         "columns": {"customer_no": "member_id", "signup_date": "registered_at"},
+                         "keys": {"member_id": "customer_no", "email": "email"}, "timestamp_formats": ["%Y-%m-%d"]},
+            "subscriptions": {"kind": "subscriptions", "path": f"{RAW}/subscriptions.csv", "keys": key,
+                              "timestamp_formats": ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]},
+            "payments": {"kind": "orders", "path": f"{RAW}/payments.csv",
+                         "columns": {"invoice": "order_id", "paid_at": "order_ts"}, "keys": key,
+                         "timestamp_formats": ["%Y-%m-%d %H:%M:%S"], "channel": "online"},
+            "events": {"kind": "events", "path": f"{RAW}/events.parquet", "format": "parquet", "keys": key},
+        },
+        identity={"keys": ["customer_no", "email"], "account_keys": ["customer_no"]},
+        experiments=None,
+    )
+
+
+# shapes with a world of their own (not the retail demo's): (raw folder, customers, seed) -> config
+OWN_WORLDS: dict[str, Callable[[Path, int, int], ShapeConfig]] = {"subscription_app": subscription_app}
+
+
 def write_shape(name: str, root: Path, customers: int = 2500, seed: int = 42) -> Path:
     """Write shape ``name``'s raw files into ``root/raw`` and its config ``root/kit.yml``;
     return the config's path.
@@ -354,15 +387,18 @@ def write_shape(name: str, root: Path, customers: int = 2500, seed: int = 42) ->
     """
     from kit.demo import generate
 
-    if name not in SHAPES:
-        raise ValueError(f"unknown shape {name!r}: choose one of {', '.join(SHAPES)}")
+    if name not in SHAPES and name not in OWN_WORLDS:
+        raise ValueError(f"unknown shape {name!r}: choose one of {', '.join([*SHAPES, *OWN_WORLDS])}")
     root = Path(root).resolve()
     raw = root / RAW
     raw.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="kit_shape_") as folder:
-        generate(Path(folder), customers=customers, seed=seed, end_month=END_MONTH)
-        world = read_world(Path(folder))
-    shape = SHAPES[name](world, raw, np.random.default_rng(seed))
+    if name in OWN_WORLDS:
+        shape = OWN_WORLDS[name](raw, customers, seed)
+    else:
+        with tempfile.TemporaryDirectory(prefix="kit_shape_") as folder:
+            generate(Path(folder), customers=customers, seed=seed, end_month=END_MONTH)
+            world = read_world(Path(folder))
+        shape = SHAPES[name](world, raw, np.random.default_rng(seed))
     data = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     data.pop("experiments")
     data |= {

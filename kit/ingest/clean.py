@@ -4,7 +4,8 @@
 the row position ``_pos``, the quarantine ``_reason`` / ``_column`` and a ``_resent`` flag)
 and the view ``clean_<name>`` (the rows kept), in three steps:
 
-0. an orders source without an ``order_id`` column gets a synthesised one: the first 20
+0. an orders source without an ``order_id`` column (a subscriptions source without
+   ``subscription_id`` alike, ``kinds.SYNTHESISED_IDS``) gets a synthesised one: the first 20
    hex digits of the keyed hash (HMAC-SHA256 under the identity key, ``identity.py``) of
    the row's fields, as JSON of column name -> raw value sorted by column name (names
    after the ``columns:`` mapping). The same row gets the same id on every run and in any
@@ -63,6 +64,7 @@ from kit.ingest.kinds import (
     MAIN_TS,
     ORDER_STATUSES,
     PERSONAL,
+    SYNTHESISED_IDS,
     TIMED_KINDS,
     Column,
     Kind,
@@ -91,7 +93,7 @@ from kit.ingest.normalize import (
 from kit.ingest.sources import IngestError, RawSource
 
 INTERNAL = ("_file", "_row", "_line", "_pos")
-MONEY = ("amount", "discount")  # number columns held to ingest.max_amount
+MONEY = ("amount", "discount", "mrr")  # number columns held to ingest.max_amount
 SYNTHESISED_ID_DIGITS = 20  # hex digits of a synthesised order id (80 bits)
 
 
@@ -212,6 +214,9 @@ def _checks(
         statuses = ", ".join(sql_literal(s) for s in ORDER_STATUSES)
         checks.append(("unknown_status", "status", f"p_status IS NOT NULL AND p_status NOT IN ({statuses})"))
         checks.append(("negative_amount", "amount", "p_amount < 0 AND coalesce(p_status, '') <> 'refunded'"))
+    if kind_name == "subscriptions":
+        checks.append(("negative_amount", "mrr", "p_mrr < 0"))
+        checks.append(("paid_through_before_start", "paid_through", "p_paid_through < p_started_at"))
     return checks
 
 
@@ -239,11 +244,12 @@ def clean_source(con: duckdb.DuckDBPyConnection, raw: RawSource, config: KitConf
     # step 1 trims every text column once; step 2 parses; step 3 picks the first failed check
     types = {c: TRIMMED if t in TEXT_TYPES else t for c, t in present.items()}
     trimmed = [f"{trimmed_text_sql(quote_ident(c), t)} AS {quote_ident(c)}" for c, t in present.items()]
-    synthesised = source.kind == "orders" and "order_id" not in present
+    row_id = SYNTHESISED_IDS.get(source.kind)
+    synthesised = row_id is not None and row_id not in present
     if synthesised:
         row = "to_json({" + ", ".join(f"{sql_literal(c)}: {quote_ident(c)}" for c in sorted(fields)) + "})"
-        trimmed.append(f"{hash_sql(key, row, SYNTHESISED_ID_DIGITS)} AS order_id")
-        types["order_id"] = TRIMMED
+        trimmed.append(f"{hash_sql(key, row, SYNTHESISED_ID_DIGITS)} AS {quote_ident(row_id)}")
+        types[row_id] = TRIMMED
     main_ts = MAIN_TS[source.kind] if source.kind in TIMED_KINDS else None
     parsed = []
     for column in columns:
@@ -276,7 +282,7 @@ def clean_source(con: duckdb.DuckDBPyConnection, raw: RawSource, config: KitConf
         _mark_resent(con, name, kind, source.kind)
     stats = SourceStats(
         name, source.kind, raw.files, raw.encodings, columns=[c.name for c in columns if c.name in raw.columns],
-        read=raw.records, synthesised_order_id=synthesised,
+        read=raw.records, synthesised_order_id=synthesised and source.kind == "orders",
     )
     if main_ts is not None:
         stats.has_time = _has_time(con, name, main_ts)

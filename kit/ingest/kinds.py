@@ -1,6 +1,7 @@
 """What each source kind contains and how each of its columns is cleaned.
 
-A source's ``kind`` (customers, orders, app_users, events, surveys, assignments) fixes
+A source's ``kind`` (customers, orders, app_users, events, surveys, subscriptions,
+assignments) fixes
 its canonical columns: which must exist in the file (``required``; every other column is
 optional), which must hold a valid value on every row where the column exists
 (``mandatory``: a blank or unparseable value quarantines the row), and what happens to a
@@ -11,7 +12,11 @@ a file is written as a null of its column's SQL type (``Column.sql_type``: DOUBL
 BIGINT, TIMESTAMP or VARCHAR), never a typeless NULL, or as its ``default`` (an order's
 ``status`` is ``paid``). docs/data_contract.md lists every kind's columns.
 
-An orders source without ``order_id`` gets a stable synthesised id (``clean.py``). Columns
+An orders source without ``order_id``, and a subscriptions source without
+``subscription_id``, gets a stable synthesised id (``clean.py``, ``SYNTHESISED_IDS``).
+A subscription row is one identity record (one customer's subscription), linked to the
+customer's other records through its declared key (e.g. ``keys: {customer_no: customer_no}``)
+or, declaring none, its ``member_id`` / ``email``. Columns
 named in ``PERSONAL`` are read only for identity resolution and never written anywhere
 (quarantine rows drop them too); so are the identity key columns a source declares that
 are not canonical columns of its kind (``sources.<name>.keys``, ``identity_keys``).
@@ -22,6 +27,7 @@ An events source links its rows to customers through one key column (``event_key
 Quarantine reasons (the ``reason`` column; the ``column`` column names the field):
 ``missing_value``, ``unparseable_timestamp``, ``text_in_number``, ``not_whole_number``,
 ``negative_amount`` (a negative paid amount without refund status), ``unknown_status``,
+``paid_through_before_start`` (a subscription paid through a date before it started),
 ``out_of_range`` (NPS outside 0-10, CSAT outside 1-5, negative item count),
 ``implausible_amount`` (amount or discount not finite or above ``ingest.max_amount``),
 ``implausible_date`` (a quarantining date outside ``ingest.min_date`` .. ``max_date``),
@@ -143,6 +149,19 @@ KINDS: dict[str, Kind] = {
         ),
         key=("response_id",),
     ),
+    "subscriptions": Kind(
+        columns=(
+            Column("subscription_id", mandatory=True),  # absent: synthesised (clean.py)
+            Column("member_id"),
+            Column("email", "email", on_invalid="null"),
+            Column("plan"),
+            Column("started_at", "timestamp", required=True, mandatory=True),
+            Column("paid_through", "timestamp", required=True, mandatory=True),
+            Column("mrr", "number", required=True, mandatory=True),
+            Column("cancelled_at", "timestamp"),
+        ),
+        key=("subscription_id",),
+    ),
     "assignments": Kind(
         columns=(
             Column("experiment_id", required=True, mandatory=True),
@@ -163,6 +182,7 @@ ROW_ID = {
     "orders": "order_id",
     "app_users": "app_user_id",
     "surveys": "response_id",
+    "subscriptions": "subscription_id",
 }
 # Identifier columns each identity kind links on when its source declares no ``keys``
 # (column = key type; only the key types in identity.keys and the columns the file has).
@@ -171,7 +191,10 @@ DEFAULT_KEYS = {
     "orders": ("member_id", "shop_user_id", "phone", "email"),
     "app_users": ("app_user_id", "phone", "email"),
     "surveys": ("member_id", "phone"),
+    "subscriptions": ("member_id", "email"),
 }
+# Kinds whose row id may be absent from the file: synthesised from the row's fields (clean.py)
+SYNTHESISED_IDS = {"orders": "order_id", "subscriptions": "subscription_id"}
 # Key types normalised by a rule of their own; any other key type is trimmed text.
 KEY_PARSE: dict[str, Parse] = {"phone": "phone", "email": "email"}
 # Kinds whose timestamps carry the time of day analyses use (hour of day, night): the
@@ -184,6 +207,7 @@ MAIN_TS = {
     "app_users": "registered_at",
     "events": "event_ts",
     "surveys": "survey_ts",
+    "subscriptions": "started_at",
     "assignments": "assigned_ts",
 }
 # assignment unit types that are aliases of an identity key type; any key type listed in
