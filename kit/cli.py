@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", type=Path, help="config file (default: config/kit.yml)")
     demo.add_argument(
         "--shape",
-        help="write a company shape instead (kit.demo.shapes: orders_only, member_store, app_events, us_store) "
+        help="write a company shape instead (kit.demo.shapes: orders_only, member_store, app_events, us_store, "
+        "subscription_app) "
         "as a project in --out: its raw/ files and kit.yml",
     )
 
