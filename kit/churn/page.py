@@ -24,7 +24,7 @@ from matplotlib.axes import Axes
 
 from kit.churn import retention
 from kit.churn.actions import ACTIONS, EXPORT_FILE, budget_outcome
-from kit.churn.drivers import TREND_PAIRS, VALUE_KINDS, dependence_summary
+from kit.churn.drivers import MIN_IMPORTANCE, TREND_PAIRS, VALUE_KINDS, dependence_summary
 from kit.churn.pipeline import ChurnResult
 from kit.core.vocabulary import value_at_risk
 from kit.profile import event_feature_parts
@@ -89,6 +89,7 @@ def _values(result: ChurnResult, fmt: Formatter) -> dict[str, Any]:
         "silent_days": result.silent_days,
         "call_share": fmt.pct(cfg.call_share, 0),
         "coupon_share": fmt.pct(cfg.coupon_share, 0),
+        "min_importance": fmt.num(MIN_IMPORTANCE, 3),
         "rate": fmt.pct(cfg.action_success_rate, 0),
         "month": fmt.month(result.plan.validation),
         "currency": fmt.symbol,
@@ -369,9 +370,11 @@ def describe_dependence(curves: pd.DataFrame, fmt: Formatter, event_types: dict[
 
 
 def drivers_table(result: ChurnResult, lang: str, n: int = 10) -> pd.DataFrame:
-    """Top ``n`` global drivers with readable names (feature, importance)."""
-    top = result.drivers.head(n)
-    labels = [feature_label(f, lang, result.event_types) for f in top["feature"]]
+    """Top ``n`` material global drivers (``kit.churn.drivers.permutation_drivers``) with
+    readable names and the direction of their effect (feature, importance); none when no
+    signal is material."""
+    top = result.drivers.loc[result.drivers["material"]].head(n)
+    labels = [driver_phrase(r.feature, r.direction, lang, result.event_types) for r in top.itertuples()]
     return pd.DataFrame({"feature": labels, "importance": top["importance"].to_numpy()})
 
 
@@ -499,7 +502,11 @@ def plot_reliability(ax: Axes, result: ChurnResult, fmt: Formatter) -> None:
 def plot_drivers(ax: Axes, result: ChurnResult, fmt: Formatter) -> None:
     """The top drivers as horizontal bars, the strongest on top."""
     top = drivers_table(result, fmt.lang).iloc[::-1]
-    ax.barh(top["feature"], top["importance"])
+    if len(top):
+        ax.barh(top["feature"], top["importance"])
+    else:
+        ax.text(0.5, 0.5, t("churn.finding.no_drivers", fmt.lang), ha="center", va="center", wrap=True)
+        ax.set_axis_off()
 
 
 def plot_quadrant(ax: Axes, result: ChurnResult, fmt: Formatter) -> None:
