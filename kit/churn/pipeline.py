@@ -9,11 +9,15 @@ Steps (snapshot scheme in ``kit.churn.dataset``):
 2. features + labels for every labelled snapshot month, kept only as model matrices; a
    column with no value in the snapshots a model is fitted on is dropped too
    (``empty_in``), and too few columns left is an error naming them and the missing inputs;
-3. the out-of-time model (training snapshots) and the baseline are scored on the
-   validation snapshot: metrics, reliability, ROC, gains, permutation drivers, partial
-   dependence;
-4. the final model (refitted on the latest fully labelled snapshots) scores the run
-   month; each customer gets occlusion reasons, CLV, value at risk and an action bucket.
+3. the out-of-time tree model (training snapshots), the logistic baseline on the same
+   columns and the recency yardstick are scored on the validation snapshot: metrics and
+   sample sizes, reliability, ROC, gains; the tree model keeps the scoring only when it
+   beats the baseline by ``churn.min_auc_gain`` (``kit.churn.model.choose_scorer``);
+   permutation drivers (material ones, with direction) and partial dependence are those of
+   the scorer;
+4. the scorer, refitted on the latest fully labelled snapshots, scores the run month; each
+   customer gets reasons from the material drivers (tree occlusion, or the baseline's own
+   linear share), CLV, value at risk and an action bucket (shares of the ranked list).
 
 Threads and scale: scikit-learn's OpenMP and BLAS run on one thread (threadpoolctl); the
 out-of-time fit and the final fit run side by side in two Python threads, and the run month
