@@ -44,9 +44,9 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
-from scipy.special import expit
 from sklearn.frozen import FrozenEstimator
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression

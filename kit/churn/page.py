@@ -24,7 +24,12 @@ from matplotlib.axes import Axes
 
 from kit.churn import retention
 from kit.churn.actions import ACTIONS, EXPORT_FILE, budget_outcome
-from kit.churn.drivers import MIN_IMPORTANCE, TREND_PAIRS, VALUE_KINDS, dependence_summary
+from kit.churn.drivers import (
+    MIN_IMPORTANCE,
+    TREND_PAIRS,
+    VALUE_KINDS,
+    dependence_summary,
+)
 from kit.churn.pipeline import ChurnResult
 from kit.core.vocabulary import value_at_risk
 from kit.profile import event_feature_parts
