@@ -330,8 +330,9 @@ def run_churn(
             ]
         )
         scorer = choose_scorer(quality, cfg.min_auc_gain)
-        chosen = model.calibrated if scorer == "model" else logistic.pipeline
-        importance = drivers.permutation_drivers(chosen, val.matrix, val.churned, val.customer_id, cfg.seed)
+        # importance on the booster's own scores (isotonic steps would tie ranks), risk curves calibrated
+        ranker, chosen = (model.booster, model.calibrated) if scorer == "model" else (logistic.pipeline,) * 2
+        importance = drivers.permutation_drivers(ranker, val.matrix, val.churned, val.customer_id, cfg.seed)
         top_numeric = [f for f in drivers.material_drivers(importance) if f in spec.numeric][:N_DEPENDENCE]
         curves = drivers.dependence(chosen, spec, val.matrix, top_numeric, val.customer_id, cfg.seed)
         timings["drivers_s"] = time.perf_counter() - clock

@@ -890,3 +890,17 @@ def test_reason_phrases_give_the_typical_value_and_never_zero_days_of_absence() 
     assert not got[1].startswith("no visit for 0") and got[1].endswith("(typical: 12 days)")
     assert got[2].endswith("(typical: 2)")
     assert page.reason_phrases(reasons, Formatter("zh"))["reason_1"].iloc[0].endswith("(一般为30天)")
+
+
+def test_baseline_attributions_are_the_risk_change_of_setting_a_feature_typical(noisy_result, world) -> None:
+    wh, config = world
+    model = noisy_result.model
+    frame = snapshot_examples(wh, "2026-10", config, noisy_features, labelled=False)
+    matrix = model.spec.matrix(frame).head(300)
+    ref = drivers.reference_values(matrix)
+    features = ["recency_days", "last_nps", "main_channel"]
+    att = model.attributions(matrix, features, ref)
+    for feature in features:
+        occluded = matrix.assign(**{feature: constant_like(matrix[feature], ref[feature])})
+        np.testing.assert_allclose(att[feature], model.predict(matrix) - model.predict(occluded), atol=1e-5)
+    assert (att.loc[matrix["recency_days"] > 200, "recency_days"] > 0).all()
