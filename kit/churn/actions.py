@@ -5,10 +5,11 @@
   margin of their last 365 days (``monetary_365d x clv.gross_margin``), labelled
   ``clv_source = "margin_365d"`` so nobody mistakes it for a model output.
 - Value at risk = churn probability x CLV.
-- Action buckets (thresholds in ``churn`` config, quantiles over the scored population):
-  ``call`` (personal call) when CLV is in the top ``1 - call_value_quantile`` (top 20%)
-  and risk >= ``call_risk`` (0.5); ``coupon`` when risk >= ``coupon_risk`` (0.3) and CLV
-  >= its ``coupon_value_quantile`` (median); ``nurture`` (automated) for everyone else.
+- Action buckets (shares in ``churn`` config): customers ranked by value at risk, ties
+  by risk (``contact_order``); the first ``call_share`` (5%) get a personal ``call``, the
+  next ``coupon_share`` (15%) a ``coupon``, everyone else automated ``nurture``. Shares of
+  the ranked list, not fixed risk or value thresholds: when everyone pays the same (one
+  price, so one CLV), the riskiest still get the calls and coupons.
 - Budget what-if: contacting the ``n`` customers with the highest value at risk reaches
   sum(risk) expected churners; if an action keeps ``action_success_rate`` of them, it
   saves that share of their value at risk (an assumption, shown as such).
@@ -34,6 +35,8 @@ from kit.core.warehouse import Warehouse
 
 ACTIONS = ("call", "coupon", "nurture")
 EXPORT_FILE = "churn_risk.csv"
+# per reason slot: the code, the customer's value, a trend's earlier value, the population's typical value
+REASON_PARTS = ("", "_value", "_before", "_typical")
 SNAPSHOT_COLUMNS = [
     "customer_id",
     "churn_probability",
@@ -42,7 +45,7 @@ SNAPSHOT_COLUMNS = [
     "value_at_risk",
     "segment",
     "persona",
-    *(f"reason_{k}{part}" for k in (1, 2, 3) for part in ("", "_value", "_before")),
+    *(f"reason_{k}{part}" for k in (1, 2, 3) for part in REASON_PARTS),
     "action",
 ]
 
@@ -75,28 +78,29 @@ def segment_labels(wh: Warehouse, month: str, customer_ids: pd.Series) -> pd.Dat
     return out
 
 
-def action_buckets(risk: np.ndarray, clv: np.ndarray, config: ChurnConfig) -> np.ndarray:
-    """``call`` / ``coupon`` / ``nurture`` per customer (rules in the module docstring)."""
-    risk = np.asarray(risk, dtype=float)
-    clv = np.asarray(clv, dtype=float)
-    if len(clv) == 0:
-        return np.array([], dtype=object)
-    call_value = np.nanquantile(clv, config.call_value_quantile)
-    coupon_value = np.nanquantile(clv, config.coupon_value_quantile)
-    call = (clv >= call_value) & (risk >= config.call_risk)
-    coupon = ~call & (risk >= config.coupon_risk) & (clv >= coupon_value)
-    return np.where(call, "call", np.where(coupon, "coupon", "nurture")).astype(object)
+def action_buckets(risk: np.ndarray, value_at_risk: np.ndarray, config: ChurnConfig) -> np.ndarray:
+    """``call`` / ``coupon`` / ``nurture`` per customer: the first ``call_share`` of the
+    ``contact_order`` get a call, the next ``coupon_share`` a coupon (module docstring)."""
+    order = contact_order(value_at_risk, risk)
+    n = len(order)
+    n_call = int(round(config.call_share * n))
+    n_coupon = min(n - n_call, int(round(config.coupon_share * n)))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return np.where(rank < n_call, "call", np.where(rank < n_call + n_coupon, "coupon", "nurture")).astype(object)
 
 
-def contact_order(value_at_risk: np.ndarray) -> np.ndarray:
-    """Row positions in the order to contact customers: highest value at risk first."""
-    return np.argsort(-np.nan_to_num(np.asarray(value_at_risk, dtype=float)), kind="stable")
+def contact_order(value_at_risk: np.ndarray, risk: np.ndarray) -> np.ndarray:
+    """Row positions in the order to contact customers: highest value at risk first, ties
+    (one price for everyone, or no value known) by higher risk."""
+    var = np.nan_to_num(np.asarray(value_at_risk, dtype=float))
+    return np.lexsort((-np.nan_to_num(np.asarray(risk, dtype=float)), -var))
 
 
 def budget_outcome(risk: np.ndarray, value_at_risk: np.ndarray, n_contacts: int, success_rate: float) -> dict[str, float]:
     """What contacting the top ``n_contacts`` by value at risk reaches and may save."""
-    order = contact_order(value_at_risk)[: max(0, int(n_contacts))]
     risk = np.asarray(risk, dtype=float)
+    order = contact_order(value_at_risk, risk)[: max(0, int(n_contacts))]
     var = np.asarray(value_at_risk, dtype=float)
     reached = float(np.nansum(risk[order]))
     var_reached = float(np.nansum(var[order]))
@@ -111,7 +115,7 @@ def budget_outcome(risk: np.ndarray, value_at_risk: np.ndarray, n_contacts: int,
 
 def budget_curve(risk: np.ndarray, value_at_risk: np.ndarray, success_rate: float, points: int = 40) -> pd.DataFrame:
     """``budget_outcome`` for budgets from 0 to everyone (``points`` steps)."""
-    order = contact_order(value_at_risk)
+    order = contact_order(value_at_risk, risk)
     cum_risk = np.concatenate([[0.0], np.nancumsum(np.asarray(risk, dtype=float)[order])])
     cum_var = np.concatenate([[0.0], np.nancumsum(np.asarray(value_at_risk, dtype=float)[order])])
     sizes = np.unique(np.linspace(0, len(order), points + 1).round().astype(int))
@@ -141,8 +145,8 @@ def export_path(rep_or_config: Any, month: str) -> Path:
 def export_frame(scores: pd.DataFrame) -> pd.DataFrame:
     """The contact list as exported: ids, risk, value, labels, reason codes, action code;
     highest value at risk first (ties in the scores' order: by customer id)."""
-    ordered = scores.iloc[contact_order(scores["value_at_risk"].to_numpy())]
-    reasons = [f"reason_{k}{part}" for k in (1, 2, 3) for part in ("", "_value", "_before")]
+    ordered = scores.iloc[contact_order(scores["value_at_risk"].to_numpy(), scores["churn_probability"].to_numpy())]
+    reasons = [f"reason_{k}{part}" for k in (1, 2, 3) for part in REASON_PARTS]
     return pd.DataFrame(
         {
             "customer_id": ordered["customer_id"].to_numpy(),

@@ -34,12 +34,17 @@ from sklearn.inspection import partial_dependence, permutation_importance
 from threadpoolctl import threadpool_limits
 
 from kit.churn import trees
-from kit.churn.model import ChurnModel
+from kit.churn.model import ChurnModel, FeatureSpec, Predictor, constant_like
 from kit.core.sampling import smallest_keys
 
 N_REASONS = 3
 # A partial-dependence change smaller than this (probability points) reads as "flat".
 FLAT = 0.02
+# A global driver is material when shuffling it costs more than this much out-of-time AUC
+# (and more than the spread of that cost over the repeats).
+MIN_IMPORTANCE = 0.002
+# |rank correlation| of a feature with the predicted risk below this has no stated direction.
+MIN_CORRELATION = 0.05
 # A reason must move the customer's risk by at least this much (probability points).
 MIN_EFFECT = 0.01
 
@@ -83,20 +88,26 @@ TREND_PAIRS: dict[str, tuple[str, str]] = {"visit_trend_90d": ("visits_90d", "vi
 
 
 def permutation_drivers(
-    model: ChurnModel,
+    estimator: Predictor,
     matrix: pd.DataFrame,
     y: np.ndarray,
     ids: np.ndarray,
     seed: int,
     max_rows: int = 4000,
-    n_repeats: int = 2,
+    n_repeats: int = 3,
 ) -> pd.DataFrame:
-    """Features ranked by the drop in out-of-time ROC AUC when shuffled (``importance``), on
-    the ``max_rows`` customers (``ids``, one per row) with the smallest seeded keys."""
+    """Features ranked by the drop in out-of-time ROC AUC when shuffled (``importance``, its
+    ``std`` over the repeats) of the scoring ``estimator`` (it takes the model matrix), on the
+    ``max_rows`` customers (``ids``, one per row) with the smallest seeded keys; ``material``
+    when the drop is above ``MIN_IMPORTANCE`` and above its std, and ``direction`` (``raises``
+    / ``lowers``: more of a numeric feature, more or less risk, by the sign of its rank
+    correlation with the predicted risk; "" for text features and flat ones)."""
     rows = np.sort(smallest_keys(ids, max_rows, seed))
+    sample = matrix.iloc[rows]
     with threadpool_limits(1):
+        risk = estimator.predict_proba(sample)[:, 1]
         result = permutation_importance(
-            model.booster,
+            estimator,
             matrix.iloc[rows],
             np.asarray(y)[rows],
             scoring="roc_auc",
@@ -106,24 +117,48 @@ def permutation_drivers(
     table = pd.DataFrame(
         {"feature": list(matrix.columns), "importance": result.importances_mean, "std": result.importances_std}
     )
+    table["material"] = (table["importance"] > MIN_IMPORTANCE) & (table["importance"] > table["std"])
+    table["direction"] = [_direction(sample[c], risk) for c in table["feature"]]
     return table.sort_values("importance", ascending=False, ignore_index=True)
 
 
+def _direction(values: pd.Series, risk: np.ndarray) -> str:
+    """``raises`` / ``lowers`` when the numeric ``values`` rank with or against ``risk``
+    (Spearman correlation beyond ``MIN_CORRELATION``), else ""."""
+    if isinstance(values.dtype, pd.CategoricalDtype) or values.nunique() < 2:
+        return ""
+    rho = pd.Series(values.to_numpy(dtype=float, na_value=np.nan)).rank().corr(pd.Series(risk).rank())
+    if not np.isfinite(rho) or abs(rho) < MIN_CORRELATION:
+        return ""
+    return "raises" if rho > 0 else "lowers"
+
+
+def material_drivers(table: pd.DataFrame) -> list[str]:
+    """The ``material`` features of a ``permutation_drivers`` table, most important first."""
+    return table.loc[table["material"], "feature"].tolist()
+
+
 def dependence(
-    model: ChurnModel, matrix: pd.DataFrame, features: list[str], ids: np.ndarray, seed: int, max_rows: int = 2000
+    estimator: Predictor,
+    spec: FeatureSpec,
+    matrix: pd.DataFrame,
+    features: list[str],
+    ids: np.ndarray,
+    seed: int,
+    max_rows: int = 2000,
 ) -> pd.DataFrame:
-    """Average calibrated risk over a grid of each numeric feature (long: feature, value, risk),
+    """Average risk of the scoring ``estimator`` (calibrated tree model or baseline) over a grid of each numeric feature (long: feature, value, risk),
     on the ``max_rows`` customers (``ids``, one per row) with the smallest seeded keys."""
     sample = matrix.iloc[np.sort(smallest_keys(ids, max_rows, seed))]
     # sklearn writes float64 grid values into the column: widen the float32 columns first
-    sample = sample.astype({c: "float64" for c in model.spec.numeric})
+    sample = sample.astype({c: "float64" for c in spec.numeric})
     frames = []
     for feature in features:
-        if feature not in model.spec.numeric or sample[feature].nunique() < 2:
+        if feature not in spec.numeric or sample[feature].nunique() < 2:
             continue
         with threadpool_limits(1):
             result = partial_dependence(
-                model.calibrated,
+                estimator,
                 sample,
                 [feature],
                 kind="average",
@@ -190,7 +225,7 @@ def occlusion_attributions(
     position = _booster_columns(booster, list(matrix.columns))
     columns = np.array([position[f] for f in features], dtype=np.int64)
     first = matrix.iloc[:1]
-    typical = first.assign(**{f: _constant_like(first[f], reference[f]) for f in features})
+    typical = first.assign(**{f: constant_like(first[f], reference[f]) for f in features})
     typical_values = booster._preprocess_X(typical, reset=False)[0, columns] if len(first) else np.zeros(len(features))
     raw = np.empty(len(matrix))
     out = np.zeros((len(matrix), len(features)), dtype="float32")
@@ -212,13 +247,6 @@ def _booster_columns(booster: object, columns: list[str]) -> dict[str, int]:
     return {columns[k]: p for p, k in enumerate(order)}
 
 
-def _constant_like(series: pd.Series, value: object) -> pd.Series | np.ndarray:
-    """A column of ``value`` with the dtype of ``series`` (categoricals keep their levels)."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return pd.Categorical([value] * len(series), categories=series.cat.categories)
-    return np.full(len(series), value, dtype=series.dtype)
-
-
 def top_reasons(attributions: pd.DataFrame, k: int = N_REASONS, min_effect: float = MIN_EFFECT) -> pd.DataFrame:
     """For each row, the ``k`` features that raise the risk most (``reason_feature_1..k``)."""
     values = attributions.to_numpy()
@@ -232,16 +260,22 @@ def top_reasons(attributions: pd.DataFrame, k: int = N_REASONS, min_effect: floa
     return result
 
 
-def reason_inputs(features: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+def reason_inputs(
+    features: pd.DataFrame, reasons: pd.DataFrame, typical: dict[str, object] | None = None
+) -> pd.DataFrame:
     """Language-neutral reasons: per slot ``k`` of ``reasons`` (``top_reasons``' columns),
     ``reason_k`` (the feature code, ``feature=level`` for a text feature, "" for none),
-    ``reason_k_value`` (the customer's value; the recent count for a trend) and
-    ``reason_k_before`` (a trend's earlier count, else NaN), from ``features`` (same rows)."""
+    ``reason_k_value`` (the customer's value; the recent count for a trend),
+    ``reason_k_before`` (a trend's earlier count, else NaN) and ``reason_k_typical`` (the
+    population's typical value of a numeric feature, from ``typical`` =
+    ``reference_values``; else NaN), from ``features`` (same rows)."""
+    typical = typical or {}
     out: dict[str, object] = {}
     for slot, column in enumerate(reasons.columns, start=1):
         codes = reasons[column].to_numpy(dtype=object).copy()
         value = np.full(len(reasons), np.nan)
         before = np.full(len(reasons), np.nan)
+        usual = np.full(len(reasons), np.nan)
         for feature in pd.unique(reasons[column]):
             rows = np.flatnonzero(reasons[column].to_numpy() == feature)
             pair = TREND_PAIRS.get(feature, ())
@@ -252,9 +286,11 @@ def reason_inputs(features: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame
                 data = features[feature].iloc[rows]
                 if pd.api.types.is_numeric_dtype(data) or pd.api.types.is_bool_dtype(data):
                     value[rows] = data.to_numpy(dtype=float, na_value=np.nan)
+                    usual[rows] = float(typical.get(feature, np.nan))
                 else:
                     codes[rows] = [f"{feature}={v}" if pd.notna(v) else feature for v in data]
         out[f"reason_{slot}"] = pd.Series(codes, dtype="str")
         out[f"reason_{slot}_value"] = value
         out[f"reason_{slot}_before"] = before
+        out[f"reason_{slot}_typical"] = usual
     return pd.DataFrame(out)

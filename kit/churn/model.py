@@ -16,8 +16,13 @@
   ``CalibratedClassifierCV(FrozenEstimator(...))``: isotonic when the hold-out has at
   least ``ISOTONIC_MIN_ROWS`` rows, Platt scaling (sigmoid) below that, where isotonic
   steps overfit.
-- ``fit_baseline``: logistic regression on log recency, frequency, spend and tenure, the
-  "simple model" every gradient-boosted model must beat.
+- ``fit_logistic``: the baseline, an L2-regularised logistic regression on the same screened
+  model columns (``FeatureSpec.design``: signed log1p of every numeric column, one column per
+  level of a text one; median-imputed and standardised). The tree model scores the customers
+  only when its out-of-time AUC beats this baseline's by ``churn.min_auc_gain``
+  (``choose_scorer``); otherwise the baseline scores them (``LogisticChurnModel``).
+- ``fit_recency_baseline``: logistic regression on log recency, frequency, spend and tenure,
+  the RFM yardstick shown beside both.
 - Metrics: ROC AUC, PR AUC (average precision), Brier score, and the lift and share of
   churners caught in the riskiest 10% and 20%.
 
@@ -35,9 +40,11 @@ drawn by position with ``random_state = churn.seed``) holds the same customers i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
@@ -63,12 +70,20 @@ NON_FEATURES = frozenset(
 MAX_CATEGORIES = 60
 ISOTONIC_MIN_ROWS = 2000
 MAX_TRAINING_ROWS = 300_000
+# inverse L2 strength of the baseline (on standardised inputs)
+LOGISTIC_C = 0.1
 BASELINE_FEATURES = ("recency_days", "frequency_365d", "monetary_365d", "tenure_days")
 MIN_MODEL_FEATURES = 3
 # Why a model column is dropped (codes; kit.churn.page words them): no value at all in the
 # run month, one value for everyone, the same values as an earlier column, or no value in
 # the snapshots a model is fitted on.
 DROP_REASONS = ("empty", "constant", "duplicate", "empty_in_training")
+
+
+class Predictor(Protocol):
+    """What scores a model matrix: the calibrated tree model, its booster or the baseline."""
+
+    def predict_proba(self, matrix: pd.DataFrame) -> np.ndarray: ...
 
 
 class ChurnModelError(ValueError):
@@ -119,6 +134,22 @@ class FeatureSpec:
         return FeatureSpec(
             tuple(c for c in self.numeric if c not in drop), tuple((c, v) for c, v in self.categorical if c not in drop)
         )
+
+    def design(self, matrix: pd.DataFrame) -> np.ndarray:
+        """The linear models' inputs for model ``matrix``: signed log1p of each numeric column
+        (counts, days and money are skewed), then one 0/1 column per level of each text
+        column, in ``design_features`` order."""
+        numeric = matrix[list(self.numeric)].to_numpy(dtype="float64", na_value=np.nan)
+        parts = [np.sign(numeric) * np.log1p(np.abs(numeric))]
+        for name, levels in self.categorical:
+            codes = matrix[name].cat.codes.to_numpy()
+            parts.append((codes[:, None] == np.arange(len(levels))[None, :]).astype("float64"))
+        return np.hstack(parts)
+
+    @property
+    def design_features(self) -> np.ndarray:
+        """The model column behind each column of ``design``."""
+        return np.array(list(self.numeric) + [name for name, levels in self.categorical for _ in levels], dtype=object)
 
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model matrix for ``frame`` (same row order); unseen levels become missing."""
@@ -262,12 +293,72 @@ def fit_churn_model(
     return ChurnModel(spec, booster, calibrated, method)
 
 
+@dataclass
+class LogisticChurnModel:
+    """The baseline: a regularised logistic regression on a ``FeatureSpec``'s model matrix."""
+
+    spec: FeatureSpec
+    pipeline: Pipeline  # design -> impute -> scale -> logistic regression; takes the model matrix
+
+    def predict(self, matrix: pd.DataFrame) -> np.ndarray:
+        """Churn probability for each row of a model matrix."""
+        return self.pipeline.predict_proba(matrix)[:, 1]
+
+    def attributions(
+        self, matrix: pd.DataFrame, features: list[str], reference: dict[str, object]
+    ) -> pd.DataFrame:
+        """Per feature: risk(customer) - risk(customer with that feature at its ``reference``
+        value), exact for the linear model (its share of the log-odds taken out)."""
+        design, impute, scale, logistic = (step for _, step in self.pipeline.steps)
+        typical = matrix.iloc[:1].assign(**{f: constant_like(matrix[f].iloc[:1], reference[f]) for f in features})
+        z = scale.transform(impute.transform(design.transform(matrix)))
+        z_typical = scale.transform(impute.transform(design.transform(typical)))
+        contribution = (z - z_typical) * logistic.coef_[0]
+        owner = self.spec.design_features
+        logit = self.pipeline.decision_function(matrix)
+        risk = expit(logit)
+        return pd.DataFrame(
+            {f: risk - expit(logit - contribution[:, owner == f].sum(axis=1)) for f in features}, index=matrix.index
+        ).astype("float32")
+
+
+def constant_like(column: pd.Series, value: object) -> pd.Series:
+    """``value`` repeated along ``column``, keeping its dtype (categories included)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return pd.Series(pd.Categorical([value] * len(column), categories=column.cat.categories), index=column.index)
+    return pd.Series(np.full(len(column), value, dtype=column.dtype), index=column.index)
+
+
+def fit_logistic(
+    spec: FeatureSpec, matrix: pd.DataFrame, y: np.ndarray, seed: int, ids: np.ndarray
+) -> LogisticChurnModel:
+    """The baseline fitted on model ``matrix`` (capped like the tree model by customer key)."""
+    _check_labels(y, "baseline training snapshots")
+    matrix, y = _cap(matrix, y, ids, seed)
+    pipeline = make_pipeline(
+        FunctionTransformer(spec.design),
+        SimpleImputer(strategy="median", keep_empty_features=True),
+        StandardScaler(),
+        LogisticRegression(C=LOGISTIC_C, max_iter=1000, random_state=seed),
+    )
+    pipeline.fit(matrix, y)
+    return LogisticChurnModel(spec, pipeline)
+
+
+def choose_scorer(quality: pd.DataFrame, min_gain: float) -> str:
+    """``model`` (the tree model) when its out-of-time ROC AUC beats the ``baseline``'s by at
+    least ``min_gain``, else ``baseline``: a model that cannot beat a linear one on the month
+    it never saw does not get to score the customers."""
+    auc = quality.set_index("model")["roc_auc"]
+    return "model" if float(auc["model"]) >= float(auc["baseline"]) + min_gain else "baseline"
+
+
 def _log1p_clipped(x: np.ndarray) -> np.ndarray:
     """log(1 + x) with negative values clipped to 0 (counts, days and money)."""
     return np.log1p(np.clip(x, 0, None))
 
 
-def fit_baseline(frame: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[Pipeline, tuple[str, ...]]:
+def fit_recency_baseline(frame: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[Pipeline, tuple[str, ...]]:
     """Logistic regression on log1p of recency, frequency, spend and tenure (those present)."""
     columns = tuple(c for c in BASELINE_FEATURES if c in frame.columns)
     if "recency_days" not in columns:
@@ -284,7 +375,7 @@ def fit_baseline(frame: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[Pipelin
     return pipeline, columns
 
 
-def predict_baseline(baseline: tuple[Pipeline, tuple[str, ...]], frame: pd.DataFrame) -> np.ndarray:
+def predict_recency_baseline(baseline: tuple[Pipeline, tuple[str, ...]], frame: pd.DataFrame) -> np.ndarray:
     """Churn probability from the fitted baseline."""
     pipeline, columns = baseline
     x = np.column_stack([_as_float(frame[c]) for c in columns])

@@ -24,7 +24,12 @@ from matplotlib.axes import Axes
 
 from kit.churn import retention
 from kit.churn.actions import ACTIONS, EXPORT_FILE, budget_outcome
-from kit.churn.drivers import TREND_PAIRS, VALUE_KINDS, dependence_summary
+from kit.churn.drivers import (
+    MIN_IMPORTANCE,
+    TREND_PAIRS,
+    VALUE_KINDS,
+    dependence_summary,
+)
 from kit.churn.pipeline import ChurnResult
 from kit.core.vocabulary import value_at_risk
 from kit.profile import event_feature_parts
@@ -36,6 +41,9 @@ from kit.text.i18n import catalogue, t
 ACTION_COLORS = {"call": "#D55E00", "coupon": "#0072B2", "nurture": "#BBBBBB"}
 QUALITY_COLUMNS = {
     "n": "int",
+    "train_customers": "int",
+    "train_churners": "int",
+    "validation_churners": "int",
     "roc_auc": "num2",
     "pr_auc": "num2",
     "brier": "num2",
@@ -84,8 +92,9 @@ def _values(result: ChurnResult, fmt: Formatter) -> dict[str, Any]:
         "days": cfg.window_days,
         "population_days": cfg.population_days,
         "silent_days": result.silent_days,
-        "risk": fmt.pct(cfg.call_risk, 0),
-        "top": fmt.pct(1 - cfg.call_value_quantile, 0),
+        "call_share": fmt.pct(cfg.call_share, 0),
+        "coupon_share": fmt.pct(cfg.coupon_share, 0),
+        "min_importance": fmt.num(MIN_IMPORTANCE, 3),
         "rate": fmt.pct(cfg.action_success_rate, 0),
         "month": fmt.month(result.plan.validation),
         "currency": fmt.symbol,
@@ -149,8 +158,26 @@ def findings(result: ChurnResult, fmt: Formatter) -> list[str]:
     lang = fmt.lang
     h = result.headline()
     values = _values(result, fmt)
-    top = result.drivers["feature"].head(3).tolist()
+    top = result.drivers.loc[result.drivers["material"]].head(3)
+    quality = result.quality.set_index("model")
+    sizes = {
+        key: fmt.int(quality.loc["model", key])
+        for key in ("train_customers", "train_churners", "validation_customers", "validation_churners")
+    }
+    aucs = {"auc": fmt.num(h["auc"], 2), "baseline": fmt.num(h["auc_baseline"], 2)}
+    first = (
+        [t("churn.finding.fallback", lang, gain=fmt.num(result.config.min_auc_gain, 2), **aucs)]
+        if result.scorer == "baseline"
+        else []
+    )
+    drivers = (
+        t("churn.finding.drivers", lang, drivers=", ".join(driver_phrase(r.feature, r.direction, lang, result.event_types)
+                                                          for r in top.itertuples()))
+        if len(top)
+        else t("churn.finding.no_drivers", lang)
+    )
     return [
+        *first,
         t(
             "churn.finding.expected",
             lang,
@@ -163,21 +190,31 @@ def findings(result: ChurnResult, fmt: Formatter) -> list[str]:
         t(
             "churn.finding.quality",
             lang,
-            auc=fmt.num(h["auc"], 2),
-            baseline=fmt.num(h["auc_baseline"], 2),
-            caught=fmt.pct(h["caught_top20"], 0),
+            model=t(f"churn.model.{result.scorer}", lang),
+            lift=fmt.num(h["lift_top10"], 1),
+            caught=fmt.pct(quality.loc[result.scorer, "caught_top20"], 0),
             month=values["month"],
+            **aucs,
+            **sizes,
         ),
-        t("churn.finding.drivers", lang, drivers=", ".join(feature_label(f, lang, result.event_types) for f in top)),
+        drivers,
         t(
             "churn.finding.value",
             lang,
             value=fmt.money(h["value_at_risk_total"], compact=True),
             calls=fmt.int(h["action_call"]),
-            top=values["top"],
-            risk=values["risk"],
+            coupons=fmt.int(h["action_coupon"]),
+            call_share=values["call_share"],
+            coupon_share=values["coupon_share"],
         ),
     ]
+
+
+def driver_phrase(feature: str, direction: str, lang: str, event_types: dict[str, str] | None = None) -> str:
+    """A global driver with the direction of its effect: "days since the last order (more →
+    higher risk)"; the bare label when the direction is not clear (text features)."""
+    label = feature_label(feature, lang, event_types)
+    return t(f"churn.direction.{direction}", lang, label=label) if direction else label
 
 
 def kpi_cards(result: ChurnResult, fmt: Formatter) -> list[Kpi]:
@@ -190,7 +227,7 @@ def kpi_cards(result: ChurnResult, fmt: Formatter) -> list[Kpi]:
         Kpi(t("churn.kpi.expected", lang, **values), fmt.int(h["expected_churners"]),
             note=fmt.pct(h["predicted_churn_rate"])),
         Kpi(t("churn.kpi.auc", lang), fmt.num(h["auc"], 2),
-            note=t("churn.kpi.auc_note", lang, baseline=fmt.num(h["auc_baseline"], 2))),
+            note=t(f"churn.kpi.auc_note_{h['scorer']}", lang, baseline=fmt.num(h["auc_baseline"], 2))),
         Kpi(t("churn.kpi.var", lang), fmt.money(h["value_at_risk_total"], compact=True)),
         Kpi(t("churn.kpi.calls", lang, **values), fmt.int(h["action_call"])),
     ]
@@ -261,17 +298,29 @@ def reason_phrases(reasons: pd.DataFrame, fmt: Formatter, event_types: dict[str,
     slots = [c for c in reasons.columns if c.startswith("reason_") and c.removeprefix("reason_").isdigit()]
     out = {}
     for column in slots:
-        part = reasons[[column, f"{column}_value", f"{column}_before"]].set_axis(["code", "value", "before"], axis=1)
-        group = part.groupby(["code", "value", "before"], dropna=False, sort=False).ngroup().to_numpy()
+        parts = [column, f"{column}_value", f"{column}_before", f"{column}_typical"]
+        part = reasons.reindex(columns=parts).set_axis(["code", "value", "before", "typical"], axis=1)
+        group = part.groupby(["code", "value", "before", "typical"], dropna=False, sort=False).ngroup().to_numpy()
         first = part.iloc[np.unique(group, return_index=True)[1]]
-        phrases = np.asarray([phrase(c, v, b, fmt, event_types) for c, v, b in first.itertuples(index=False)], dtype=object)
+        phrases = np.asarray(
+            [phrase(c, v, b, fmt, event_types, typical=u) for c, v, b, u in first.itertuples(index=False)], dtype=object
+        )
         out[column] = phrases[group] if len(group) else np.array([], dtype=object)
     return pd.DataFrame(out, index=reasons.index).astype("str")
 
 
-def phrase(code: str, value: float, before: float, fmt: Formatter, event_types: dict[str, str] | None = None) -> str:
+def phrase(
+    code: str,
+    value: float,
+    before: float,
+    fmt: Formatter,
+    event_types: dict[str, str] | None = None,
+    typical: float = np.nan,
+) -> str:
     """The phrase of one reason code with its numbers (see ``drivers.reason_inputs``);
-    ``event_types`` names the event types behind event features (``feature_label``)."""
+    ``event_types`` names the event types behind event features (``feature_label``). A
+    numeric feature's phrase ends with the population's ``typical`` value when known:
+    "5 'complaint' events in the last 28 days (typical: 0)"."""
     if not code or pd.isna(code):
         return ""
     lang = fmt.lang
@@ -296,9 +345,14 @@ def phrase(code: str, value: float, before: float, fmt: Formatter, event_types: 
                  v=fmt.pct(abs(value), 0))
     key = f"churn.reason.{feature}"
     kind = value_kind(feature)
-    if key not in catalogue():
-        return t("churn.reason.generic", lang, label=label, v=fmt.apply(value, kind))
-    return t(key, lang, v=fmt.apply(value, kind))
+    # "no visit for 0 days" reads wrong: a zero day count takes the plain label form
+    if key not in catalogue() or (kind == "days" and value == 0):
+        text = t("churn.reason.generic", lang, label=label, v=fmt.apply(value, kind))
+    else:
+        text = t(key, lang, v=fmt.apply(value, kind))
+    if np.isfinite(typical):
+        text += t("churn.reason.typical", lang, v=fmt.apply(typical, kind))
+    return text
 
 
 def describe_dependence(curves: pd.DataFrame, fmt: Formatter, event_types: dict[str, str] | None = None) -> list[str]:
@@ -321,9 +375,11 @@ def describe_dependence(curves: pd.DataFrame, fmt: Formatter, event_types: dict[
 
 
 def drivers_table(result: ChurnResult, lang: str, n: int = 10) -> pd.DataFrame:
-    """Top ``n`` global drivers with readable names (feature, importance)."""
-    top = result.drivers.head(n)
-    labels = [feature_label(f, lang, result.event_types) for f in top["feature"]]
+    """Top ``n`` material global drivers (``kit.churn.drivers.permutation_drivers``) with
+    readable names and the direction of their effect (feature, importance); none when no
+    signal is material."""
+    top = result.drivers.loc[result.drivers["material"]].head(n)
+    labels = [driver_phrase(r.feature, r.direction, lang, result.event_types) for r in top.itertuples()]
     return pd.DataFrame({"feature": labels, "importance": top["importance"].to_numpy()})
 
 
@@ -451,20 +507,22 @@ def plot_reliability(ax: Axes, result: ChurnResult, fmt: Formatter) -> None:
 def plot_drivers(ax: Axes, result: ChurnResult, fmt: Formatter) -> None:
     """The top drivers as horizontal bars, the strongest on top."""
     top = drivers_table(result, fmt.lang).iloc[::-1]
-    ax.barh(top["feature"], top["importance"])
+    if len(top):
+        ax.barh(top["feature"], top["importance"])
+    else:
+        ax.text(0.5, 0.5, t("churn.finding.no_drivers", fmt.lang), ha="center", va="center", wrap=True)
+        ax.set_axis_off()
 
 
 def plot_quadrant(ax: Axes, result: ChurnResult, fmt: Formatter) -> None:
-    """Risk x CLV of a sample of customers, coloured by action, with the call thresholds."""
+    """Risk x CLV of a sample of customers, coloured by action (shares of the list ranked by
+    value at risk, so no fixed threshold lines)."""
     sample = result.quadrant_sample()
     for action in reversed(ACTIONS):
         part = sample[sample["action"] == action]
         ax.scatter(part["churn_probability"] * 100, part["clv"].clip(lower=1), s=6, alpha=0.5,
                    color=ACTION_COLORS[action], label=t(f"churn.action.{action}", fmt.lang))
     ax.set_yscale("log")
-    ax.axvline(result.config.call_risk * 100, linestyle="--", color="grey")
-    call_value = result.call_value()
-    ax.axhline(max(call_value, 1.0) if np.isfinite(call_value) else 1.0, linestyle="--", color="grey")
     ax.legend(markerscale=3)
 
 

@@ -9,11 +9,15 @@ Steps (snapshot scheme in ``kit.churn.dataset``):
 2. features + labels for every labelled snapshot month, kept only as model matrices; a
    column with no value in the snapshots a model is fitted on is dropped too
    (``empty_in``), and too few columns left is an error naming them and the missing inputs;
-3. the out-of-time model (training snapshots) and the baseline are scored on the
-   validation snapshot: metrics, reliability, ROC, gains, permutation drivers, partial
-   dependence;
-4. the final model (refitted on the latest fully labelled snapshots) scores the run
-   month; each customer gets occlusion reasons, CLV, value at risk and an action bucket.
+3. the out-of-time tree model (training snapshots), the logistic baseline on the same
+   columns and the recency yardstick are scored on the validation snapshot: metrics and
+   sample sizes, reliability, ROC, gains; the tree model keeps the scoring only when it
+   beats the baseline by ``churn.min_auc_gain`` (``kit.churn.model.choose_scorer``);
+   permutation drivers (material ones, with direction) and partial dependence are those of
+   the scorer;
+4. the scorer, refitted on the latest fully labelled snapshots, scores the run month; each
+   customer gets reasons from the material drivers (tree occlusion, or the baseline's own
+   linear share), CLV, value at risk and an action bucket (shares of the ranked list).
 
 Threads and scale: scikit-learn's OpenMP and BLAS run on one thread (threadpoolctl); the
 out-of-time fit and the final fit run side by side in two Python threads, and the run month
@@ -55,13 +59,16 @@ from kit.churn.model import (
     BASELINE_FEATURES,
     ChurnModel,
     FeatureSpec,
+    LogisticChurnModel,
     check_enough,
+    choose_scorer,
     classification_metrics,
     empty_in,
-    fit_baseline,
     fit_churn_model,
+    fit_logistic,
+    fit_recency_baseline,
     gains,
-    predict_baseline,
+    predict_recency_baseline,
     reliability,
     roc_points,
     screen,
@@ -97,17 +104,20 @@ class ChurnResult:
 
     month: str
     plan: SnapshotPlan
-    quality: pd.DataFrame  # one row per model ("model", "baseline") on the validation snapshot
+    # one row per model on the validation snapshot: "model" (trees), "baseline" (logistic on the
+    # same features), "recency" (logistic on RFM); metrics plus training and validation sizes
+    quality: pd.DataFrame
     validation: pd.DataFrame  # customer_id, churned, risk, baseline_risk at the validation snapshot
     reliability: pd.DataFrame
     roc: pd.DataFrame  # model, fpr, tpr
     gains: pd.DataFrame  # model, contacted, caught
-    drivers: pd.DataFrame  # feature, importance, std
+    drivers: pd.DataFrame  # feature, importance, std, material, direction (of the scoring model)
     dependence: pd.DataFrame  # feature, value, risk
     trend: pd.DataFrame  # snapshot_month, customers (sampled ones above the cap), churn_rate, kind (observed / predicted)
     scores: pd.DataFrame  # the run month: actions.SNAPSHOT_COLUMNS (reasons as codes: drivers.reason_inputs)
     spans: pd.DataFrame  # every buyer: customer_id, duration_days, lapsed (churned), main_channel, segment, persona
-    model: ChurnModel  # the final model that scored the run month
+    model: ChurnModel | LogisticChurnModel  # the final model that scored the run month
+    scorer: str  # which one: "model" (trees) or "baseline" (kit.churn.model.choose_scorer)
     clv_source: str  # "clv_model", "margin_365d" or "mixed"
     has_segments: bool
     config: ChurnConfig  # the thresholds the page states (window, population, action rules)
@@ -134,11 +144,15 @@ class ChurnResult:
             "validation_churn_rate": float(quality.loc["model", "churn_rate"]),
             "auc": float(quality.loc["model", "roc_auc"]),
             "auc_baseline": float(quality.loc["baseline", "roc_auc"]),
+            "scorer": self.scorer,
+            "lift_top10": float(quality.loc[self.scorer, "lift_top10"]),
             "pr_auc": float(quality.loc["model", "pr_auc"]),
             "brier": float(quality.loc["model", "brier"]),
             "caught_top20": float(quality.loc["model", "caught_top20"]),
             "value_at_risk_total": value_at_risk(scores["churn_probability"], scores["clv"]),
-            "top_driver": str(self.drivers["feature"].iloc[0]),
+            # the most important material driver (the first by importance when none is material:
+            # the overview's churn highlight names one)
+            "top_driver": next(iter(drivers.material_drivers(self.drivers)), str(self.drivers["feature"].iloc[0])),
             "clv_source": self.clv_source,
             **{f"action_{a}": int((scores["action"] == a).sum()) for a in actions.ACTIONS},
         }
@@ -146,12 +160,6 @@ class ChurnResult:
     def quadrant_sample(self) -> pd.DataFrame:
         """At most ``QUADRANT_SAMPLE`` scored customers, drawn with the churn seed."""
         return self.scores.sample(min(QUADRANT_SAMPLE, len(self.scores)), random_state=self.config.seed)
-
-    def call_value(self) -> float:
-        """The CLV from which a customer is in the personal-call value band (the
-        ``call_value_quantile`` of the scored customers' CLV)."""
-        clv = self.scores["clv"].to_numpy(dtype=float)
-        return float(np.nanquantile(clv, self.config.call_value_quantile)) if len(clv) else float("nan")
 
     def write(self, wh: Warehouse, export_dir: Path | None = None) -> None:
         """Write ``snapshots/<month>/churn.parquet`` and, given ``export_dir``, the contact
@@ -206,6 +214,19 @@ def _stack(snaps: list[Snapshot]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarra
         np.concatenate([s.churned for s in snaps]),
         np.concatenate([s.customer_id for s in snaps]),
     )
+
+
+def _sizes(snaps: dict[str, Snapshot], plan: SnapshotPlan) -> dict[str, int]:
+    """Customers and churners the out-of-time models were trained on (rows of the training
+    snapshots, the tree model's calibration month included) and validated on."""
+    train = [snaps[m].churned for m in plan.training]
+    val = snaps[plan.validation].churned
+    return {
+        "train_customers": int(sum(len(y) for y in train)),
+        "train_churners": int(sum(int(y.sum()) for y in train)),
+        "validation_customers": int(len(val)),
+        "validation_churners": int(val.sum()),
+    }
 
 
 def _fit(spec: FeatureSpec, snaps: dict[str, Snapshot], months: tuple[str, ...], seed: int) -> ChurnModel:
@@ -290,24 +311,30 @@ def run_churn(
         # the final model does not depend on the out-of-time one: both fit at once, one per core
         final_job = pool.submit(_fit_one_thread, spec, snaps, plan.final, cfg.seed)
         model = _fit(spec, snaps, plan.training, cfg.seed)
-        _, base_x, base_y, _ = _stack([snaps[m] for m in plan.training])
-        baseline = fit_baseline(base_x, base_y, cfg.seed)
+        train_x, base_x, base_y, train_ids = _stack([snaps[m] for m in plan.training])
+        logistic = fit_logistic(spec, train_x, base_y, cfg.seed, train_ids)
+        recency = fit_recency_baseline(base_x, base_y, cfg.seed)
         val = snaps[plan.validation]
         risk = model.predict(val.matrix)
-        base_risk = predict_baseline(baseline, val.baseline)
+        base_risk = logistic.predict(val.matrix)
+        recency_risk = predict_recency_baseline(recency, val.baseline)
         timings["train_validate_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         step("drivers")
+        sizes = _sizes(snaps, plan)
         quality = pd.DataFrame(
             [
-                {"model": "model", **classification_metrics(val.churned, risk)},
-                {"model": "baseline", **classification_metrics(val.churned, base_risk)},
+                {"model": name, **classification_metrics(val.churned, p), **sizes}
+                for name, p in (("model", risk), ("baseline", base_risk), ("recency", recency_risk))
             ]
         )
-        importance = drivers.permutation_drivers(model, val.matrix, val.churned, val.customer_id, cfg.seed)
-        top_numeric = [f for f in importance["feature"] if f in spec.numeric][:N_DEPENDENCE]
-        curves = drivers.dependence(model, val.matrix, top_numeric, val.customer_id, cfg.seed)
+        scorer = choose_scorer(quality, cfg.min_auc_gain)
+        # importance on the booster's own scores (isotonic steps would tie ranks), risk curves calibrated
+        ranker, chosen = (model.booster, model.calibrated) if scorer == "model" else (logistic.pipeline,) * 2
+        importance = drivers.permutation_drivers(ranker, val.matrix, val.churned, val.customer_id, cfg.seed)
+        top_numeric = [f for f in drivers.material_drivers(importance) if f in spec.numeric][:N_DEPENDENCE]
+        curves = drivers.dependence(chosen, spec, val.matrix, top_numeric, val.customer_id, cfg.seed)
         timings["drivers_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -317,10 +344,19 @@ def run_churn(
     clock = time.perf_counter()
     step("scoring")
     matrix = spec.matrix(current)
-    reason_features = importance.loc[importance["importance"] > 0, "feature"].head(N_REASON_DRIVERS).tolist()
-    raw, attributions = drivers.occlusion_attributions(final, matrix, reason_features, drivers.reference_values(matrix))
-    scores = pd.DataFrame({"customer_id": current["customer_id"].to_numpy(), "churn_probability": final.calibrate(raw)})
-    reasons = drivers.reason_inputs(current, drivers.top_reasons(attributions))
+    reason_features = drivers.material_drivers(importance)[:N_REASON_DRIVERS]
+    reference = drivers.reference_values(matrix)
+    if scorer == "model":
+        raw, attributions = drivers.occlusion_attributions(final, matrix, reason_features, reference)
+        probability = final.calibrate(raw)
+        scoring: ChurnModel | LogisticChurnModel = final
+    else:
+        final_x, _, final_y, final_ids = _stack([snaps[m] for m in plan.final])
+        scoring = fit_logistic(spec, final_x, final_y, cfg.seed, final_ids)
+        probability = scoring.predict(matrix)
+        attributions = scoring.attributions(matrix, reason_features, reference)
+    scores = pd.DataFrame({"customer_id": current["customer_id"].to_numpy(), "churn_probability": probability})
+    reasons = drivers.reason_inputs(current, drivers.top_reasons(attributions), reference)
     timings["score_reasons_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -334,7 +370,7 @@ def run_churn(
         persona=labels["persona"].to_numpy(),
     )
     scores["value_at_risk"] = scores["churn_probability"] * scores["clv"]
-    scores["action"] = actions.action_buckets(scores["churn_probability"], scores["clv"], cfg)
+    scores["action"] = actions.action_buckets(scores["churn_probability"], scores["value_at_risk"], cfg)
     scores["action"] = scores["action"].astype("str")
 
     budget = actions.budget_curve(
@@ -372,7 +408,8 @@ def run_churn(
         trend=trend,
         scores=scores,
         spans=spans,
-        model=final,
+        model=scoring,
+        scorer=scorer,
         clv_source=sources.pop() if len(sources) == 1 else "mixed",
         has_segments=wh.has_snapshot(month, "segments"),
         config=cfg,

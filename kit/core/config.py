@@ -233,12 +233,12 @@ class ChurnConfig:
     seed: int = 7
     # population scored: customers with an order in the last `population_days`
     population_days: int = 365
-    # action buckets: personal call = CLV in the top (1 - call_value_quantile) and risk >=
-    # call_risk; coupon = risk >= coupon_risk and CLV >= the coupon_value_quantile; else nurture
-    call_value_quantile: float = 0.8
-    call_risk: float = 0.5
-    coupon_risk: float = 0.3
-    coupon_value_quantile: float = 0.5
+    # tree model scores only when its out-of-time AUC beats the logistic baseline's by this much
+    min_auc_gain: float = 0.01
+    # action buckets, shares of the list ranked by value at risk (ties by risk): the first
+    # call_share get a personal call, the next coupon_share a coupon, everyone else nurture
+    call_share: float = 0.05
+    coupon_share: float = 0.15
     # assumed share of contacted would-be churners an action keeps (budget what-if only)
     action_success_rate: float = 0.2
 
@@ -355,10 +355,9 @@ RANGES: dict[tuple[type, str], Range] = {
     (ChurnConfig, "training_snapshots"): Range(2),  # one to fit, one to calibrate
     (ChurnConfig, "seed"): SEED,
     (ChurnConfig, "population_days"): COUNT,
-    (ChurnConfig, "call_value_quantile"): SHARE,
-    (ChurnConfig, "call_risk"): SHARE,
-    (ChurnConfig, "coupon_risk"): SHARE,
-    (ChurnConfig, "coupon_value_quantile"): SHARE,
+    (ChurnConfig, "min_auc_gain"): SHARE,
+    (ChurnConfig, "call_share"): SHARE,
+    (ChurnConfig, "coupon_share"): SHARE,
     (ChurnConfig, "action_success_rate"): SHARE,
     (ExperimentsConfig, "alpha"): OPEN_SHARE,
     (ExperimentsConfig, "winsorize_quantile"): Range(0, 1, low_open=True),

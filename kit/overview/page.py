@@ -195,18 +195,16 @@ def metric_highlights(metrics: dict[str, dict], fmt: Formatter) -> list[Highligh
     out: list[Highlight] = []
     churn = metrics.get("05_churn", {})
     if all(churn.get(key) is not None for key in CHURN_HIGHLIGHT):
-        out.append(
-            Highlight(
-                t(
-                    "overview.hl.churn",
-                    lang,
-                    churners=fmt.int(churn["expected_churners"]),
-                    rate=fmt.pct(churn["predicted_churn_rate"]),
-                    driver=feature_label(churn["top_driver"], lang),
-                ),
-                "05_churn.html",
-            )
+        text = t(
+            "overview.hl.churn",
+            lang,
+            churners=fmt.int(churn["expected_churners"]),
+            rate=fmt.pct(churn["predicted_churn_rate"]),
+            driver=feature_label(churn["top_driver"], lang),
         )
+        # the churn page's fallback (kit.churn.model.choose_scorer) said here too
+        fallback = " " + t("churn.overview_fallback", lang) if churn.get("scorer") == "baseline" else ""
+        out.append(Highlight(text + fallback, "05_churn.html"))
     clv = metrics.get("04_clv", {})
     if all(clv.get(key) is not None for key in CLV_HIGHLIGHT):
         out.append(

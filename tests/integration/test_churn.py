@@ -9,6 +9,7 @@ runs against it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 
@@ -32,7 +33,10 @@ from kit.churn.dataset import (
 )
 from kit.churn.model import (
     FeatureSpec,
+    LogisticChurnModel,
+    choose_scorer,
     classification_metrics,
+    constant_like,
     fit_churn_model,
     gains,
     reliability,
@@ -427,8 +431,13 @@ def test_scores_do_not_depend_on_the_row_order_of_the_features(result, world) ->
 def test_occlusion_attributions_come_from_the_model(result, world) -> None:
     """Replacing a feature by its reference moves the risk by exactly the attribution."""
     wh, config = world
+    spec = result.model.spec
+    fit, cal = (snapshot_examples(wh, m, config, simple_features) for m in ("2026-03", "2026-04"))
+    model = fit_churn_model(
+        spec, spec.matrix(fit), fit["churned"].to_numpy(), spec.matrix(cal), cal["churned"].to_numpy(), 7,
+        fit["customer_id"].to_numpy(),
+    )
     frame = snapshot_examples(wh, "2026-10", config, simple_features, labelled=False)
-    model = result.model
     matrix = model.spec.matrix(frame).head(200)
     ref = drivers.reference_values(matrix)
     reasons = ["recency_days", "last_nps", "main_channel"]
@@ -436,7 +445,7 @@ def test_occlusion_attributions_come_from_the_model(result, world) -> None:
     # the raw scores it returns give the scored probability without another pass
     np.testing.assert_allclose(model.calibrate(raw), model.predict(matrix), rtol=0, atol=1e-12)
     for feature in reasons:  # the path-wise shortcut equals re-predicting the whole model
-        occluded = matrix.assign(**{feature: drivers._constant_like(matrix[feature], ref[feature])})
+        occluded = matrix.assign(**{feature: constant_like(matrix[feature], ref[feature])})
         np.testing.assert_allclose(att[feature], model.raw(matrix) - model.raw(occluded), atol=1e-6)
     # long-silent customers get recency as a risk-raising driver
     silent = matrix["recency_days"] > 200
@@ -451,12 +460,15 @@ def test_top_reasons_and_phrases() -> None:
     features = pd.DataFrame(
         {"recency_days": [142, 3], "last_nps": [3, 9], "visits_90d": [3, 1], "visits_prev_90d": [10, 1]}
     )
-    reasons = drivers.reason_inputs(features, codes)
-    assert reasons.iloc[0].tolist()[:6] == ["recency_days", 142.0, pytest.approx(np.nan, nan_ok=True), "visit_trend_90d", 3.0, 10.0]
+    reasons = drivers.reason_inputs(features, codes, {"recency_days": 20.0, "last_nps": 8.0})
+    nan = pytest.approx(np.nan, nan_ok=True)
+    assert reasons.iloc[0].tolist()[:8] == ["recency_days", 142.0, nan, 20.0, "visit_trend_90d", 3.0, 10.0, nan]
     en = page.reason_phrases(reasons, Formatter("en"))
-    assert en.iloc[0].tolist() == ["no order for 142 days", "visits fell 70% vs previous quarter", "last NPS 3"]
+    assert en.iloc[0].tolist() == [
+        "no order for 142 days (typical: 20 days)", "visits fell 70% vs previous quarter", "last NPS 3 (typical: 8)"
+    ]
     zh = page.reason_phrases(reasons, Formatter("zh"))
-    assert zh.iloc[0].tolist() == ["已142天未下单", "访问次数较上季度下降70%", "最近一次NPS 3分"]
+    assert zh.iloc[0].tolist() == ["已142天未下单(一般为20天)", "访问次数较上季度下降70%", "最近一次NPS 3分(一般为8)"]
     assert zh.iloc[1].tolist() == ["", "", ""]
 
 
@@ -526,12 +538,25 @@ def test_cohort_matrix_counts_distinct_buyers_per_month(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- actions
 
 
-def test_action_buckets_follow_documented_thresholds() -> None:
+def test_action_buckets_are_shares_of_the_list_ranked_by_value_at_risk() -> None:
+    cfg = dataclasses.replace(load_config().churn, call_share=0.2, coupon_share=0.3)
+    risk = np.array([0.9, 0.1, 0.5, 0.3, 0.8, 0.2, 0.7, 0.4, 0.6, 0.05])
+    var = np.array([10.0, 90.0, 50.0, 80.0, 5.0, 1.0, 60.0, 2.0, 3.0, 4.0])
+    got = actions.action_buckets(risk, var, cfg).tolist()
+    # ranked by value at risk: rows 1, 3 call; 6, 2, 0 coupon; the rest nurture
+    assert got == ["coupon", "call", "coupon", "call", "nurture", "nurture", "coupon", "nurture", "nurture", "nurture"]
+
+
+def test_equal_value_for_everyone_still_yields_calls_and_coupons_by_risk() -> None:
+    """One price for everyone: value at risk ties follow risk, so the riskiest get the calls."""
     cfg = load_config().churn
-    clv = np.arange(1, 11, dtype=float) * 100  # q80 = 820, median = 550
-    risk = np.array([0.9, 0.9, 0.9, 0.9, 0.9, 0.35, 0.35, 0.2, 0.6, 0.4])
-    got = actions.action_buckets(risk, clv, cfg).tolist()
-    assert got == ["nurture"] * 5 + ["coupon", "coupon", "nurture", "call", "coupon"]
+    risk = np.linspace(0.01, 0.99, 200)
+    clv = np.full(200, 120.0)
+    got = actions.action_buckets(risk, risk * 0 + clv.mean(), cfg)
+    assert (got == "call").sum() == round(cfg.call_share * 200) > 0
+    assert (got == "coupon").sum() == round(cfg.coupon_share * 200) > 0
+    called = risk[got == "call"]
+    assert called.min() > risk[got == "coupon"].max() > risk[got == "nurture"].max()
 
 
 def test_budget_outcome_contacts_highest_value_at_risk_first() -> None:
@@ -593,8 +618,8 @@ def test_page_helpers_use_the_result_numbers(result) -> None:
         items = page.findings(result, Formatter(lang))
         assert 3 <= len(items) <= 5 and all(items)
         table, formats = page.quality_table(result, lang)
-        assert set(formats) == set(table.columns) and len(table) == 2
-        assert table.iloc[:, 1].tolist() == [len(result.validation)] * 2  # customers tested
+        assert set(formats) == set(table.columns) and len(table) == 3  # trees, baseline, recency yardstick
+        assert table.iloc[:, 1].tolist() == [len(result.validation)] * 3  # customers tested
         assert result.sample_customers is None
         assert page.quality_meaning(result, Formatter(lang)) == t(
             "churn.meaning.quality", lang, month=Formatter(lang).month(result.plan.validation), days=90
@@ -614,9 +639,10 @@ def test_headline_is_codes_and_numbers_with_the_saved_keys(result) -> None:
     assert set(h) == {
         "customers_scored", "predicted_churn_rate", "expected_churners", "validation_month", "validation_churn_rate",
         "auc", "auc_baseline", "pr_auc", "brier", "caught_top20", "value_at_risk_total", "top_driver", "clv_source",
-        "action_call", "action_coupon", "action_nurture",
+        "action_call", "action_coupon", "action_nurture", "scorer", "lift_top10",
     }
-    assert h["top_driver"] == result.drivers["feature"].iloc[0]  # a code: pages look the label up
+    assert h["top_driver"] == drivers.material_drivers(result.drivers)[0]  # a code: pages look the label up
+    assert h["scorer"] in {"model", "baseline"}
     assert h["value_at_risk_total"] == value_at_risk(result.scores["churn_probability"], result.scores["clv"])
     assert all(isinstance(v, (int, float, str)) for v in h.values())
 
@@ -630,8 +656,8 @@ def test_page_words_follow_the_vocabulary(result) -> None:
     texts += [page.figure_labels(result, name, fmt)["title"] for name in page.FIGURES]
     joined = " ".join(texts).lower()
     assert "active customer" not in joined and "high-value" not in joined and "high value" not in joined
-    assert "bought in the last 365 days" in page.findings(result, fmt)[0]
-    assert "top 20% by CLV" in page.findings(result, fmt)[3]
+    assert any("bought in the last 365 days" in f for f in page.findings(result, fmt))
+    assert "the first 5% (" in page.findings(result, fmt)[-1]
     assert "180 days" in page.section_text(result, "retention", fmt)[1]
     assert result.silent_days == 180
     for lang in ("en", "zh"):
@@ -655,7 +681,6 @@ def test_page_cards_banners_and_charts(result, tmp_path: Path) -> None:
     assert 0 < curves["group"].nunique() <= page.MAX_RETENTION_GROUPS
     assert list(dict.fromkeys(curves["group"])) == curves.groupby("group", sort=False)["n"].first().sort_values(ascending=False).index.tolist()
     assert len(result.quadrant_sample()) == min(5000, len(result.scores))
-    assert result.call_value() == pytest.approx(np.nanquantile(result.scores["clv"], result.config.call_value_quantile))
     assert "customers" in page.budget_text(result, 10, fmt)
     assert page.export_banner(result, fmt).count(actions.EXPORT_FILE) == 1
     assert result.budget["contacted"].iloc[-1] == len(result.scores)
@@ -765,7 +790,7 @@ def test_reason_phrases_share_one_phrase_per_distinct_value() -> None:
     reasons = drivers.reason_inputs(features, codes)
     for lang in ("en", "zh"):
         fmt = Formatter(lang)
-        expected = [page.phrase(*reasons.iloc[i].tolist(), fmt) for i in range(len(reasons))]
+        expected = [page.phrase(c, v, b, fmt, typical=u) for c, v, b, u in reasons.itertuples(index=False)]
         assert page.reason_phrases(reasons, fmt)["reason_1"].tolist() == expected
     assert page.reason_phrases(reasons, Formatter("en"))["reason_1"].tolist() == [
         "no order for 30 days", "no order for 30 days", "days since last order: no data",
@@ -783,3 +808,99 @@ def test_run_churn_reports_each_step_as_it_starts(world: tuple[Warehouse, KitCon
     run_churn(wh, "2026-10", config, features_fn=simple_features, progress=steps.append)
     assert steps == list(PROGRESS_STEPS)
     assert all(t(f"churn.progress.{s}", lang) for s in steps for lang in ("en", "zh"))
+
+
+# --------------------------------------------------------------------------- honest model selection
+
+NOISE_COLUMNS = 30
+
+
+def noisy_features(wh: Warehouse, month: str, config: KitConfig) -> pd.DataFrame:
+    """``simple_features`` plus ``NOISE_COLUMNS`` pure-noise numeric columns (seeded by month):
+    signals that carry nothing, which a tree model overfits and a regularised linear one shrinks."""
+    frame = simple_features(wh, month, config)
+    rng = np.random.default_rng(int(month.replace("-", "")))
+    noise = rng.normal(size=(len(frame), NOISE_COLUMNS))
+    return frame.assign(**{f"noise_{i}": noise[:, i] for i in range(NOISE_COLUMNS)})
+
+
+@pytest.fixture(scope="module")
+def noisy_result(world: tuple[Warehouse, KitConfig]):
+    wh, config = world
+    return run_churn(wh, "2026-10", config, features_fn=noisy_features)
+
+
+def test_choose_scorer_needs_the_stated_margin() -> None:
+    quality = pd.DataFrame({"model": ["model", "baseline"], "roc_auc": [0.80, 0.795]})
+    assert choose_scorer(quality, 0.01) == "baseline"
+    assert choose_scorer(quality, 0.005) == "model"
+    assert choose_scorer(quality.assign(roc_auc=[0.70, 0.75]), 0.0) == "baseline"
+
+
+def test_tree_model_losing_to_the_baseline_falls_back_and_says_so(noisy_result, world) -> None:
+    from kit.overview.page import metric_highlights
+
+    result = noisy_result
+    quality = result.quality.set_index("model")
+    assert quality.loc["model", "roc_auc"] < quality.loc["baseline", "roc_auc"] + result.config.min_auc_gain
+    assert result.scorer == "baseline" and isinstance(result.model, LogisticChurnModel)
+    # the baseline scores the customers
+    wh, config = world
+    frame = snapshot_examples(wh, "2026-10", config, noisy_features, labelled=False)
+    np.testing.assert_allclose(
+        result.scores["churn_probability"], result.model.predict(result.model.spec.matrix(frame)), atol=1e-9
+    )
+    # the first finding warns, in both languages; the overview's churn highlight says it too
+    en, zh = page.findings(result, Formatter("en")), page.findings(result, Formatter("zh"))
+    assert en[0].startswith("Warning: the gradient-boosting model") and "baseline scores the customers" in en[0]
+    assert zh[0].startswith("注意") and "基线" in zh[0]
+    auc, base = (f"{quality.loc[m, 'roc_auc']:.2f}" for m in ("model", "baseline"))
+    assert auc in en[0] and base in en[0]
+    h = result.headline()
+    assert h["scorer"] == "baseline"
+    (highlight,) = [x for x in metric_highlights({"05_churn": h}, Formatter("en")) if x.page == "05_churn.html"]
+    assert "baseline scored the customers" in highlight.text
+    cards = page.kpi_cards(result, Formatter("en"))
+    assert "scores instead" in cards[2].note
+
+
+
+def test_drivers_and_reasons_only_from_material_features(noisy_result) -> None:
+    """Noise never makes the list of warning signals nor a customer's reasons; the signals
+    that do carry their direction (more recency -> more risk, better NPS -> less)."""
+    table = noisy_result.drivers.set_index("feature")
+    material = drivers.material_drivers(noisy_result.drivers)
+    assert material and not [f for f in material if f.startswith("noise_")]
+    assert table.loc["recency_days", "direction"] == "raises" and table.loc["last_nps", "direction"] == "lowers"
+    assert (table.loc[material, "importance"] > table.loc[material, "std"]).all()
+    codes = set(noisy_result.scores[["reason_1", "reason_2", "reason_3"]].stack()) - {""}
+    assert codes and codes <= set(material)
+    en = page.findings(noisy_result, Formatter("en"))[3]
+    assert "days since the last order (more → higher risk)" in en.lower() or "(more → higher risk)" in en
+    assert "noise" not in en
+
+
+def test_reason_phrases_give_the_typical_value_and_never_zero_days_of_absence() -> None:
+    reasons = pd.DataFrame(
+        {"reason_1": ["recency_days", "days_since_last_visit", "frequency_90d"],
+         "reason_1_value": [142.0, 0.0, 0.0], "reason_1_before": np.nan, "reason_1_typical": [30.0, 12.0, 2.0]}
+    )
+    got = page.reason_phrases(reasons, Formatter("en"))["reason_1"].tolist()
+    assert got[0] == "no order for 142 days (typical: 30 days)"
+    assert not got[1].startswith("no visit for 0") and got[1].endswith("(typical: 12 days)")
+    assert got[2].endswith("(typical: 2)")
+    assert page.reason_phrases(reasons, Formatter("zh"))["reason_1"].iloc[0].endswith("(一般为30天)")
+
+
+def test_baseline_attributions_are_the_risk_change_of_setting_a_feature_typical(noisy_result, world) -> None:
+    wh, config = world
+    model = noisy_result.model
+    frame = snapshot_examples(wh, "2026-10", config, noisy_features, labelled=False)
+    matrix = model.spec.matrix(frame).head(300)
+    ref = drivers.reference_values(matrix)
+    features = ["recency_days", "last_nps", "main_channel"]
+    att = model.attributions(matrix, features, ref)
+    for feature in features:
+        occluded = matrix.assign(**{feature: constant_like(matrix[feature], ref[feature])})
+        np.testing.assert_allclose(att[feature], model.predict(matrix) - model.predict(occluded), atol=1e-5)
+    assert (att.loc[matrix["recency_days"] > 200, "recency_days"] > 0).all()
