@@ -166,7 +166,7 @@ def findings(result: ChurnResult, fmt: Formatter) -> list[str]:
     }
     aucs = {"auc": fmt.num(h["auc"], 2), "baseline": fmt.num(h["auc_baseline"], 2)}
     first = (
-        [t("churn.finding.fallback", lang, gain=fmt.num(result.config.min_auc_gain, 2), **aucs)]
+        [t("churn.finding.fallback", lang, gain=fmt.num(result.config.min_auc_gain, 3), **aucs)]
         if result.scorer == "baseline"
         else []
     )

@@ -174,7 +174,7 @@ def test_month_must_be_ascii_yyyy_mm_without_a_trailing_newline(tmp_path, month)
         ("segmentation:\n  silent_days: 60", r"active_days = 90, silent_days = 60: the lifecycle stages .* need new_days <= active_days < silent_days"),
         ("segmentation:\n  new_days: 120", r"new_days = 120, active_days = 90"),
         ("churn:\n  window_days: -90", r"churn.window_days = -90 is out of range"),
-        ("churn:\n  call_risk: 50", r"churn.call_risk = 50.0 is out of range: allowed \[0, 1\]"),
+        ("churn:\n  call_share: 50", r"churn.call_share = 50.0 is out of range: allowed \[0, 1\]"),
         ("churn:\n  seed: -1", r"churn.seed = -1 is out of range: allowed \[0, 4294967295\]"),
         ("run:\n  timeout_seconds: 0", r"run.timeout_seconds = 0 is out of range: allowed \[1, 86400\]"),
         ("features:\n  city_tiers: {上海: 0}", r"features.city_tiers.上海 = 0 is out of range"),
