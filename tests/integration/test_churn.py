@@ -852,7 +852,7 @@ def test_tree_model_losing_to_the_baseline_falls_back_and_says_so(noisy_result, 
     )
     # the first finding warns, in both languages; the overview's churn highlight says it too
     en, zh = page.findings(result, Formatter("en")), page.findings(result, Formatter("zh"))
-    assert en[0].startswith("Warning: the gradient-boosting model") and "baseline scores the customers" in en[0]
+    assert en[0].startswith("Mind the model choice: the gradient-boosting model") and "baseline scores the customers" in en[0]
     assert zh[0].startswith("注意") and "基线" in zh[0]
     auc, base = (f"{quality.loc[m, 'roc_auc']:.2f}" for m in ("model", "baseline"))
     assert auc in en[0] and base in en[0]
