@@ -108,7 +108,7 @@ def permutation_drivers(
         risk = estimator.predict_proba(sample)[:, 1]
         result = permutation_importance(
             estimator,
-            matrix.iloc[rows],
+            sample,
             np.asarray(y)[rows],
             scoring="roc_auc",
             n_repeats=n_repeats,
@@ -147,8 +147,9 @@ def dependence(
     seed: int,
     max_rows: int = 2000,
 ) -> pd.DataFrame:
-    """Average risk of the scoring ``estimator`` (calibrated tree model or baseline) over a grid of each numeric feature (long: feature, value, risk),
-    on the ``max_rows`` customers (``ids``, one per row) with the smallest seeded keys."""
+    """Average risk of the scoring ``estimator`` (calibrated tree model or baseline) over a
+    grid of each numeric feature (long: feature, value, risk), on the ``max_rows`` customers
+    (``ids``, one per row) with the smallest seeded keys."""
     sample = matrix.iloc[np.sort(smallest_keys(ids, max_rows, seed))]
     # sklearn writes float64 grid values into the column: widen the float32 columns first
     sample = sample.astype({c: "float64" for c in spec.numeric})

@@ -315,7 +315,7 @@ class LogisticChurnModel:
         z_typical = scale.transform(impute.transform(design.transform(typical)))
         contribution = (z - z_typical) * logistic.coef_[0]
         owner = self.spec.design_features
-        logit = self.pipeline.decision_function(matrix)
+        logit = logistic.decision_function(z)  # the pipeline's own last step, on the inputs already transformed
         risk = expit(logit)
         return pd.DataFrame(
             {f: risk - expit(logit - contribution[:, owner == f].sum(axis=1)) for f in features}, index=matrix.index
