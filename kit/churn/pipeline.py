@@ -122,6 +122,7 @@ class ChurnResult:
     has_segments: bool
     config: ChurnConfig  # the thresholds the page states (window, population, action rules)
     silent_days: int  # the vocabulary's churned: no order for more than this many days (retention curves)
+    horizon_months: int  # the CLV horizon: subscriptions' value is MRR x expected paid months within it
     cohorts: pd.DataFrame  # kit.churn.retention.cohort_matrix of the month (anonymous receipts left out)
     budget: pd.DataFrame  # kit.churn.actions.budget_curve over the scored customers
     sample_customers: int | None = None  # labelled months followed this many sampled customers; None: everyone
@@ -429,6 +430,7 @@ def run_churn(
         has_segments=wh.has_snapshot(month, "segments"),
         config=cfg,
         silent_days=config.segmentation.silent_days,
+        horizon_months=config.clv.horizon_months,
         cohorts=cohorts,
         budget=budget,
         sample_customers=None if threshold is None else sample_customers,
