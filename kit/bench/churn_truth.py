@@ -24,6 +24,7 @@ it on a small world and checks the issue's thresholds.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,13 +73,22 @@ class Evaluation:
 
 def build(folder: Path, accounts: int, seed: int) -> KitConfig:
     """Write the world into ``folder`` with contractual churn over ``WINDOW_DAYS`` and
-    ingest it; the config of the run."""
+    ingest it; the config of the run.
+
+    The identity key file is written from ``seed`` (unless it exists): customer ids, and
+    with them the model's samples and early-stopping splits, then depend on the seed only,
+    so a re-run prints the same figures (a fresh random key moves the permutation
+    importances and can flip a weak driver between material and not)."""
     path = write_shape("subscription_app", folder, customers=accounts, seed=seed)
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     raw["churn"] = {**raw.get("churn", {}), "mode": "contractual", "window_days": WINDOW_DAYS,
                     "grace_days": world.GRACE_DAYS}
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     config = load_config(path)
+    key_file = config.resolve(config.identity.key_file)
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(hashlib.sha256(f"churn-truth-{seed}".encode()).hexdigest() + "\n", encoding="utf-8")
     run_ingest(config)
     return config
 

@@ -17,12 +17,15 @@ The snapshot scheme (``plan_snapshots``), for run month R and window W days:
   the model refitted on them scores the run month R.
 In both fits the newest snapshot of the list is held out for calibration (time order).
 
-Population (non-contractual): customers who have ordered and whose last order is at most
-``window_days`` before the snapshot. A customer quiet for longer has already been counted
-as lost: a whole label window passed without an order, so an earlier snapshot labelled
-them churned. Scoring them again would count the same loss every month (one leaver,
-three "churners" with a 90-day window), inflate the AUC with easy cases and fill the
-call list with people who are gone. Also left out: *anonymous receipts*, customers known
+Population (non-contractual): the buyers the business vocabulary (kit.core.vocabulary)
+does not yet call churned, i.e. whose last order is at most ``segmentation.silent_days``
+before the snapshot (the new, active and silent lifecycle stages). A customer quiet for
+longer is "churned" on every page already; scoring them as "expected to leave" would give
+the word two numbers, inflate the AUC with easy cases and fill the call list with people
+who are gone. The cost, measured on the demo world (tests/integration/test_churn_demo.py,
+30,000 customers, seed 11): the model's AUC gap to the generator's oracle is 0.037 on this
+population, against 0.0285 when customers quiet for up to 365 days were scored too (the
+easy cases close the gap) and 0.046 with only the last ``window_days`` (90). Also left out: *anonymous receipts*, customers known
 only through store receipts that ingest could not link to anything (every identity row
 ``source = pos`` with rule ``singleton``: no phone, member id or account). Each such
 receipt becomes its own one-order "customer" who by construction never orders again:
@@ -169,17 +172,17 @@ def ids_in(ids: pd.Series, members: pd.Series) -> np.ndarray:
 
 
 def select_population(
-    features: pd.DataFrame, window_days: int, excluded: pd.Series | None = None
+    features: pd.DataFrame, population_days: int, excluded: pd.Series | None = None
 ) -> pd.DataFrame:
-    """The customers to model: ordered at least once, last order within ``window_days``
-    (not yet lost), not in ``excluded`` (anonymous receipts); sorted by ``customer_id``, so
+    """The customers to model: ordered at least once, last order within ``population_days``
+    (not yet churned), not in ``excluded`` (anonymous receipts); sorted by ``customer_id``, so
     that nothing downstream (samples, the booster's early-stopping split) depends on the
     row order."""
     missing = [c for c in ("customer_id", "has_ordered", "recency_days") if c not in features.columns]
     if missing:
         raise ChurnDataError(f"features frame lacks column(s) {', '.join(missing)} needed to pick the churn population.")
     ordered = features["has_ordered"].fillna(False).astype(bool)
-    recent = pd.to_numeric(features["recency_days"], errors="coerce") <= window_days
+    recent = pd.to_numeric(features["recency_days"], errors="coerce") <= population_days
     keep = ordered & recent
     if excluded is not None and len(excluded):
         keep &= ~ids_in(features["customer_id"], excluded)
@@ -203,22 +206,24 @@ class Definition(Protocol):
 
 @dataclass(frozen=True)
 class OrderChurn:
-    """Non-contractual churn (module docstring): no paid order in the window after the
-    snapshot; the population ordered within ``window_days`` before it, no anonymous receipts."""
+    """Non-contractual churn (module docstring): no paid order in the ``window_days`` after
+    the snapshot; the population ordered within ``population_days`` before it (not yet
+    churned), no anonymous receipts."""
 
     wh: Warehouse
     window_days: int
+    population_days: int
     excluded: pd.Series
     lag_days: int = 0
 
     @classmethod
     def of(cls, wh: Warehouse, config: KitConfig) -> "OrderChurn":
-        """The definition for ``wh`` with ``config.churn.window_days``."""
-        return cls(wh, config.churn.window_days, anonymous_receipts(wh))
+        """The definition for ``wh``: ``churn.window_days``, population up to ``segmentation.silent_days``."""
+        return cls(wh, config.churn.window_days, config.segmentation.silent_days, anonymous_receipts(wh))
 
     def population(self, features: pd.DataFrame, month: str) -> pd.DataFrame:
-        """``select_population`` with this window and the anonymous receipts left out."""
-        return select_population(features, self.window_days, self.excluded)
+        """``select_population`` of the customers not yet churned, anonymous receipts left out."""
+        return select_population(features, self.population_days, self.excluded)
 
     def retained(self, month: str) -> pd.Series:
         """``churn_labels``: the customers with a paid order in the window."""

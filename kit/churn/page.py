@@ -6,7 +6,7 @@ tested; the notebook only lays the pieces out. All translation (``t``) and forma
 (feature codes, reason codes with their numbers, action codes).
 
 Words follow the business vocabulary (kit.core.vocabulary): the scored population is
-"customers who bought in the last ``churn.window_days`` days" (not "active customers",
+"customers not yet churned" (an order in the last ``segmentation.silent_days``; not "active customers",
 which means an order in the last ``segmentation.active_days``); the call list's value
 band is "the top X% by CLV" (not "high value", the vocabulary's spend tier); the
 retention curves count a customer as lost when churned (no order for more than
@@ -195,6 +195,7 @@ def findings(result: ChurnResult, fmt: Formatter) -> list[str]:
             customers=fmt.int(h["customers_scored"]),
             rate=fmt.pct(h["predicted_churn_rate"]),
             days=values["days"],
+            silent_days=values["silent_days"],
         ),
         t(
             "churn.finding.quality",

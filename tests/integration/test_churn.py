@@ -656,7 +656,7 @@ def test_page_words_follow_the_vocabulary(result) -> None:
     texts += [page.figure_labels(result, name, fmt)["title"] for name in page.FIGURES]
     joined = " ".join(texts).lower()
     assert "active customer" not in joined and "high-value" not in joined and "high value" not in joined
-    assert any("bought in the last 90 days" in f for f in page.findings(result, fmt))
+    assert any("not yet churned (an order in the last 180 days)" in f for f in page.findings(result, fmt))
     assert "the first 5% (" in page.findings(result, fmt)[-1]
     assert "180 days" in page.section_text(result, "retention", fmt)[1]
     assert result.silent_days == 180

@@ -162,4 +162,4 @@ def test_contractual_page_speaks_of_subscribers_and_mrr(subscription_world) -> N
         assert "{" not in texts
         if lang == "en":
             assert "active subscribers" in texts and "MRR at risk" in texts and "place no order" not in texts
-            assert "bought in the last" not in texts
+            assert "not yet churned" not in texts
