@@ -336,8 +336,8 @@ def churn_scores(
     every event type becomes features, kit.profile.events).
 
     As 05_churn: a gradient-boosting model is trained on the earlier month ends whose next
-    ``churn.window_days`` are known, validated out of time, and scores every customer who
-    bought in the ``churn.population_days`` before the month end. Returns the
+    ``churn.window_days`` are known, validated out of time, and scores every customer not yet
+    churned (an order in the ``segmentation.silent_days`` before the month end). Returns the
     kit.churn.ChurnResult: ``.scores`` (customer_id, churn_probability, reason codes with
     their values, clv, value_at_risk, action), ``.quality`` (AUC and more on the validation
     month, against a recency baseline), ``.drivers`` and ``.headline()``. The thresholds are

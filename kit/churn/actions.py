@@ -48,6 +48,8 @@ SNAPSHOT_COLUMNS = [
     *(f"reason_{k}{part}" for k in (1, 2, 3) for part in REASON_PARTS),
     "action",
 ]
+# contractual churn (kit.churn.contract): MRR at the month end and the expected paid months ahead
+SUBSCRIPTION_COLUMNS = ["mrr", "expected_months"]
 
 
 def customer_value(wh: Warehouse, month: str, features: pd.DataFrame, gross_margin: float) -> pd.DataFrame:
@@ -174,5 +176,7 @@ def write_export(scores: pd.DataFrame, folder: Path) -> Path:
 
 
 def write_snapshot(wh: Warehouse, month: str, scores: pd.DataFrame) -> Path:
-    """Write ``snapshots/<month>/churn.parquet`` (the data contract's columns)."""
-    return wh.write_snapshot(month, "churn", scores[SNAPSHOT_COLUMNS])
+    """Write ``snapshots/<month>/churn.parquet`` (the data contract's columns, and for
+    subscriptions ``SUBSCRIPTION_COLUMNS``)."""
+    extra = [c for c in SUBSCRIPTION_COLUMNS if c in scores.columns]
+    return wh.write_snapshot(month, "churn", scores[SNAPSHOT_COLUMNS + extra])

@@ -6,11 +6,13 @@ tested; the notebook only lays the pieces out. All translation (``t``) and forma
 (feature codes, reason codes with their numbers, action codes).
 
 Words follow the business vocabulary (kit.core.vocabulary): the scored population is
-"customers who bought in the last ``churn.population_days`` days" (not "active
-customers", which means an order in the last ``segmentation.active_days``); the call list's
-value band is "the top X% by CLV" (not "high value", the vocabulary's spend tier); the
+"customers not yet churned" (an order in the last ``segmentation.silent_days``; not "active customers",
+which means an order in the last ``segmentation.active_days``); the call list's value
+band is "the top X% by CLV" (not "high value", the vocabulary's spend tier); the
 retention curves count a customer as lost when churned (no order for more than
-``segmentation.silent_days``).
+``segmentation.silent_days``). With ``churn.mode: contractual`` the texts that name the
+population, the loss or the value have a ``.contractual`` twin (``text_key``): active
+subscribers, a lapsed subscription (kit.churn.contract), MRR at risk.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ FIGURES: dict[str, tuple[str, str, str, tuple[float, float]]] = {
     "km_segment": ("churn.chart.km_segment", "churn.chart.days_since_first", "churn.chart.still_active", (8, 4.5)),
     "km_persona": ("churn.chart.km_persona", "churn.chart.days_since_first", "churn.chart.still_active", (8, 4.5)),
     "km_channel": ("churn.chart.km_channel", "churn.chart.days_since_first", "churn.chart.still_active", (8, 4.5)),
+    "km_plan": ("churn.chart.km_plan", "churn.chart.days_since_first", "churn.chart.still_active", (8, 4.5)),
     "cohorts": ("churn.chart.cohorts", "churn.chart.months_since", "churn.chart.cohort", (10, 6)),
     "budget": ("churn.chart.budget", "churn.chart.contacts", "churn.chart.saved", (8, 4.5)),
 }
@@ -85,12 +88,19 @@ MAX_RETENTION_GROUPS = 8
 # --------------------------------------------------------------------------- words
 
 
+def text_key(result: ChurnResult, key: str) -> str:
+    """``key``, or its ``.contractual`` twin when churn is contractual and the twin exists."""
+    twin = f"{key}.contractual"
+    return twin if result.config.mode == "contractual" and twin in catalogue() else key
+
+
 def _values(result: ChurnResult, fmt: Formatter) -> dict[str, Any]:
     """The placeholders every churn text may use, formatted for ``fmt``."""
     cfg = result.config
     return {
         "days": cfg.window_days,
-        "population_days": cfg.population_days,
+        "grace_days": cfg.grace_days,
+        "horizon": result.horizon_months,
         "silent_days": result.silent_days,
         "call_share": fmt.pct(cfg.call_share, 0),
         "coupon_share": fmt.pct(cfg.coupon_share, 0),
@@ -130,7 +140,7 @@ def section_text(result: ChurnResult, name: str, fmt: Formatter) -> tuple[str, s
     the quality section says when months were checked on a sample."""
     title, meaning = SECTIONS[name]
     values = _values(result, fmt)
-    text = t(meaning, fmt.lang, **values)
+    text = t(text_key(result, meaning), fmt.lang, **values)
     if name == "quality" and result.sample_customers is not None:
         text += " " + t("churn.meaning.quality_sample", fmt.lang, n=fmt.int(result.sample_customers))
     return t(title, fmt.lang, **values), text
@@ -141,9 +151,9 @@ def figure_labels(result: ChurnResult, name: str, fmt: Formatter) -> dict[str, A
     title, xlabel, ylabel, size = FIGURES[name]
     values = _values(result, fmt)
     return {
-        "title": t(title, fmt.lang, **values),
-        "xlabel": t(xlabel, fmt.lang, **values) if xlabel else "",
-        "ylabel": t(ylabel, fmt.lang, **values) if ylabel else "",
+        "title": t(text_key(result, title), fmt.lang, **values),
+        "xlabel": t(text_key(result, xlabel), fmt.lang, **values) if xlabel else "",
+        "ylabel": t(text_key(result, ylabel), fmt.lang, **values) if ylabel else "",
         "size": size,
     }
 
@@ -179,13 +189,13 @@ def findings(result: ChurnResult, fmt: Formatter) -> list[str]:
     return [
         *first,
         t(
-            "churn.finding.expected",
+            text_key(result, "churn.finding.expected"),
             lang,
             churners=fmt.int(h["expected_churners"]),
             customers=fmt.int(h["customers_scored"]),
             rate=fmt.pct(h["predicted_churn_rate"]),
             days=values["days"],
-            population_days=values["population_days"],
+            silent_days=values["silent_days"],
         ),
         t(
             "churn.finding.quality",
@@ -199,9 +209,11 @@ def findings(result: ChurnResult, fmt: Formatter) -> list[str]:
         ),
         drivers,
         t(
-            "churn.finding.value",
+            text_key(result, "churn.finding.value"),
             lang,
             value=fmt.money(h["value_at_risk_total"], compact=True),
+            mrr=fmt.money(h.get("mrr_at_risk", 0.0), compact=True),
+            horizon=values["horizon"],
             calls=fmt.int(h["action_call"]),
             coupons=fmt.int(h["action_coupon"]),
             call_share=values["call_share"],
@@ -223,14 +235,25 @@ def kpi_cards(result: ChurnResult, fmt: Formatter) -> list[Kpi]:
     h = result.headline()
     values = _values(result, fmt)
     return [
-        Kpi(t("churn.kpi.scored", lang, **values), fmt.int(h["customers_scored"])),
+        Kpi(t(text_key(result, "churn.kpi.scored"), lang, **values), fmt.int(h["customers_scored"])),
         Kpi(t("churn.kpi.expected", lang, **values), fmt.int(h["expected_churners"]),
             note=fmt.pct(h["predicted_churn_rate"])),
         Kpi(t("churn.kpi.auc", lang), fmt.num(h["auc"], 2),
             note=t(f"churn.kpi.auc_note_{h['scorer']}", lang, baseline=fmt.num(h["auc_baseline"], 2))),
-        Kpi(t("churn.kpi.var", lang), fmt.money(h["value_at_risk_total"], compact=True)),
+        value_card(result, fmt),
         Kpi(t("churn.kpi.calls", lang, **values), fmt.int(h["action_call"])),
     ]
+
+
+def value_card(result: ChurnResult, fmt: Formatter) -> Kpi:
+    """Value at risk; for subscriptions the MRR at risk a month, with its value over the
+    CLV horizon as the note."""
+    h = result.headline()
+    total = fmt.money(h["value_at_risk_total"], compact=True)
+    if "mrr_at_risk" not in h:
+        return Kpi(t("churn.kpi.var", fmt.lang), total)
+    return Kpi(t("churn.kpi.mrr", fmt.lang), fmt.money(h["mrr_at_risk"], compact=True),
+               note=t("churn.kpi.mrr_note", fmt.lang, value=total, horizon=result.horizon_months))
 
 
 def banners(result: ChurnResult, lang: str) -> list[tuple[str, str]]:
@@ -527,9 +550,12 @@ def plot_quadrant(ax: Axes, result: ChurnResult, fmt: Formatter) -> None:
 
 
 def retention_groupings(result: ChurnResult) -> list[tuple[str, str]]:
-    """(spans column, chart name) of the retention charts: segment and persona when the
-    month has segments, else the main channel (when the features have one)."""
-    wanted = [("segment", "km_segment"), ("persona", "km_persona")] if result.has_segments else [("main_channel", "km_channel")]
+    """(spans column, chart name) of the retention charts: by plan for subscriptions, then
+    segment and persona when the month has segments, else the main channel (when the
+    features have one)."""
+    plans = [("plan", "km_plan")] if result.config.mode == "contractual" else []
+    wanted = plans + ([("segment", "km_segment"), ("persona", "km_persona")] if result.has_segments
+                      else [("main_channel", "km_channel")])
     return [(column, chart) for column, chart in wanted if column in result.spans.columns]
 
 

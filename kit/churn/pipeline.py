@@ -43,8 +43,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from kit.churn import actions, drivers, retention, sample
+from kit.churn import actions, contract, drivers, retention, sample
 from kit.churn.dataset import (
+    Definition,
     FeaturesFn,
     SnapshotPlan,
     anonymous_receipts,
@@ -52,7 +53,6 @@ from kit.churn.dataset import (
     first_order_month,
     ids_in,
     plan_snapshots,
-    select_population,
     snapshot_examples,
 )
 from kit.churn.model import (
@@ -122,6 +122,7 @@ class ChurnResult:
     has_segments: bool
     config: ChurnConfig  # the thresholds the page states (window, population, action rules)
     silent_days: int  # the vocabulary's churned: no order for more than this many days (retention curves)
+    horizon_months: int  # the CLV horizon: subscriptions' value is MRR x expected paid months within it
     cohorts: pd.DataFrame  # kit.churn.retention.cohort_matrix of the month (anonymous receipts left out)
     budget: pd.DataFrame  # kit.churn.actions.budget_curve over the scored customers
     sample_customers: int | None = None  # labelled months followed this many sampled customers; None: everyone
@@ -154,6 +155,9 @@ class ChurnResult:
             # the overview's churn highlight names one)
             "top_driver": next(iter(drivers.material_drivers(self.drivers)), str(self.drivers["feature"].iloc[0])),
             "clv_source": self.clv_source,
+            "mode": self.config.mode,
+            # subscriptions: the monthly recurring revenue of the expected leavers
+            **({"mrr_at_risk": float((scores["churn_probability"] * scores["mrr"]).sum())} if "mrr" in scores else {}),
             **{f"action_{a}": int((scores["action"] == a).sum()) for a in actions.ACTIONS},
         }
 
@@ -191,14 +195,16 @@ def _labelled_snapshots(
     spec: FeatureSpec,
     threshold: int | None,
     cap: int,
+    definition: Definition,
 ) -> dict[str, Snapshot]:
-    """Features and labels of each snapshot month: the whole population when ``threshold``
-    is None, else at most ``cap`` sampled customers, read from a ``SampledWarehouse``."""
+    """Features and labels (churn as ``definition`` says) of each snapshot month: the whole
+    population when ``threshold`` is None, else at most ``cap`` sampled customers, read
+    from a ``SampledWarehouse``."""
     seed = config.churn.seed
     source = wh if threshold is None else sample.SampledWarehouse(wh, threshold, seed)
     snaps = {}
     for month in months:
-        frame = snapshot_examples(source, month, config, features_fn)
+        frame = snapshot_examples(source, month, config, features_fn, definition=definition)
         if threshold is not None:
             frame = frame.loc[sample.in_sample(frame["customer_id"], threshold, cap, seed)].reset_index(drop=True)
         snaps[month] = _snapshot(frame, spec)
@@ -274,12 +280,16 @@ def run_churn(
     clock = time.perf_counter()
 
     step("features")
-    plan = plan_snapshots(month, cfg.window_days, cfg.training_snapshots, first_order_month(wh))
+    definition = contract.definition(wh, config, month)
+    plan = plan_snapshots(month, cfg.window_days, cfg.training_snapshots, first_order_month(wh), definition.lag_days)
     features = features_fn(wh, month, config)
     check_point_in_time(features, month)
     anonymous = anonymous_receipts(wh)
-    current = select_population(features, cfg.population_days, anonymous)
-    spans = retention.lifetimes(features, config.segmentation.silent_days)
+    current = definition.population(features, month)
+    if isinstance(definition, contract.SubscriptionChurn):
+        spans = definition.tenure()
+    else:
+        spans = retention.lifetimes(features, config.segmentation.silent_days)
     if "main_channel" in features.columns:
         spans = spans.merge(features[["customer_id", "main_channel"]], on="customer_id", how="left")
     spans = spans.loc[~ids_in(spans["customer_id"], anonymous)].reset_index(drop=True)
@@ -294,7 +304,7 @@ def run_churn(
     clock = time.perf_counter()
     step("snapshots")
     threshold = sample.key_threshold(current["customer_id"], sample_customers, cfg.seed)
-    snaps = _labelled_snapshots(wh, plan.labelled, config, features_fn, spec, threshold, sample_customers)
+    snaps = _labelled_snapshots(wh, plan.labelled, config, features_fn, spec, threshold, sample_customers, definition)
     untrained = pd.concat(
         [empty_in(spec, [snaps[m].matrix for m in months[:-1]]) for months in (plan.training, plan.final)], ignore_index=True
     ).drop_duplicates("feature", ignore_index=True)
@@ -361,7 +371,11 @@ def run_churn(
 
     clock = time.perf_counter()
     step("actions")
-    value = actions.customer_value(wh, month, current, config.clv.gross_margin)
+    if isinstance(definition, contract.SubscriptionChurn):
+        value = contract.subscription_value(definition, current["customer_id"], spans, config.clv.horizon_months)
+        value = value.assign(clv_source="mrr")
+    else:
+        value = actions.customer_value(wh, month, current, config.clv.gross_margin)
     labels = actions.segment_labels(wh, month, current["customer_id"])
     scores = pd.concat([scores, reasons], axis=1).assign(
         clv=value["clv"].to_numpy(),
@@ -369,6 +383,8 @@ def run_churn(
         segment=labels["segment"].to_numpy(),
         persona=labels["persona"].to_numpy(),
     )
+    if "mrr" in value.columns:
+        scores = scores.assign(mrr=value["mrr"].to_numpy(), expected_months=value["expected_months"].to_numpy())
     scores["value_at_risk"] = scores["churn_probability"] * scores["clv"]
     scores["action"] = actions.action_buckets(scores["churn_probability"], scores["value_at_risk"], cfg)
     scores["action"] = scores["action"].astype("str")
@@ -414,6 +430,7 @@ def run_churn(
         has_segments=wh.has_snapshot(month, "segments"),
         config=cfg,
         silent_days=config.segmentation.silent_days,
+        horizon_months=config.clv.horizon_months,
         cohorts=cohorts,
         budget=budget,
         sample_customers=None if threshold is None else sample_customers,

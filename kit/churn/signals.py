@@ -24,7 +24,7 @@ and calendar day with the day's total), as the CLV models count purchases:
   that many visits since the last order if the customer still visited at their earlier
   rate. Customers who decide to leave stop visiting right after their last order, long
   before their recency looks unusual; NaN for customers without app visits. Only visits
-  that matter for the modelled population are read (the last ``population_days`` + 180
+  that matter for the modelled population are read (the last ``window_days`` + 180
   days), so values are exact for every customer the churn model sees.
   Built only when the events hold ``visit`` events; other vocabularies reach the model
   through the per-type event features of kit.profile.events (``ev_login_trend_28d``,
@@ -80,7 +80,7 @@ def churn_features(wh: Warehouse, month: str, config: KitConfig) -> pd.DataFrame
     history = purchase_history(wh, month)
     parts = [btyd_signals(history, wh, month, config), history[["last_order_value_ratio"]]]
     if "visit" in wh.inputs().event_types:
-        parts.append(visit_signals(history, wh, month, config.churn.population_days))
+        parts.append(visit_signals(history, wh, month, config.churn.window_days))
     signals = pd.concat(parts, axis=1).reindex(features["customer_id"])
     return features.assign(**{c: signals[c].to_numpy() for c in SIGNAL_COLUMNS if c in signals})
 
@@ -135,12 +135,12 @@ def btyd_signals(history: pd.DataFrame, wh: Warehouse, month: str, config: KitCo
     return out
 
 
-def visit_signals(history: pd.DataFrame, wh: Warehouse, month: str, population_days: int) -> pd.DataFrame:
+def visit_signals(history: pd.DataFrame, wh: Warehouse, month: str, window_days: int) -> pd.DataFrame:
     """Visits since the last purchase day against the visit rate before it (module docstring)."""
     end = snapshot_end(month)
     end_day = _epoch_day(end)
     events = wh.table("events")
-    since = end - pd.Timedelta(days=population_days + VISIT_LOOKBACK_DAYS + 1)
+    since = end - pd.Timedelta(days=window_days + VISIT_LOOKBACK_DAYS + 1)
     e = events.filter((events.event_type == "visit") & (events.event_ts >= since) & (events.event_ts < end))
     e = e.select("customer_id", day=e.event_ts.date().epoch_days())
     last = ibis.memtable(history["last_day"].reset_index())

@@ -228,11 +228,16 @@ class CLVConfig:
 class ChurnConfig:
     """Churn early warning (owned by kit.churn)."""
 
+    # non_contractual: churned = no paid order in the `window_days` after the snapshot; the
+    # population is customers with an order in the `window_days` before it (kit.churn.dataset).
+    # contractual: churned = no active subscription `window_days` after the snapshot, a
+    # subscription ending when its paid-through date passes by `grace_days` without renewal;
+    # the population is the subscribers active at the snapshot (kit.churn.contract)
+    mode: Literal["non_contractual", "contractual"] = "non_contractual"
     window_days: int = 90
+    grace_days: int = 7
     training_snapshots: int = 6
     seed: int = 7
-    # population scored: customers with an order in the last `population_days`
-    population_days: int = 365
     # tree model scores only when its out-of-time AUC beats the logistic baseline's by this much
     min_auc_gain: float = 0.01
     # action buckets, shares of the list ranked by value at risk (ties by risk): the first
@@ -354,7 +359,7 @@ RANGES: dict[tuple[type, str], Range] = {
     (ChurnConfig, "window_days"): COUNT,
     (ChurnConfig, "training_snapshots"): Range(2),  # one to fit, one to calibrate
     (ChurnConfig, "seed"): SEED,
-    (ChurnConfig, "population_days"): COUNT,
+    (ChurnConfig, "grace_days"): Range(0),
     (ChurnConfig, "min_auc_gain"): SHARE,
     (ChurnConfig, "call_share"): SHARE,
     (ChurnConfig, "coupon_share"): SHARE,
@@ -409,6 +414,11 @@ def _check_relations(config: KitConfig, file: Path) -> None:
             f"{file}: segmentation.new_days = {seg.new_days}, active_days = {seg.active_days}, silent_days = "
             f"{seg.silent_days}: the lifecycle stages (kit.core.vocabulary) need new_days <= active_days < "
             "silent_days, so every new customer is active and every stage can hold someone."
+        )
+    if config.churn.mode == "contractual" and not any(s.kind == "subscriptions" for s in config.sources.values()):
+        raise ConfigError(
+            f"{file}: churn.mode = contractual needs a source of kind subscriptions (customer key, plan, started_at, "
+            "paid_through, mrr): add one under sources, or set churn.mode: non_contractual to define churn by orders."
         )
     _check_ingest_limits(config.ingest, file)
     _check_identity_keys(config, file)

@@ -267,7 +267,7 @@ def test_purchase_history_and_visit_signals_by_hand(tmp_path: Path) -> None:
     assert history.loc["a", "purchase_days"] == 3
     assert history.loc["a", "last_order_value_ratio"] == pytest.approx(40 / 100)
     assert np.isnan(history.loc["b", "last_order_value_ratio"])
-    out = signals.visit_signals(history, wh, "2026-07", population_days=365)
+    out = signals.visit_signals(history, wh, "2026-07", window_days=365)
     rate = 10 / 61  # visits from 2 May up to and including 1 July, the last purchase day
     assert out.loc["a", "visits_since_last_order"] == 1
     assert out.loc["a", "visit_rate_before_order"] == pytest.approx(rate)
@@ -283,10 +283,10 @@ def test_btyd_signals_rank_leavers(world: tuple[Warehouse, KitConfig]) -> None:
     frame = snapshot_examples(wh, month, config, simple_features).set_index("customer_id")
     joined = frame.join(out)
     assert joined["btyd_p_alive"].notna().all()
-    # BG/NBD keeps one-time buyers alive (p_alive = 1), so p_alive alone ranks weakly here;
-    # the expected orders in the window carry the purchase rate too
-    assert roc_auc_score(joined["churned"], -joined["btyd_p_alive"]) > 0.55
-    assert roc_auc_score(joined["churned"], -joined["btyd_expected_orders"]) > 0.8
+    # BG/NBD keeps one-time buyers alive (p_alive = 1), and in a population of recent buyers
+    # (not yet lost) p_alive alone barely ranks; the expected orders in the window carry the
+    # purchase rate too
+    assert roc_auc_score(joined["churned"], -joined["btyd_p_alive"]) > 0.5
     assert roc_auc_score(joined["churned"], -joined["btyd_expected_orders"]) > 0.7
 
 
@@ -447,9 +447,9 @@ def test_occlusion_attributions_come_from_the_model(result, world) -> None:
     for feature in reasons:  # the path-wise shortcut equals re-predicting the whole model
         occluded = matrix.assign(**{feature: constant_like(matrix[feature], ref[feature])})
         np.testing.assert_allclose(att[feature], model.raw(matrix) - model.raw(occluded), atol=1e-6)
-    # long-silent customers get recency as a risk-raising driver
-    silent = matrix["recency_days"] > 200
-    assert (att.loc[silent, "recency_days"] > 0).mean() > 0.8
+    # the quietest customers of the population (no order for two months) get recency as a risk-raising driver
+    silent = matrix["recency_days"] > 60
+    assert silent.sum() >= 10 and (att.loc[silent, "recency_days"] > 0).mean() > 0.8
 
 
 def test_top_reasons_and_phrases() -> None:
@@ -639,7 +639,7 @@ def test_headline_is_codes_and_numbers_with_the_saved_keys(result) -> None:
     assert set(h) == {
         "customers_scored", "predicted_churn_rate", "expected_churners", "validation_month", "validation_churn_rate",
         "auc", "auc_baseline", "pr_auc", "brier", "caught_top20", "value_at_risk_total", "top_driver", "clv_source",
-        "action_call", "action_coupon", "action_nurture", "scorer", "lift_top10",
+        "action_call", "action_coupon", "action_nurture", "scorer", "lift_top10", "mode",
     }
     assert h["top_driver"] == drivers.material_drivers(result.drivers)[0]  # a code: pages look the label up
     assert h["scorer"] in {"model", "baseline"}
@@ -656,7 +656,7 @@ def test_page_words_follow_the_vocabulary(result) -> None:
     texts += [page.figure_labels(result, name, fmt)["title"] for name in page.FIGURES]
     joined = " ".join(texts).lower()
     assert "active customer" not in joined and "high-value" not in joined and "high value" not in joined
-    assert any("bought in the last 365 days" in f for f in page.findings(result, fmt))
+    assert any("not yet churned (an order in the last 180 days)" in f for f in page.findings(result, fmt))
     assert "the first 5% (" in page.findings(result, fmt)[-1]
     assert "180 days" in page.section_text(result, "retention", fmt)[1]
     assert result.silent_days == 180
@@ -872,7 +872,7 @@ def test_drivers_and_reasons_only_from_material_features(noisy_result) -> None:
     material = drivers.material_drivers(noisy_result.drivers)
     assert material and not [f for f in material if f.startswith("noise_")]
     assert table.loc["recency_days", "direction"] == "raises" and table.loc["last_nps", "direction"] == "lowers"
-    assert (table.loc[material, "importance"] > table.loc[material, "std"]).all()
+    assert (table.loc[material, "importance"] > 2 * table.loc[material, "std"]).all()
     codes = set(noisy_result.scores[["reason_1", "reason_2", "reason_3"]].stack()) - {""}
     assert codes and codes <= set(material)
     en = page.findings(noisy_result, Formatter("en"))[3]
