@@ -188,6 +188,11 @@ class FeaturesConfig:
     # type in the data, or its max_event_types most frequent when there are more
     event_types: list[str] = field(default_factory=list)
     max_event_types: int = 20
+    # event types (as logged) that signal trouble and engagement: with types of both lists
+    # in the data, the event features add ev_negative_28d, ev_positive_28d and the smoothed
+    # ev_negative_per_positive_28d / _90d (kit.profile.events); a type may be in one list only
+    negative_events: list[str] = field(default_factory=list)
+    positive_events: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -422,6 +427,7 @@ def _check_relations(config: KitConfig, file: Path) -> None:
         )
     _check_ingest_limits(config.ingest, file)
     _check_identity_keys(config, file)
+    _check_event_lists(config.features, file)
 
 
 # source kinds whose rows are identity records (kit.ingest.kinds.ROW_ID): they carry keys
@@ -459,6 +465,21 @@ def _check_identity_keys(config: KitConfig, file: Path) -> None:
                     f"identity.keys ({', '.join(listed)}). Add {key_type!r} to identity.keys (its place in the list is "
                     "its priority when naming a matching rule), or use one of the listed key types."
                 )
+
+
+def _check_event_lists(features: FeaturesConfig, file: Path) -> None:
+    """An event type is negative or positive, never both (its count would cancel out of the
+    ratio of negative to positive events), and a listed type must be named."""
+    for key in ("negative_events", "positive_events"):
+        if any(not str(name).strip() for name in getattr(features, key)):
+            raise ConfigError(f"{file}: features.{key} = {_show(getattr(features, key))} has a blank event type; "
+                              "name each type as the event log writes it, e.g. [support_ticket, error].")
+    both = [name for name in features.negative_events if name in features.positive_events]
+    if both:
+        raise ConfigError(
+            f"{file}: event type {both[0]!r} is in both features.negative_events and features.positive_events; "
+            "an event type signals either trouble or engagement: keep it in one list only."
+        )
 
 
 def _check_ingest_limits(ingest: IngestConfig, file: Path) -> None:

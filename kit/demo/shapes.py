@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -178,6 +178,7 @@ class ShapeConfig:
     identity: dict
     experiments: dict | None  # None: no experiments section at all
     lang: str = "en"
+    features: dict = field(default_factory=dict)  # keys set over the project's features section
 
 
 # --------------------------------------------------------------------------- the shapes
@@ -351,9 +352,11 @@ SHAPES: dict[str, Callable[[World, Path, np.random.Generator], ShapeConfig]] = {
 
 def subscription_app(raw: Path, customers: int, seed: int) -> ShapeConfig:
     """The subscription world (``kit.demo.subscriptions.write_world``) and the config mapping
-    its four files, every one linked through the customer number."""
+    its four files, every one linked through the customer number; its positive events (the
+    world's ``POSITIVE``) and the others, negative, are the config's event lists."""
     subscriptions.write_world(raw, customers, seed, END_MONTH)
     key = {"customer_no": "customer_no"}
+    negative = [t for t in subscriptions.EVENT_RATES if t not in subscriptions.POSITIVE]
     return ShapeConfig(
         project={"name": "Team Planner", "currency": "USD", "timezone": "UTC"},
         sources={
@@ -369,6 +372,7 @@ def subscription_app(raw: Path, customers: int, seed: int) -> ShapeConfig:
         },
         identity={"keys": ["customer_no", "email"], "account_keys": ["customer_no"]},
         experiments=None,
+        features={"negative_events": negative, "positive_events": list(subscriptions.POSITIVE)},
     )
 
 
@@ -408,7 +412,7 @@ def write_shape(name: str, root: Path, customers: int = 2500, seed: int = 42) ->
                   "notebooks": str(PROJECT_ROOT / "notebooks")},
         "sources": shape.sources,
         "identity": {**data["identity"], **shape.identity},
-        "features": {**data["features"], "tags_file": str(PROJECT_ROOT / "config" / "tags.yml")},
+        "features": {**data["features"], **shape.features, "tags_file": str(PROJECT_ROOT / "config" / "tags.yml")},
     }
     if shape.experiments is not None:
         data["experiments"] = shape.experiments

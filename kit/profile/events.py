@@ -19,14 +19,24 @@ hundreds of types would otherwise give thousands of columns; ``EventVocabulary.l
 names the rest so a page can say so. All counts come from the one aggregation over
 events that builds the other features (``aggregates``: conditional counts, no query per
 type), which keeps the cost at 1,000,000 customers one scan of the events table.
+
+Negative against positive events (``EventBalance``): the config names the types that
+signal trouble (``features.negative_events``: a support ticket, an error, a downgrade
+page) and those that signal engagement (``features.positive_events``: using the product,
+inviting a colleague). With types of both lists in the data, four more columns:
+``ev_negative_28d`` and ``ev_positive_28d`` (events of the listed types in the last 28
+days, every listed type counted, whether or not it has columns of its own) and
+``ev_negative_per_positive_28d`` / ``_90d`` (``negative_per_positive``). A type whose slug
+would make its own columns read as these (``negative``, ``positive``,
+``negative_per_positive``) gets its hash appended, like two types sharing a slug.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -43,6 +53,11 @@ _ACTIVE_MASK = "_active_days_mask"
 PREFIX = "ev_"
 SINCE_PREFIX = "days_since_ev_"
 SUFFIXES = ("7d", "28d", "90d", "rate_28d", "trend_28d")
+BALANCE_WINDOWS = (28, 90)
+RATIO = PREFIX + "negative_per_positive_{days}d"
+BALANCE_COLUMNS = (f"{PREFIX}negative_28d", f"{PREFIX}positive_28d", *(RATIO.format(days=d) for d in BALANCE_WINDOWS))
+# slugs whose per-type columns would read as the balance columns
+RESERVED_SLUGS = frozenset({"negative", "positive", "negative_per_positive"})
 _NAME = re.compile(rf"^(?:{PREFIX}(?P<a>.+?)_(?:rate_28d|trend_28d|7d|28d|90d)|{SINCE_PREFIX}(?P<b>.+))$")
 
 # suffix -> (English, Chinese) description; {type} is the event type as logged
@@ -56,6 +71,19 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     ),
     "trend_28d": ("'{type}' event trend: last 28 days vs the 28 before", "“{type}”事件趋势：近28天对比前28天"),
     "since": ("Days since the latest '{type}' event", "距最近一次“{type}”事件的天数"),
+}
+# balance column -> (English, Chinese); {negative} and {positive} list the configured types
+BALANCE_DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    f"{PREFIX}negative_28d": ("Negative events ({negative}) in the last 28 days", "近28天负面事件（{negative}）次数"),
+    f"{PREFIX}positive_28d": ("Positive events ({positive}) in the last 28 days", "近28天正面事件（{positive}）次数"),
+    RATIO.format(days=28): (
+        "Negative events per positive event, last 28 days: (negative + 1) / (positive + 1)",
+        "近28天负面事件与正面事件之比：(负面 + 1) / (正面 + 1)",
+    ),
+    RATIO.format(days=90): (
+        "Negative events per positive event, last 90 days: (negative + 1) / (positive + 1)",
+        "近90天负面事件与正面事件之比：(负面 + 1) / (正面 + 1)",
+    ),
 }
 
 
@@ -84,13 +112,62 @@ def slug_of(feature: str) -> str | None:
 
 def event_feature_parts(feature: str) -> tuple[str, str] | None:
     """``(slug, suffix)`` of an event feature: ``ev_login_rate_28d`` -> ``("login",
-    "rate_28d")``, ``days_since_ev_login`` -> ``("login", "since")``; None for other names."""
+    "rate_28d")``, ``days_since_ev_login`` -> ``("login", "since")``; None for other names,
+    the balance columns included (they sum several types: ``BALANCE_COLUMNS``)."""
+    if feature in BALANCE_COLUMNS:
+        return None
     match = _NAME.match(feature)
     if match is None:
         return None
     if match["b"]:
         return match["b"], "since"
     return match["a"], feature[len(PREFIX) + len(match["a"]) + 1 :]
+
+
+def negative_per_positive(negative: pd.Series, positive: pd.Series) -> pd.Series:
+    """Negative events per positive event, ``(negative + 1) / (positive + 1)``: add-one
+    (Laplace) smoothing, a prior of one event of each kind, keeps the ratio finite for a
+    customer with no positive event (3 negatives, none positive: 4.0) and at 1.0 for one with
+    no event of either kind, while it still rises with each negative event and falls with
+    each positive one."""
+    return (negative.astype("float64") + 1.0) / (positive.astype("float64") + 1.0)
+
+
+@dataclass(frozen=True)
+class EventBalance:
+    """The config's negative and positive event types (``features.negative_events`` /
+    ``positive_events``, as logged) against the event types the data has (``present``)."""
+
+    negative: tuple[str, ...] = ()
+    positive: tuple[str, ...] = ()
+    present: frozenset[str] = frozenset()
+
+    @property
+    def absent(self) -> tuple[str, ...]:
+        """The listed types the data does not have, negative ones first."""
+        return tuple(t for t in (*self.negative, *self.positive) if t not in self.present)
+
+    @property
+    def need(self) -> str | None:
+        """Why the balance columns are not computed, named as ``Inputs`` names needs (an
+        unset list: ``features.negative_events`` / ``features.positive_events``; no listed
+        type of one side in the data: ``events.<its first type>``); None when they are."""
+        if not self.negative:
+            return "features.negative_events"
+        if not self.positive:
+            return "features.positive_events"
+        for side in (self.negative, self.positive):
+            if not any(t in self.present for t in side):
+                return f"events.{side[0]}"
+        return None
+
+    def describe(self, feature: str, lang: str = "en") -> str:
+        """The description of balance column ``feature`` in ``lang``, naming the listed types
+        (the config key while a list is unset)."""
+        en, zh = BALANCE_DESCRIPTIONS[feature]
+        negative = ", ".join(self.negative) or "features.negative_events"
+        positive = ", ".join(self.positive) or "features.positive_events"
+        return (zh if lang == "zh" else en).format(negative=negative, positive=positive)
 
 
 @dataclass(frozen=True)
@@ -100,6 +177,7 @@ class EventVocabulary:
     slugs: dict[str, str] = field(default_factory=dict)  # event type -> slug, in output order
     left_out: tuple[str, ...] = ()  # types beyond the most frequent max_event_types, most frequent first
     listed: bool = False  # the types are the config's features.event_types (left_out: the unlisted ones)
+    balance: EventBalance = field(default_factory=EventBalance)  # negative and positive types
 
     @property
     def types(self) -> tuple[str, ...]:
@@ -111,11 +189,14 @@ class EventVocabulary:
         return next((t for t, s in self.slugs.items() if s == slug), None)
 
     def columns(self) -> list[str]:
-        """Every event feature column, type by type."""
-        return [column for slug in self.slugs.values() for column in event_columns(slug)]
+        """Every event feature column, type by type, then the balance columns when computed."""
+        per_type = [column for slug in self.slugs.values() for column in event_columns(slug)]
+        return per_type + (list(BALANCE_COLUMNS) if self.balance.need is None else [])
 
     def describe(self, feature: str, lang: str = "en") -> tuple[str, str] | None:
         """``(dtype, description)`` of an event feature in ``lang``; None for other names."""
+        if feature in BALANCE_COLUMNS:
+            return "number", self.balance.describe(feature, lang)
         parts = event_feature_parts(feature)
         if parts is None:
             return None
@@ -125,9 +206,15 @@ class EventVocabulary:
 
 
 def event_vocabulary(
-    inputs: Inputs, root: Path | str, limit: int = MAX_EVENT_TYPES, chosen: Sequence[str] = ()
+    inputs: Inputs,
+    root: Path | str,
+    limit: int = MAX_EVENT_TYPES,
+    chosen: Sequence[str] = (),
+    negative: Sequence[str] = (),
+    positive: Sequence[str] = (),
 ) -> EventVocabulary:
-    """The event types of the warehouse in folder ``root`` that get features.
+    """The event types of the warehouse in folder ``root`` that get features, and the
+    ``negative`` and ``positive`` types (the config's lists) behind the balance columns.
 
     ``chosen`` (the config's ``features.event_types``) names them: those the data has get
     features in that order, the data's other types are left out. Otherwise, with at most
@@ -135,7 +222,8 @@ def event_vocabulary(
     beyond, the ``limit`` most frequent over the whole events table (ties by name), read
     from the file itself so a sampled warehouse keeps the same columns as the full one.
     Two types with the same slug (``Add to cart`` and ``add_to_cart``) each get the hash
-    of their name appended, so neither is silently merged into the other.
+    of their name appended, so neither is silently merged into the other; so does a type
+    whose slug is in ``RESERVED_SLUGS``.
     """
     types = list(inputs.event_types)
     left_out: list[str] = []
@@ -154,9 +242,10 @@ def event_vocabulary(
         ordered = [str(row[0]) for row in ranked]
         types, left_out = ordered[:limit], ordered[limit:]
     plain = {t: event_slug(t) for t in types}
-    shared = {s for s in plain.values() if list(plain.values()).count(s) > 1}
+    shared = {s for s in plain.values() if list(plain.values()).count(s) > 1} | RESERVED_SLUGS
     slugs = {t: f"{s}_{_digest(t)}" if s in shared else s for t, s in plain.items()}
-    return EventVocabulary(slugs, tuple(left_out), listed=bool(chosen))
+    balance = EventBalance(tuple(negative), tuple(positive), frozenset(inputs.event_types))
+    return EventVocabulary(slugs, tuple(left_out), listed=bool(chosen), balance=balance)
 
 
 def relative_change(last: pd.Series, prev: pd.Series) -> pd.Series:
@@ -167,7 +256,8 @@ def relative_change(last: pd.Series, prev: pd.Series) -> pd.Series:
 def aggregates(e: ibis.Table, vocab: EventVocabulary, end: pd.Timestamp) -> dict[str, ibis.Value]:
     """The per-customer aggregates behind the event features, for one group-by over
     events ``e`` (already cut at ``end``): counts per type and window, the previous 28
-    days, the latest event of each type, and the active days of the last 28."""
+    days, the latest event of each type, the active days of the last 28, and the
+    negative and positive events of the last 28 and 90 days when the balance is computed."""
     since = {days: end - pd.Timedelta(days=days) for days in (*WINDOWS, 2 * TREND_DAYS)}
     out: dict[str, ibis.Value] = {}
     if vocab.slugs:
@@ -182,6 +272,11 @@ def aggregates(e: ibis.Table, vocab: EventVocabulary, end: pd.Timestamp) -> dict
             out[f"{PREFIX}{slug}_{days}d"] = e.count(where=this & (e.event_ts >= since[days]))
         out[f"_prev_{slug}"] = e.count(where=this & (e.event_ts >= since[2 * TREND_DAYS]) & (e.event_ts < since[TREND_DAYS]))
         out[f"_last_{slug}"] = e.event_ts.max(where=this)
+    if vocab.balance.need is None:
+        for side, types in (("negative", vocab.balance.negative), ("positive", vocab.balance.positive)):
+            listed = e.event_type.isin(list(types))
+            for days in BALANCE_WINDOWS:
+                out[f"_{side}_{days}d"] = e.count(where=listed & (e.event_ts >= since[days]))
     return out
 
 
@@ -189,7 +284,9 @@ def count_columns(vocab: EventVocabulary) -> list[str]:
     """The aggregate columns that are counts (0 for a customer without events)."""
     counts = [f"{PREFIX}{slug}_{days}d" for slug in vocab.slugs.values() for days in WINDOWS]
     counts += [f"_prev_{slug}" for slug in vocab.slugs.values()]
-    return [_ACTIVE_MASK, *counts] if vocab.slugs else []
+    if vocab.balance.need is None:
+        counts += [f"_{side}_{days}d" for side in ("negative", "positive") for days in BALANCE_WINDOWS]
+    return [_ACTIVE_MASK, *counts] if vocab.slugs else counts
 
 
 def features(raw: pd.DataFrame, vocab: EventVocabulary, end: pd.Timestamp) -> dict[str, pd.Series]:
@@ -197,7 +294,7 @@ def features(raw: pd.DataFrame, vocab: EventVocabulary, end: pd.Timestamp) -> di
     day = pd.Timedelta(days=1)
     out: dict[str, pd.Series] = {}
     if not vocab.slugs:
-        return out
+        return balance_features(raw, vocab)
     mask = raw[_ACTIVE_MASK].to_numpy(dtype="int64")
     days = sum((mask >> k) & 1 for k in range(TREND_DAYS))
     out[ACTIVE_DAYS] = pd.Series(days, index=raw.index, dtype="int64")
@@ -209,4 +306,15 @@ def features(raw: pd.DataFrame, vocab: EventVocabulary, end: pd.Timestamp) -> di
         out[f"{name}_rate_28d"] = raw[f"{name}_28d"] / active
         out[f"{name}_trend_28d"] = relative_change(raw[f"{name}_28d"], raw[f"_prev_{slug}"]).astype("float64")
         out[f"{SINCE_PREFIX}{slug}"] = (end - raw[f"_last_{slug}"]) / day
+    return out | balance_features(raw, vocab)
+
+
+def balance_features(raw: pd.DataFrame, vocab: EventVocabulary) -> dict[str, pd.Series]:
+    """The balance columns (``BALANCE_COLUMNS``) from ``aggregates``' output; none when
+    the balance is not computed (``EventBalance.need``)."""
+    if vocab.balance.need is not None:
+        return {}
+    out = {f"{PREFIX}negative_28d": raw["_negative_28d"], f"{PREFIX}positive_28d": raw["_positive_28d"]}
+    for days in BALANCE_WINDOWS:
+        out[RATIO.format(days=days)] = negative_per_positive(raw[f"_negative_{days}d"], raw[f"_positive_{days}d"])
     return out

@@ -38,7 +38,11 @@ times of day, customers without birth years...) is left out of the table, not fi
 with nulls or zeros; ``feature_plan(wh, config).skipped()`` says which and why. Absent or
 empty events and surveys tables are not read at all. Event features follow the event
 types in the data (kit.profile.events); the demo's visits, views and add-to-cart
-features are built when those event types exist.
+features are built when those event types exist; the balance of negative and positive
+events when the config names both kinds (``features.negative_events`` /
+``positive_events``). A warehouse with subscriptions gets the subscription features
+(kit.profile.subscriptions: tenure, MRR, plan, cancellation, count), point in time like
+the rest.
 """
 
 from __future__ import annotations
@@ -63,6 +67,10 @@ from kit.profile.events import (
 from kit.profile.events import aggregates as event_aggregates
 from kit.profile.events import features as event_features
 from kit.profile.needs import FeaturePlan
+from kit.profile.subscriptions import COUNT_COLUMNS as SUBSCRIPTION_COUNTS
+from kit.profile.subscriptions import SUBSCRIPTION_FEATURES
+from kit.profile.subscriptions import aggregates as subscription_aggregates
+from kit.profile.subscriptions import features as subscription_features
 
 CHANNELS = ("online", "app", "store")
 AGE_BANDS = ("<25", "25-34", "35-44", "45-54", "55+")
@@ -147,13 +155,14 @@ def category_column(category: str) -> str:
 
 
 def describe(name: str, lang: str = "en", events: EventVocabulary | None = None) -> tuple[str, str]:
-    """``(dtype, description)`` of a feature in ``lang`` (category shares and event features
-    included; ``events`` names the event types behind event columns, else their slugs show)."""
+    """``(dtype, description)`` of a feature in ``lang`` (subscription features, category
+    shares and event features included; ``events`` names the event types behind event
+    columns, else their slugs show)."""
     event = (events or EventVocabulary()).describe(name, lang)
     if event is not None:
         return event
-    if name in FEATURES:
-        dtype, en, zh = FEATURES[name]
+    if name in FEATURES or name in SUBSCRIPTION_FEATURES:
+        dtype, en, zh = FEATURES.get(name) or SUBSCRIPTION_FEATURES[name]
         return dtype, zh if lang == "zh" else en
     if name.startswith(CATEGORY_PREFIX):
         dtype, en, zh = CATEGORY_SHARE_DOC
@@ -171,7 +180,9 @@ def feature_plan(wh: Warehouse, config: KitConfig) -> FeaturePlan:
     ``feature_plan(wh, config).skipped()`` lists the features left out and why."""
     inputs = wh.inputs()
     chosen = config.features
-    vocabulary = event_vocabulary(inputs, wh.root, chosen.max_event_types, chosen.event_types)
+    vocabulary = event_vocabulary(
+        inputs, wh.root, chosen.max_event_types, chosen.event_types, chosen.negative_events, chosen.positive_events
+    )
     return FeaturePlan(inputs, vocabulary, bool(config.features.city_tiers))
 
 
@@ -184,9 +195,10 @@ def build_features(wh: Warehouse, month: str, config: KitConfig) -> pd.DataFrame
     left out here, so no page built on the profile counts them.
 
     Only rows dated before ``snapshot_end(month)`` are read. Columns: ``customer_id``,
-    ``snapshot_date``, the computed features in ``FEATURES`` order, the event features of
-    each event type (kit.profile.events), and one ``cat_share_<category>`` per category
-    seen in orders before the snapshot.
+    ``snapshot_date``, the computed features in ``FEATURES`` order, the subscription
+    features (kit.profile.subscriptions), the event features of each event type and the
+    balance of negative and positive events (kit.profile.events), and one
+    ``cat_share_<category>`` per category seen in orders before the snapshot.
     """
     plan = feature_plan(wh, config)
     end = snapshot_end(month)
@@ -303,6 +315,9 @@ def _customer_expr(
             s_aggs["avg_csat"] = s.csat.mean()
         parts.append(s.group_by("customer_id").aggregate(**s_aggs))
 
+    if has("subscriptions"):
+        parts.append(subscription_aggregates(wh.table("subscriptions"), end, has("subscriptions.cancelled_at")))
+
     customers = wh.table("customers")
     c = customers.filter(customers.first_seen < end).select("customer_id", "first_seen", *plan.customer_columns())
     anonymous = wh.anonymous_receipts()
@@ -326,7 +341,8 @@ def _argmax(table: ibis.Table, counts: dict[object, str]) -> ibis.Value:
 
 def _finish(raw: pd.DataFrame, month: str, config: KitConfig, plan: FeaturePlan, categories: list[str]) -> pd.DataFrame:
     """Derive ratios, day counts and bands at customer grain and order the columns (the
-    computed features of ``FEATURES``, then event features, then category shares)."""
+    computed features of ``FEATURES``, then subscription features, event features and
+    category shares)."""
     end = snapshot_end(month)
     day = pd.Timedelta(days=1)
     counts = [
@@ -335,7 +351,7 @@ def _finish(raw: pd.DataFrame, month: str, config: KitConfig, plan: FeaturePlan,
         "views_90d", "add_to_cart_90d", "survey_count", "low_score_count",
     ]
     counts += [f"_n_{category_column(c)}" for c in categories] + [f"_n_channel_{c}" for c in CHANNELS]
-    counts = [col for col in counts + count_columns(plan.events) if col in raw.columns]
+    counts = [col for col in counts + count_columns(plan.events) + list(SUBSCRIPTION_COUNTS) if col in raw.columns]
     raw = raw.astype({col: "float64" for col in counts}).fillna({col: 0.0 for col in counts})
     raw = raw.astype({col: "int64" for col in counts})
     money = ["monetary_30d", "monetary_90d", "monetary_365d", "monetary_all", "prev_spend_90d", "discount_all", "items_all"]
@@ -422,7 +438,8 @@ def _finish(raw: pd.DataFrame, month: str, config: KitConfig, plan: FeaturePlan,
     frame = frame.assign(**{column: kinds[column] for column in ("lifecycle_stage", "is_active", "value_tier")})
     events = event_features(raw, plan.events, end)
     shares = {category_column(c): raw[f"_n_{category_column(c)}"] / per_order for c in categories}
-    frame = pd.concat([frame, pd.DataFrame({**events, **shares}, index=raw.index)], axis=1)
+    subscriptions = subscription_features(raw, end)
+    frame = pd.concat([frame, pd.DataFrame({**subscriptions, **events, **shares}, index=raw.index)], axis=1)
     ordered = [f for f in FEATURES if f in frame.columns]  # customer_id and snapshot_date first
     return frame[ordered + [c for c in frame.columns if c not in ordered]]
 

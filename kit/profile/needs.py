@@ -14,6 +14,14 @@ events").
 customers, which every warehouse has. ``EVENT_TYPES`` lists the features built on one
 event type of the demo's vocabulary (visits, views, add-to-cart); the per-type features
 of kit.profile.events cover every vocabulary.
+
+The balance of negative and positive events (kit.profile.events ``BALANCE_COLUMNS``)
+also needs the config to name the types: with ``features.negative_events`` or
+``features.positive_events`` unset, its need is that key (a page says "set ... to get
+..."); with no listed type of one side in the data, ``events.<type>``. A listed type the
+data lacks, while the balance is computed from the others, is still named in
+``skipped()`` (its ``ev_<type>_28d`` -> ``events.<type>``), a note rather than an error.
+Subscription features (kit.profile.subscriptions) need the ``subscriptions`` table.
 """
 
 from __future__ import annotations
@@ -21,7 +29,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kit.core.inputs import Inputs
-from kit.profile.events import EventVocabulary, slug_of
+from kit.profile.events import (
+    BALANCE_COLUMNS,
+    PREFIX,
+    EventVocabulary,
+    event_slug,
+    slug_of,
+)
+from kit.profile.subscriptions import CANCELLATION, SUBSCRIPTION_FEATURES
 
 NEEDS: dict[str, tuple[str, ...]] = {
     "is_member": ("customers.member_since",),
@@ -57,6 +72,9 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "gender": ("customers.gender",),
     "city": ("customers.city",),
     "city_tier": ("customers.city_tier",),
+    **{feature: ("events", "events.event_type") for feature in BALANCE_COLUMNS},
+    **{feature: ("subscriptions",) for feature in SUBSCRIPTION_FEATURES},
+    CANCELLATION: ("subscriptions", "subscriptions.cancelled_at"),
 }
 EVENT_TYPES: dict[str, str] = {
     "visits_30d": "visit",
@@ -88,6 +106,8 @@ class FeaturePlan:
                 continue
             if not self.inputs.has(need):
                 return need
+        if feature in BALANCE_COLUMNS:
+            return self.events.balance.need
         event_type = EVENT_TYPES.get(feature)
         if event_type is not None and event_type not in self.inputs.event_types:
             return f"events.{event_type}"
@@ -101,8 +121,13 @@ class FeaturePlan:
         return self.need_of(feature) is None
 
     def skipped(self) -> dict[str, str]:
-        """Every feature with optional inputs that is left out -> the input it lacks."""
-        return {feature: need for feature in NEEDS if (need := self.need_of(feature)) is not None}
+        """Every feature with optional inputs that is left out -> the input it lacks; with
+        events, also each negative or positive type the config lists and the data lacks
+        (its ``ev_<type>_28d`` -> ``events.<type>``)."""
+        out = {feature: need for feature in NEEDS if (need := self.need_of(feature)) is not None}
+        if self.inputs.has("events"):
+            out |= {f"{PREFIX}{event_slug(t)}_28d": f"events.{t}" for t in self.events.balance.absent}
+        return out
 
     def customer_columns(self) -> list[str]:
         """The optional customer columns that hold values."""
