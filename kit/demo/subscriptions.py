@@ -107,10 +107,12 @@ PRICE_TEXT = {plan: f"{price:.2f}" for plan, price in PLANS.items()}
 
 
 def write_world(
-    raw: Path, accounts: int = 2500, seed: int = 42, end_month: str = "2026-10", chunk: int = CHUNK_ACCOUNTS,
+    raw: Path, accounts: int = 2500, seed: int = 42, end_month: str = "2026-10", chunk: int | None = None,
 ) -> dict:
     """Write the subscription world's files into ``raw`` and its truth into ``raw/_truth``,
-    simulating ``chunk`` accounts at a time; return a summary (rows per file, churned accounts)."""
+    simulating ``chunk`` accounts at a time (None: ``CHUNK_ACCOUNTS``, read at each call);
+    return a summary (rows per file, churned accounts)."""
+    chunk = CHUNK_ACCOUNTS if chunk is None else chunk
     if accounts < 1 or chunk < 1:
         raise ValueError(f"the subscription world needs at least 1 account and chunks of at least 1 (got {accounts}, {chunk})")
     raw = Path(raw)
