@@ -19,7 +19,8 @@ How it works (accounts are simulated a chunk at a time, ``chunk`` accounts, defa
 in a few GB; every draw comes from one ``np.random.SeedSequence(seed)``: its first child
 draws the whole population's sign-up days, plans and sign-up minutes, child ``1 + c`` every
 draw of chunk ``c``; so the same arguments give the same bytes, and a chunk's draws never
-depend on another chunk; each chunk is vectorised over its accounts):
+depend on another chunk; each chunk is vectorised over its accounts; the figures at
+1,000,000 accounts are in docs/decisions/0018-subscription-bench-world.md):
 
 - Sign-ups are spread evenly over the days from ``START`` to the export's end (the end of
   ``end_month``), so some start on the 29th-31st; customer numbers follow the sign-up order,
@@ -94,9 +95,9 @@ TRUTH_DAYS = 200  # simulated past the export, for the truth only
 LABEL_DAYS = (30, 90)
 KM_DAYS = (30, 60, 150)
 BASE_SPREAD, WALK_SD, ENGAGEMENT_SD = 0.5, 0.12, 0.12
-
-
-CHUNK_ACCOUNTS = 25_000  # accounts simulated at once: ~1 GB at the peak (0.15 GB of daily counts, ~7M events)
+# accounts simulated at once: 1.4 GB at the peak for 1,000,000 accounts, against 2.2 GB with
+# 50,000 a chunk at 100,000 accounts (docs/decisions/0018-subscription-bench-world.md)
+CHUNK_ACCOUNTS = 25_000
 DAY_S, DAY_MS = 86_400, 86_400_000
 DAY0 = np.datetime64(START.date(), "s")  # the simulation's day 0, to the second
 EVENT_TYPES = pa.array(list(EVENT_RATES), pa.large_string())
@@ -329,8 +330,9 @@ def _truth(truth_dir: Path, table: pd.DataFrame, export_end: pd.Timestamp, seed:
 
 def _daily_events(rng: np.random.Generator, accounts: int, n_days: int) -> np.ndarray:
     """Event counts per day, account and type (``EVENT_RATES`` order), as if every account
-    were subscribed every day (``_export`` keeps the subscribed days). Drawn a week at a
-    time (int8 counts: the rate is capped at e**2 a day), so 50,000 accounts fit in memory."""
+    were subscribed every day (``_event_table`` keeps the subscribed days). Drawn a week at
+    a time; int8 counts (the rate is capped at e**2 a day): days x accounts x 8 bytes, 0.15 GB
+    for a chunk of 25,000 accounts."""
     types = list(EVENT_RATES)
     log_rate = np.log(np.asarray([EVENT_RATES[t] for t in types]))[None, :] + rng.normal(0, BASE_SPREAD, (accounts, len(types)))
     sign = np.where(np.isin(types, POSITIVE), 1.0, -1.0)[None, :]
