@@ -1,7 +1,7 @@
 # Two commands matter: `make report` and `make test`. Both build the venv when missing,
 # installing the exact versions of requirements/lock.txt (the versions the tests passed with).
 #   make report [MONTH=YYYY-MM] [REPORT_LANG=en|zh] [ONLY="04_clv 07_overview"] [CONFIG=file]
-#   make test | make lab | make bench [BENCH_CUSTOMERS=N] | make demo [CUSTOMERS=N]
+#   make test | make lab | make bench [BENCH_CUSTOMERS=N] [BENCH_WORLDS="retail subscriptions"] | make demo [CUSTOMERS=N]
 #   make lock [UPGRADE=1]: re-resolve the lock from pyproject.toml (keeps the pins it can)
 #   make test-latest: the tests on the newest versions pyproject.toml allows (.venv-latest)
 PYTHON ?= python3
@@ -16,6 +16,7 @@ UV     := $(UV_VENV)/bin/uv
 MONTH  ?= 2026-10
 CUSTOMERS ?= 50000
 BENCH_CUSTOMERS ?= 1000000
+BENCH_WORLDS ?= retail subscriptions
 DEMO   := data/raw/demo/_truth/defects.json
 CONFIG ?=
 REPORT_LANG ?=
@@ -90,8 +91,11 @@ test-latest: chromium
 lab: $(STAMP)
 	$(BIN)/kit lab $(if $(CONFIG),--config $(CONFIG))
 
+# every world of BENCH_WORLDS, each to the end; fails when one failed
 bench: $(STAMP)
-	$(BIN)/kit bench --customers $(BENCH_CUSTOMERS)
+	@status=0; for world in $(BENCH_WORLDS); do \
+		$(BIN)/kit bench --customers $(BENCH_CUSTOMERS) --world $$world || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf reports/20* reports/failed reports/.run-* reports/.previous-* data/warehouse data/bench

@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, help="folder for the JSON result (default: <paths.reports>/bench)")
     bench.add_argument("--stages", nargs="+", metavar="NAME", help="run only these stages")
     bench.add_argument("--config", type=Path, help="base config file (default: config/kit.yml)")
+    bench.add_argument(
+        "--world",
+        default="retail",
+        help="retail (default: the demo company, every stage) or subscriptions (the subscription_app shape's "
+        "accounts in data/bench/subscriptions_N with contractual churn settings: demo-data, ingest, features-tags, churn)",
+    )
 
     init = commands.add_parser("init", help="sniff a folder of exported files and write a starter config")
     init.add_argument("raw", type=Path, metavar="RAW_FOLDER", help="the folder holding the exported files")
@@ -151,7 +157,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     base = load_config(args.config)
     try:
         out = args.out.resolve() if args.out else None
-        report = run_bench(base, customers=args.customers, seed=args.seed, out=out, stages=args.stages)
+        report = run_bench(
+            base, customers=args.customers, seed=args.seed, out=out, stages=args.stages, world=args.world
+        )
     except BenchError as exc:
         raise CommandError(str(exc)) from exc
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -7,6 +7,15 @@ Speed is measured here, on generated data, never in unit tests. The harness
    so that one stage's memory and imports never count for another;
 3. prints a table and writes ``bench-<N>-<timestamp>.json`` (default ``reports/bench/``).
 
+That is the retail world (the demo company, ``--world retail``, the default). Issue 18 asks
+for the churn stage's figures in both churn modes, so ``--world subscriptions`` benchmarks a
+subscription business too: ``SUBSCRIPTION_STAGES`` on ``data/bench/subscriptions_<N>/``,
+whose ``demo-data`` stage (``subscription_world``) writes the ``subscription_app`` shape of
+N accounts (kit.demo.shapes, kit.demo.subscriptions) with its own ``kit.yml`` (the shape's
+config plus the contractual churn settings ``SUBSCRIPTION_CHURN``); results go to
+``bench-subscriptions_<N>-<timestamp>.json``. docs/decisions/0018-subscription-bench-world.md
+has its figures.
+
 Adding a stage is one line in ``STAGES``: a name, the dotted path of a function taking
 the bench ``KitConfig`` (its ``run.month`` is the month to compute), and the targets
 for the 1,000,000-customer reference world (None when the issue sets none). A stage whose
@@ -30,7 +39,7 @@ import resource
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +48,7 @@ import psutil
 import yaml
 
 from kit import __version__
-from kit.core.config import KitConfig, load_config
+from kit.core.config import ChurnConfig, KitConfig, load_config
 
 REFERENCE_CUSTOMERS = 1_000_000
 GB = 1024**3
@@ -55,15 +64,16 @@ class StageUnavailable(LookupError):
 
 @dataclass(frozen=True)
 class Stage:
-    """One timed step: ``function`` is called with the bench config (``takes="config"``)
-    or, for the world generator, with the raw folder, customers, seed and end month
-    (``takes="world"``)."""
+    """One timed step: ``function`` is called with the bench config (``takes="config"``),
+    or, for a world generator, with the raw folder, customers, seed and end month
+    (``takes="world"``: the config is the harness's), or with the world's folder, customers
+    and seed (``takes="project"``: the generator writes the world's ``kit.yml`` too)."""
 
     name: str
     function: str
     target_seconds: float | None
     target_gb: float | None
-    takes: Literal["config", "world"] = "config"
+    takes: Literal["config", "world", "project"] = "config"
 
 
 # Targets hold for the 1,000,000-customer world on 2 cores (set by each capability's issue).
@@ -79,6 +89,21 @@ STAGES = [
     Stage("experiment-readout", "kit.bench.experiments.stage", 60, None),
     Stage("monthly-run", "kit.bench.stages.monthly_run", None, None),
 ]
+
+# The subscription world (``--world subscriptions``): generation (issue 18's brief: well
+# under 4 GB at 1,000,000 accounts; no time target), then the retail stages churn needs,
+# with the retail world's targets.
+SUBSCRIPTION_STAGES = [
+    Stage("demo-data", "kit.bench.stages.subscription_world", None, 4.0, takes="project"),
+    *(stage for stage in STAGES if stage.name in ("ingest", "features-tags", "churn")),
+]
+WORLDS = ("retail", "subscriptions")
+
+# The churn settings of the subscription world's kit.yml: the contractual mode of issue 18,
+# a lapse counted 7 days after the paid period ends, within 30 days of the snapshot. A key
+# this kit's ChurnConfig does not know yet is left out of the kit.yml, and the demo-data
+# stage's row says which (``churn_keys_left_out``).
+SUBSCRIPTION_CHURN = {"mode": "contractual", "window_days": 30, "grace_days": 7}
 
 
 @dataclass
@@ -164,6 +189,41 @@ def world_config(base: KitConfig, root: Path) -> KitConfig:
     return load_config(file)
 
 
+def world_stages(world: str) -> list[Stage]:
+    """The stages of bench world ``world`` (``WORLDS``)."""
+    if world not in WORLDS:
+        raise BenchError(f"unknown world {world!r}; known worlds: {', '.join(WORLDS)}")
+    return STAGES if world == "retail" else SUBSCRIPTION_STAGES
+
+
+def subscription_world(root: Path, customers: int, seed: int) -> dict[str, int | str]:
+    """The subscription world's ``demo-data`` stage: the ``subscription_app`` shape of
+    ``customers`` accounts written into ``root`` (``raw/`` with its truth, warehouse and
+    reports folders beside it), its ``kit.yml`` given the churn settings ``SUBSCRIPTION_CHURN``
+    that ChurnConfig knows. Returns the account and event counts and the churn keys left out."""
+    # Imported here, like kit.runner in monthly_run: only this stage needs the generators.
+    import pyarrow.parquet as pq
+
+    from kit.demo.shapes import write_shape
+
+    file = write_shape("subscription_app", root, customers=customers, seed=seed)
+    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    known = {f.name for f in fields(ChurnConfig)}
+    data["churn"] = {**(data.get("churn") or {}), **{k: v for k, v in SUBSCRIPTION_CHURN.items() if k in known}}
+    file.write_text(
+        "# Written by kit.bench.stages.subscription_world: the subscription_app shape with the bench's churn settings.\n"
+        + yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    details: dict[str, int | str] = {
+        "accounts": customers, "events": pq.ParquetFile(root / "raw" / "events.parquet").metadata.num_rows,
+    }
+    left_out = [key for key in SUBSCRIPTION_CHURN if key not in known]
+    if left_out:
+        details["churn_keys_left_out"] = " ".join(left_out)
+    return details
+
+
 def monthly_run(config: KitConfig) -> None:
     """The ``monthly-run`` stage: ``kit run`` for the bench month; raises when it fails."""
     # Imported here: every stage process imports this module, and papermill / nbconvert
@@ -209,9 +269,11 @@ def _stage_process(stage: Stage, config_file: str, customers: int, seed: int, co
     message: dict[str, Any] = {"status": "ok"}
     try:
         function = resolve_function(stage.function)
-        config = load_config(config_file)
+        config = None if stage.takes == "project" else load_config(config_file)
         started = time.perf_counter()
-        if stage.takes == "world":
+        if stage.takes == "project":
+            output = function(Path(config_file).parent, customers=customers, seed=seed)
+        elif stage.takes == "world":
             output = function(config.resolve(config.paths.raw), customers=customers, seed=seed, end_month=config.run.month)
         else:
             output = function(config)
@@ -284,21 +346,28 @@ def run_bench(
     out: Path | None = None,
     stages: list[str] | None = None,
     echo: Callable[[str], None] = print,
+    world: str = "retail",
 ) -> BenchReport:
-    """Build the bench world, run the selected stages, print the table and write the JSON."""
-    known = [s.name for s in STAGES]
+    """Build the bench world ``world`` (``WORLDS``), run the selected stages, print the
+    table and write the JSON."""
+    plan = world_stages(world)
+    known = [s.name for s in plan]
     unknown = [name for name in stages or [] if name not in known]
     if unknown:
         raise BenchError(f"unknown stage(s) {', '.join(unknown)}; known stages: {', '.join(known)}")
-    selected = [s for s in STAGES if not stages or s.name in stages]
-    config = bench_config(base, customers)
-    raw = config.resolve(config.paths.raw)
-    report = BenchReport(
-        customers, seed, config.run.month, str(config.source_file.parent), started_at=_now(), machine=_machine()
-    )
-    echo(f"kit bench: {customers:,} customers, seed {seed}, month {config.run.month}, world {report.world}")
+    selected = [s for s in plan if not stages or s.name in stages]
+    if world == "retail":
+        config = bench_config(base, customers)
+        file, raw, month, who = config.source_file, config.resolve(config.paths.raw), config.run.month, "customers"
+    else:
+        from kit.demo.shapes import END_MONTH, RAW
+
+        file = base.resolve("data/bench") / f"subscriptions_{customers}" / "kit.yml"
+        raw, month, who = file.parent / RAW, END_MONTH, "accounts of a subscription business"
+    report = BenchReport(customers, seed, month, str(file.parent), started_at=_now(), machine=_machine())
+    echo(f"kit bench: {customers:,} {who}, seed {seed}, month {month}, world {report.world}")
     for stage in selected:
-        world_missing = stage.takes == "config" and not (raw / "_truth" / "config.json").exists()
+        world_missing = stage.takes == "config" and not ((raw / "_truth" / "config.json").exists() and file.exists())
         if world_missing:
             result = StageResult(
                 stage.name,
@@ -309,17 +378,17 @@ def run_bench(
                 message=f"no bench world in {raw}: run the demo-data stage first",
             )
         else:
-            result = run_stage(stage, config.source_file, customers, seed)
+            result = run_stage(stage, file, customers, seed)
         report.stages.append(result)
         echo(format_row(result))
     out = out or base.resolve(base.paths.reports) / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    file = out / f"bench-{customers}-{datetime.now():%Y%m%d-%H%M%S}.json"
-    report.json_file = str(file)
-    file.write_text(json.dumps(asdict(report), ensure_ascii=False, indent=2), encoding="utf-8")
+    result_file = out / f"bench-{file.parent.name}-{datetime.now():%Y%m%d-%H%M%S}.json"
+    report.json_file = str(result_file)
+    result_file.write_text(json.dumps(asdict(report), ensure_ascii=False, indent=2), encoding="utf-8")
     echo("")
     echo(format_table(report.stages))
-    echo(f"results written to {file}")
+    echo(f"results written to {result_file}")
     return report
 
 

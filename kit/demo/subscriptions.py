@@ -9,14 +9,22 @@ company would export, plus ``_truth/`` beside them:
 - ``subscriptions.csv``: one row per subscription (one per account here): id, customer
   number, plan, ``started_at``, ``paid_through`` (the day the paid period ends, as of the
   export), ``mrr``, ``cancelled_at`` (blank unless the customer cancelled);
-- ``payments.csv``: one row per period paid (the order log: invoice, customer, time, amount);
-- ``events.parquet``: customer number, ``event_ts``, ``event_type`` (``EVENT_RATES``).
+- ``payments.csv``: one row per period paid (the order log: invoice, customer, time, amount),
+  in time order within each chunk;
+- ``events.parquet``: customer number, ``event_ts``, ``event_type`` (``EVENT_RATES``), sorted
+  by customer number and time, one row group (or more) per chunk.
 
-How it works (every draw from one seeded numpy Generator, vectorised over accounts, so the
-same arguments give the same bytes):
+How it works (accounts are simulated a chunk at a time, ``chunk`` accounts, default
+``CHUNK_ACCOUNTS``; the files are written as each chunk is done, so a million accounts fit
+in a few GB; every draw comes from one ``np.random.SeedSequence(seed)``: its first child
+draws the whole population's sign-up days, plans and sign-up minutes, child ``1 + c`` every
+draw of chunk ``c``; so the same arguments give the same bytes, and a chunk's draws never
+depend on another chunk; each chunk is vectorised over its accounts; the figures at
+1,000,000 accounts are in docs/decisions/0018-subscription-bench-world.md):
 
 - Sign-ups are spread evenly over the days from ``START`` to the export's end (the end of
-  ``end_month``), so some start on the 29th-31st. Billing follows the calendar: period k
+  ``end_month``), so some start on the 29th-31st; customer numbers follow the sign-up order,
+  so a chunk is a block of neighbouring sign-up days. Billing follows the calendar: period k
   ends on ``started_at + k months`` (a start on 31 January renews on 28/29 February, then
   31 March: pandas ``DateOffset``, counted from the start, never from the last renewal).
   A renewal is paid on its due day or, for ``LATE_SHARE`` of renewals, 1 to
@@ -50,9 +58,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from kit.core.dates import snapshot_end
 
@@ -82,32 +95,244 @@ TRUTH_DAYS = 200  # simulated past the export, for the truth only
 LABEL_DAYS = (30, 90)
 KM_DAYS = (30, 60, 150)
 BASE_SPREAD, WALK_SD, ENGAGEMENT_SD = 0.5, 0.12, 0.12
+# accounts simulated at once: 1.4 GB at the peak for 1,000,000 accounts, against 2.2 GB with
+# 50,000 a chunk at 100,000 accounts (docs/decisions/0018-subscription-bench-world.md)
+CHUNK_ACCOUNTS = 25_000
+DAY_S, DAY_MS = 86_400, 86_400_000
+DAY0 = np.datetime64(START.date(), "s")  # the simulation's day 0, to the second
+EVENT_TYPES = pa.array(list(EVENT_RATES), pa.large_string())
+EVENT_SCHEMA = pa.schema([
+    ("customer_no", pa.large_string()), ("event_ts", pa.timestamp("us")), ("event_type", pa.large_string()),
+])
+PRICE_TEXT = {plan: f"{price:.2f}" for plan, price in PLANS.items()}
 
 
-def write_world(raw: Path, accounts: int = 2500, seed: int = 42, end_month: str = "2026-10") -> dict:
-    """Write the subscription world's files into ``raw`` and its truth into ``raw/_truth``;
+def write_world(
+    raw: Path, accounts: int = 2500, seed: int = 42, end_month: str = "2026-10", chunk: int | None = None,
+) -> dict:
+    """Write the subscription world's files into ``raw`` and its truth into ``raw/_truth``,
+    simulating ``chunk`` accounts at a time (None: ``CHUNK_ACCOUNTS``, read at each call);
     return a summary (rows per file, churned accounts)."""
+    chunk = CHUNK_ACCOUNTS if chunk is None else chunk
+    if accounts < 1 or chunk < 1:
+        raise ValueError(f"the subscription world needs at least 1 account and chunks of at least 1 (got {accounts}, {chunk})")
     raw = Path(raw)
     truth_dir = raw / "_truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
     export_end = snapshot_end(end_month)
-    n_days = int((export_end - START).days) + TRUTH_DAYS
-    start_day = np.sort(rng.integers(0, (export_end - START).days, accounts))
+    cut = int((export_end - START).days)
+    n_days = cut + TRUTH_DAYS
+    population, *chunk_seeds = np.random.SeedSequence(seed).spawn(1 + -(-accounts // chunk))
+    rng = np.random.default_rng(population)
+    start_day = np.sort(rng.integers(0, cut, accounts))
     plans = np.asarray(list(PLANS))[rng.choice(len(PLANS), accounts, p=PLAN_SHARE)]
-    daily = _daily_events(rng, accounts, n_days)
-    sim = _simulate(rng, start_day, plans, daily, n_days)
-    numbers = np.asarray([f"CU{100_000 + i}" for i in range(accounts)])
-    started = START + pd.to_timedelta(start_day, unit="D") + pd.to_timedelta(rng.integers(8 * 60, 22 * 60, accounts), unit="min")
-    files = _export(raw, rng, numbers, plans, started, sim, daily, export_end)
-    _truth(truth_dir, numbers, plans, started, sim, export_end, seed, accounts, end_month)
-    return {"files": files, "churned": int(np.isfinite(sim["end_k"]).sum())}
+    started = DAY0 + (start_day * DAY_S + rng.integers(8 * 60, 22 * 60, accounts) * 60).astype("timedelta64[s]")
+    tables = []
+    with _Export(raw) as export:
+        for number, child in enumerate(chunk_seeds):
+            part = slice(number * chunk, min((number + 1) * chunk, accounts))
+            chunk_rng = np.random.default_rng(child)
+            daily = _daily_events(chunk_rng, part.stop - part.start, n_days)
+            sim = _simulate(chunk_rng, start_day[part], plans[part], daily, n_days)
+            ids = np.arange(part.start, part.stop)
+            tables.append(_export_chunk(export, chunk_rng, ids, plans[part], started[part], sim, daily, cut))
+            del daily  # before the next chunk's counts are drawn, not after
+    table = pd.concat(tables, ignore_index=True)
+    _truth(truth_dir, table, export_end, seed, accounts, end_month)
+    return {"files": dict(export.rows), "churned": int(table["churned"].sum())}
+
+
+class _Export:
+    """The exported files, open for a whole world and written a chunk at a time: the CSV
+    files (header once, then each chunk's rows unquoted: no value holds a comma, quote or
+    line break, and pyarrow refuses to write one that does) and ``events.parquet`` through
+    one ``ParquetWriter`` (each chunk's rows in one or more row groups)."""
+
+    def __init__(self, raw: Path) -> None:
+        self.raw = raw
+        self.rows = {"accounts.csv": 0, "subscriptions.csv": 0, "payments.csv": 0, "events.parquet": 0}
+        self._csv: dict[str, object] = {}
+        self._events: pq.ParquetWriter | None = None
+
+    def __enter__(self) -> _Export:
+        self._events = pq.ParquetWriter(self.raw / "events.parquet", EVENT_SCHEMA)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        for handle in self._csv.values():
+            handle.close()
+        self._events.close()
+
+    def csv(self, name: str, table: pa.Table) -> None:
+        """Append ``table``'s rows to the CSV file ``name`` (its header on the first call)."""
+        if name not in self._csv:
+            self._csv[name] = (self.raw / name).open("wb")
+            self._csv[name].write((",".join(table.column_names) + "\n").encode("utf-8"))
+        pa_csv.write_csv(table, self._csv[name], pa_csv.WriteOptions(include_header=False, quoting_style="none"))
+        self.rows[name] += table.num_rows
+
+    def events(self, table: pa.Table) -> None:
+        """Append ``table``'s rows to ``events.parquet``."""
+        self._events.write_table(table)
+        self.rows["events.parquet"] += table.num_rows
+
+
+def _export_chunk(
+    export: _Export, rng: np.random.Generator, ids: np.ndarray, plans: np.ndarray, started: np.ndarray,
+    sim: dict[str, np.ndarray], daily: np.ndarray, cut: int,
+) -> pd.DataFrame:
+    """Write one chunk's rows of the files the company exports on day ``cut`` (what happened
+    before it); return the chunk's accounts as the truth knows them. ``ids``: the accounts'
+    numbers in the world (0 ..); ``started``: sign-up times (datetime64[s]). Clears
+    ``daily`` outside the days each account was subscribed before the export."""
+    n = len(ids)
+    start_day = sim["start_day"]
+    numbers = _numbered("CU", 100_000 + ids)
+    price = pa.array([PRICE_TEXT[p] for p in plans])
+    # payments: period k (k = 0 ..) is paid on its start day, a few late
+    rows = []
+    for k in range(int(sim["periods"].max()) + 1):
+        paid = np.flatnonzero(sim["periods"] >= k) if k else np.arange(n)
+        paid = paid[~(sim["end_k"][paid] <= k)]  # a leaver at renewal k pays no period k
+        if not len(paid):
+            break
+        due = start_day[paid] if k == 0 else _renewal_days(start_day[paid], k)
+        late = np.where((rng.random(len(paid)) < LATE_SHARE) & (k > 0), rng.integers(1, GRACE_DAYS, len(paid)), 0)
+        minute = rng.integers(0, 24 * 60, len(paid))
+        rows.append((paid, np.full(len(paid), k), due + late, minute))
+    account, period, day, minute = (np.concatenate(column) for column in zip(*rows))
+    before = day < cut
+    account, period, day, minute = account[before], period[before], day[before], minute[before]
+    paid_at = np.where(period > 0, DAY0 + (day * DAY_S + minute * 60).astype("timedelta64[s]"), started[account])
+    order = np.lexsort((account, paid_at))
+    first_invoice = 900_000 + export.rows["payments.csv"]
+    export.csv("payments.csv", pa.table({
+        "invoice": _numbered("INV", first_invoice + np.arange(len(order))), "customer_no": numbers.take(account[order]),
+        "paid_at": _text(paid_at[order]), "amount": price.take(account[order]),
+    }))
+    # subscriptions as of the export: paid through the end of the last period paid
+    periods_paid = np.zeros(n, dtype=np.int64)
+    np.maximum.at(periods_paid, account, period)
+    through = _renewal_days(start_day, periods_paid + 1)
+    cancel_day = sim["decision_day"] + rng.integers(0, CANCEL_DAYS + 1, n)
+    cancels = (sim["decision_day"] >= 0) & (rng.random(n) < CANCEL_SHARE) & (cancel_day < cut)
+    cancel_at = DAY0 + (cancel_day * DAY_S + rng.integers(8 * 60, 23 * 60, n) * 60).astype("timedelta64[s]")
+    export.csv("subscriptions.csv", pa.table({
+        "subscription_id": _numbered("SUB", 500_000 + ids), "customer_no": numbers, "plan": pa.array(plans),
+        "started_at": _text(started), "paid_through": _text(_days(through)), "mrr": price,
+        "cancelled_at": _text(np.where(cancels, cancel_at, np.datetime64("NaT"))).fill_null(""),
+    }))
+    export.csv("accounts.csv", pa.table({
+        "customer_no": numbers, "email": _numbered("user", 100_000 + ids, "@example.com"),
+        "signup_date": _text(started.astype("datetime64[D]")),
+    }))
+    # events: subscribed days before the export
+    left = np.isfinite(sim["end_k"])
+    end_day = np.where(left, _renewal_days(start_day, np.where(left, sim["end_k"], 0).astype(np.int64)), cut)
+    export.events(_event_table(rng, daily, start_day, np.minimum(end_day, cut), numbers))
+    # the truth: a leaver at renewal k paid periods 0 .. k-1; a stayer paid period ``periods`` too
+    last_through = _days(_renewal_days(start_day, np.where(left, sim["end_k"], sim["periods"] + 1).astype(np.int64)))
+    never = np.datetime64("NaT", "us")
+    return pd.DataFrame({
+        "customer_no": pd.Series(numbers.to_numpy(zero_copy_only=False), dtype="str"), "plan": plans,
+        "started_at": started.astype("datetime64[us]"), "churned": left,
+        "end_date": np.where(left, last_through.astype("datetime64[us]"), never),
+        "last_paid_through": last_through.astype("datetime64[us]"),
+        "decision_date": np.where(left, _days(sim["decision_day"]).astype("datetime64[us]"), never),
+    })
+
+
+def _numbered(prefix: str, numbers: np.ndarray, suffix: str = "") -> pa.Array:
+    """``prefix`` + each number + ``suffix``, as text (``CU100000``)."""
+    return pc.binary_join_element_wise(prefix, pc.cast(pa.array(numbers), pa.string()), suffix, "")
+
+
+def _days(day: np.ndarray) -> np.ndarray:
+    """Day numbers since ``START`` as dates (datetime64[D])."""
+    return DAY0.astype("datetime64[D]") + day.astype("timedelta64[D]")
+
+
+def _text(times: np.ndarray) -> pa.Array:
+    """Dates as ``%Y-%m-%d``, times to the second as ``%Y-%m-%d %H:%M:%S`` (NaT: null)."""
+    return pc.cast(pa.array(times), pa.string())
+
+
+def _event_table(
+    rng: np.random.Generator, daily: np.ndarray, first: np.ndarray, last: np.ndarray, numbers: pa.Array,
+) -> pa.Table:
+    """One row per event on the days [first, last) of each account, at a random time of day
+    to the millisecond, sorted by account and time (``numbers``: the accounts' customer
+    numbers). Two events of one account, type and millisecond would be an exact duplicate
+    row: the later one moves a millisecond on, until no two rows are alike. Clears ``daily``
+    outside those days.
+
+    Each event is one int64 key, ((account * days + day) * DAY_MS + millisecond) * types + type:
+    sorting the keys sorts the rows, and a chunk of up to ~17 million accounts fits."""
+    n_days, accounts, types = daily.shape
+    for day in range(n_days):
+        daily[day, (day < first) | (day >= last)] = 0
+    flat = np.flatnonzero(daily)
+    flat = np.repeat(flat, daily.reshape(-1)[flat].astype(np.int64))
+    day, rest = np.divmod(flat, accounts * types)
+    del flat
+    account, kind = np.divmod(rest, types)
+    del rest
+    key = account * n_days + day
+    del account, day
+    key *= DAY_MS
+    key += rng.integers(6 * 3_600_000, 24 * 3_600_000, len(key))
+    key *= types
+    key += kind
+    del kind
+    key.sort()
+    while (copy := np.r_[False, key[1:] == key[:-1]]).any():
+        index = np.arange(len(key))
+        key += (index - np.maximum.accumulate(np.where(copy, 0, index))) * types  # the n-th copy n ms later
+        key.sort()
+    millis = (key // types) % (n_days * DAY_MS)  # since START
+    return pa.table({
+        "customer_no": numbers.take(key // (n_days * DAY_MS * types)).cast(pa.large_string()),
+        "event_ts": pa.array(DAY0.astype("datetime64[us]") + (millis * 1000).astype("timedelta64[us]")),
+        "event_type": EVENT_TYPES.take(key % types),
+    }, schema=EVENT_SCHEMA)
+
+
+def _truth(truth_dir: Path, table: pd.DataFrame, export_end: pd.Timestamp, seed: int, accounts: int, end_month: str) -> None:
+    """``_truth/``: the accounts (``table``), labels per month-end, Kaplan-Meier at ``KM_DAYS``, weights, config."""
+    table.to_parquet(truth_dir / "accounts.parquet", index=False)
+    labels = []
+    for month in pd.period_range(START, export_end - pd.Timedelta(days=1), freq="M"):
+        snap = snapshot_end(str(month))
+        active = (table["started_at"] < snap) & (table["end_date"].isna() | (table["end_date"] > snap))
+        frame = pd.DataFrame({"month": str(month), "snapshot": snap, "customer_no": table.loc[active, "customer_no"]})
+        for days in LABEL_DAYS:
+            frame[f"churned_{days}d"] = (table.loc[active, "end_date"] <= snap + pd.Timedelta(days=days)).to_numpy()
+        labels.append(frame)
+    pd.concat(labels, ignore_index=True).to_parquet(truth_dir / "labels.parquet", index=False)
+    horizon = START + pd.Timedelta(days=int((export_end - START).days) + TRUTH_DAYS)
+    km = {}
+    for name, cut in (("at_export", export_end), ("full", horizon)):
+        ended = (table["churned"] & (table["end_date"] < cut)).to_numpy()  # lapsed before the cut
+        duration = (table["end_date"].where(ended, cut) - table["started_at"].dt.normalize()).dt.days.to_numpy()
+        km[name] = {str(d): kaplan_meier(duration, ended, d) for d in KM_DAYS}
+    (truth_dir / "km.json").write_text(json.dumps(km, indent=2), encoding="utf-8")
+    weights = {
+        "utility": "intercept + sum(events[k] * log1p(count of k in the window)) + plans[plan] + tenure * log1p(months)",
+        "intercept": INTERCEPT, "events": WEIGHTS, "plans": PLAN_EFFECT, "tenure": TENURE_WEIGHT,
+        "window_days": WINDOW_DAYS, "decision_days_before_renewal": DECISION_DAYS,
+    }
+    (truth_dir / "weights.json").write_text(json.dumps(weights, indent=2), encoding="utf-8")
+    config = {"seed": seed, "accounts": accounts, "start": str(START.date()), "end_month": end_month,
+              "export_end": str(export_end), "truth_days": TRUTH_DAYS, "grace_days": GRACE_DAYS,
+              "label_days": list(LABEL_DAYS), "plans": PLANS, "event_rates": EVENT_RATES}
+    (truth_dir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
 
 def _daily_events(rng: np.random.Generator, accounts: int, n_days: int) -> np.ndarray:
     """Event counts per day, account and type (``EVENT_RATES`` order), as if every account
-    were subscribed every day (``_export`` keeps the subscribed days). Drawn a week at a
-    time (int8 counts: the rate is capped at e**2 a day), so 50,000 accounts fit in memory."""
+    were subscribed every day (``_event_table`` keeps the subscribed days). Drawn a week at
+    a time; int8 counts (the rate is capped at e**2 a day): days x accounts x 8 bytes, 0.15 GB
+    for a chunk of 25,000 accounts."""
     types = list(EVENT_RATES)
     log_rate = np.log(np.asarray([EVENT_RATES[t] for t in types]))[None, :] + rng.normal(0, BASE_SPREAD, (accounts, len(types)))
     sign = np.where(np.isin(types, POSITIVE), 1.0, -1.0)[None, :]
@@ -164,124 +389,6 @@ def _simulate(
         decision_day[idx[leave]] = decide[idx[leave]]
         k += 1
     return {"start_day": start_day, "periods": periods, "end_k": end_k, "decision_day": decision_day}
-
-
-def _export(
-    raw: Path, rng: np.random.Generator, numbers: np.ndarray, plans: np.ndarray, started: pd.DatetimeIndex,
-    sim: dict[str, np.ndarray], daily: np.ndarray, export_end: pd.Timestamp,
-) -> dict[str, int]:
-    """The files the company exports on ``export_end``: what happened before it."""
-    accounts = len(numbers)
-    start_day = sim["start_day"]
-    cut = int((export_end - START).days)
-    price = np.asarray([PLANS[p] for p in plans])
-    # payments: period k (k = 0 ..) is paid on its start day, a few late
-    rows = []
-    for k in range(int(sim["periods"].max()) + 1):
-        paid = np.flatnonzero(sim["periods"] >= k) if k else np.arange(accounts)
-        paid = paid[~(sim["end_k"][paid] <= k)]  # a leaver at renewal k pays no period k
-        if not len(paid):
-            break
-        due = start_day[paid] if k == 0 else _renewal_days(start_day[paid], k)
-        late = np.where((rng.random(len(paid)) < LATE_SHARE) & (k > 0), rng.integers(1, GRACE_DAYS, len(paid)), 0)
-        minute = rng.integers(0, 24 * 60, len(paid))
-        rows.append(pd.DataFrame({"account": paid, "k": k, "day": due + late, "minute": minute}))
-    pay = pd.concat(rows, ignore_index=True)
-    pay = pay[pay["day"] < cut].sort_values(["day", "minute", "account"], ignore_index=True)
-    paid_at = START + pd.to_timedelta(pay["day"], unit="D") + pd.to_timedelta(pay["minute"], unit="min")
-    paid_at = paid_at.where(pay["k"] > 0, started[pay["account"]].to_numpy())
-    payments = pd.DataFrame({
-        "invoice": [f"INV{900_000 + i}" for i in range(len(pay))], "customer_no": numbers[pay["account"]],
-        "paid_at": paid_at.dt.strftime("%Y-%m-%d %H:%M:%S"), "amount": [f"{v:.2f}" for v in price[pay["account"]]],
-    })
-    payments.to_csv(raw / "payments.csv", index=False, lineterminator="\n")
-    # subscriptions as of the export: paid through the end of the last period paid
-    periods_paid = pay.groupby("account")["k"].max().reindex(range(accounts)).to_numpy()
-    through = _renewal_days(start_day, periods_paid + 1)
-    cancel_day = sim["decision_day"] + rng.integers(0, CANCEL_DAYS + 1, accounts)
-    cancels = (sim["decision_day"] >= 0) & (rng.random(accounts) < CANCEL_SHARE) & (cancel_day < cut)
-    cancel_at = START + pd.to_timedelta(cancel_day, unit="D") + pd.to_timedelta(rng.integers(8 * 60, 23 * 60, accounts), unit="min")
-    subscriptions = pd.DataFrame({
-        "subscription_id": [f"SUB{500_000 + i}" for i in range(accounts)], "customer_no": numbers, "plan": plans,
-        "started_at": started.strftime("%Y-%m-%d %H:%M:%S"),
-        "paid_through": (START + pd.to_timedelta(through, unit="D")).strftime("%Y-%m-%d"),
-        "mrr": [f"{v:.2f}" for v in price],
-        "cancelled_at": np.where(cancels, cancel_at.strftime("%Y-%m-%d %H:%M:%S"), ""),
-    })
-    subscriptions.to_csv(raw / "subscriptions.csv", index=False, lineterminator="\n")
-    pd.DataFrame({
-        "customer_no": numbers, "email": [f"user{100_000 + i}@example.com" for i in range(accounts)],
-        "signup_date": started.strftime("%Y-%m-%d"),
-    }).to_csv(raw / "accounts.csv", index=False, lineterminator="\n")
-    # events: subscribed days before the export
-    left = np.isfinite(sim["end_k"])
-    end_day = np.where(left, _renewal_days(start_day, np.where(left, sim["end_k"], 0).astype(np.int64)), cut)
-    events = _event_rows(rng, daily, start_day, np.minimum(end_day, cut))
-    events = events.assign(customer_no=numbers[events.pop("account").to_numpy()])[["customer_no", "event_ts", "event_type"]]
-    events.to_parquet(raw / "events.parquet", index=False)
-    return {"accounts.csv": accounts, "subscriptions.csv": accounts, "payments.csv": len(payments), "events.parquet": len(events)}
-
-
-def _event_rows(rng: np.random.Generator, daily: np.ndarray, first: np.ndarray, last: np.ndarray) -> pd.DataFrame:
-    """One row per event on the days [first, last) of each account, at a random time of day
-    (to the millisecond; no two rows alike)."""
-    day, account, kind = np.nonzero(daily)
-    keep = (day >= first[account]) & (day < last[account])
-    day, account, kind = day[keep], account[keep], kind[keep]
-    n = daily[day, account, kind].astype(np.int64)
-    day, account, kind = np.repeat(day, n), np.repeat(account, n), np.repeat(kind, n)
-    millis = rng.integers(6 * 3_600_000, 24 * 3_600_000, len(day))
-    ts = START + pd.to_timedelta(day, unit="D") + pd.to_timedelta(millis, unit="ms")
-    frame = pd.DataFrame({"account": account, "event_ts": ts, "event_type": np.asarray(list(EVENT_RATES))[kind]})
-    # two events of one account, type and millisecond would be an exact duplicate row: one ms apart
-    clash = frame.groupby(["account", "event_ts", "event_type"]).cumcount().to_numpy()
-    frame["event_ts"] += pd.to_timedelta(clash, unit="ms")
-    return frame.sort_values(["event_ts", "account"], ignore_index=True)
-
-
-def _truth(
-    truth_dir: Path, numbers: np.ndarray, plans: np.ndarray, started: pd.DatetimeIndex, sim: dict[str, np.ndarray],
-    export_end: pd.Timestamp, seed: int, accounts: int, end_month: str,
-) -> None:
-    """``_truth/``: weights, accounts, labels per month-end and Kaplan-Meier at ``KM_DAYS``."""
-    start_day = sim["start_day"]
-    left = np.isfinite(sim["end_k"])
-    # a leaver at renewal k paid periods 0 .. k-1; a stayer paid period ``periods`` too
-    through = _renewal_days(start_day, np.where(left, sim["end_k"], sim["periods"] + 1).astype(np.int64))
-    day0 = START.normalize()
-    end_date = pd.Series(day0 + pd.to_timedelta(through, unit="D")).where(left)
-    decision = pd.Series(day0 + pd.to_timedelta(sim["decision_day"], unit="D")).where(left)
-    table = pd.DataFrame({
-        "customer_no": numbers, "plan": plans, "started_at": started, "churned": left, "end_date": end_date,
-        "last_paid_through": day0 + pd.to_timedelta(through, unit="D"), "decision_date": decision,
-    })
-    table.to_parquet(truth_dir / "accounts.parquet", index=False)
-    labels = []
-    for month in pd.period_range(START, export_end - pd.Timedelta(days=1), freq="M"):
-        snap = snapshot_end(str(month))
-        active = (table["started_at"] < snap) & (table["end_date"].isna() | (table["end_date"] > snap))
-        frame = pd.DataFrame({"month": str(month), "snapshot": snap, "customer_no": table.loc[active, "customer_no"]})
-        for days in LABEL_DAYS:
-            frame[f"churned_{days}d"] = (table.loc[active, "end_date"] <= snap + pd.Timedelta(days=days)).to_numpy()
-        labels.append(frame)
-    pd.concat(labels, ignore_index=True).to_parquet(truth_dir / "labels.parquet", index=False)
-    horizon = START + pd.Timedelta(days=int((export_end - START).days) + TRUTH_DAYS)
-    km = {}
-    for name, cut in (("at_export", export_end), ("full", horizon)):
-        ended = left & (table["end_date"] < cut).to_numpy()  # lapsed before the cut
-        duration = (table["end_date"].where(ended, cut) - table["started_at"].dt.normalize()).dt.days.to_numpy()
-        km[name] = {str(d): kaplan_meier(duration, ended, d) for d in KM_DAYS}
-    (truth_dir / "km.json").write_text(json.dumps(km, indent=2), encoding="utf-8")
-    weights = {
-        "utility": "intercept + sum(events[k] * log1p(count of k in the window)) + plans[plan] + tenure * log1p(months)",
-        "intercept": INTERCEPT, "events": WEIGHTS, "plans": PLAN_EFFECT, "tenure": TENURE_WEIGHT,
-        "window_days": WINDOW_DAYS, "decision_days_before_renewal": DECISION_DAYS,
-    }
-    (truth_dir / "weights.json").write_text(json.dumps(weights, indent=2), encoding="utf-8")
-    config = {"seed": seed, "accounts": accounts, "start": str(START.date()), "end_month": end_month,
-              "export_end": str(export_end), "truth_days": TRUTH_DAYS, "grace_days": GRACE_DAYS,
-              "label_days": list(LABEL_DAYS), "plans": PLANS, "event_rates": EVENT_RATES}
-    (truth_dir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
 
 def kaplan_meier(duration: np.ndarray, event: np.ndarray, at: float) -> float:

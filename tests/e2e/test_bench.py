@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from kit.bench import stages as bench
 from kit.bench.stages import (
+    STAGES,
+    SUBSCRIPTION_CHURN,
     BenchError,
     Stage,
     bench_config,
     monthly_run,
     resolve_function,
     run_bench,
+    world_stages,
 )
 from kit.cli import main
-from kit.core.config import load_config
+from kit.core.config import ChurnConfig, load_config
+from kit.demo.shapes import END_MONTH
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 MB = 1024**2
@@ -115,3 +121,56 @@ def test_monthly_run_stage_raises_with_the_failing_notebook(tmp_path):
     )
     with pytest.raises(RuntimeError, match="monthly run failed at 02_broken.*deliberate fixture failure"):
         monthly_run(load_config(file))
+
+
+def test_subscription_world_through_the_bench_command(base, tmp_path, capsys):
+    """``kit bench --world subscriptions``: the subscription_app shape's accounts written into
+    data/bench/subscriptions_<N> with the contractual churn settings, then ingested,
+    profiled and scored, each stage timed in its own process; no retail world is made."""
+    accounts = 1500
+    code = main([
+        "bench", "--customers", str(accounts), "--world", "subscriptions",
+        "--config", str(base.source_file), "--out", str(tmp_path / "out"),
+    ])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    written = json.loads(next((tmp_path / "out").glob(f"bench-subscriptions_{accounts}-*.json")).read_text())
+    root = tmp_path / "data" / "bench" / f"subscriptions_{accounts}"
+    assert written["world"] == str(root) and written["month"] == END_MONTH and written["customers"] == accounts
+    stages = {s["name"]: s for s in written["stages"]}
+    assert list(stages) == ["demo-data", "ingest", "features-tags", "churn"]
+    assert {s["status"] for s in stages.values()} == {"ok"}, out
+    assert all(s["seconds"] > 0 and s["peak_gb"] > 0 for s in stages.values())
+    # the world's own config: the shape's sources, and of SUBSCRIPTION_CHURN what this kit's
+    # ChurnConfig knows (the rest named on the demo-data row)
+    config = load_config(root / "kit.yml")
+    assert set(config.sources) == {"accounts", "subscriptions", "payments", "events"}
+    assert config.resolve(config.paths.warehouse) == root / "warehouse"
+    known = {f.name for f in fields(ChurnConfig)}
+    assert "window_days" in known and config.churn.window_days == SUBSCRIPTION_CHURN["window_days"] != ChurnConfig.window_days
+    assert all(getattr(config.churn, key) == value for key, value in SUBSCRIPTION_CHURN.items() if key in known)
+    details = stages["demo-data"]["details"]
+    assert details.get("churn_keys_left_out", "") == " ".join(k for k in SUBSCRIPTION_CHURN if k not in known)
+    assert details["accounts"] == accounts and details["events"] == len(pd.read_parquet(root / "raw" / "events.parquet"))
+    # ingested, profiled and scored on that world
+    warehouse = root / "warehouse"
+    assert len(pd.read_parquet(warehouse / "subscriptions.parquet")) == accounts
+    profile = pd.read_parquet(warehouse / "snapshots" / END_MONTH / "profile.parquet")
+    scores = pd.read_parquet(warehouse / "snapshots" / END_MONTH / "churn.parquet")
+    assert len(profile) == accounts and 0 < stages["churn"]["details"]["customers_scored"] == len(scores) <= accounts
+    assert not (tmp_path / "data" / "bench" / str(accounts)).exists()
+    assert f"kit bench: {accounts:,} accounts of a subscription business" in out
+
+
+def test_worlds_and_their_stages(base, capsys):
+    assert world_stages("retail") is STAGES
+    subscription = world_stages("subscriptions")
+    assert [s.name for s in subscription] == ["demo-data", "ingest", "features-tags", "churn"]
+    retail = {s.name: s for s in STAGES}
+    assert all(s == retail[s.name] for s in subscription[1:])  # the retail stages and targets
+    with pytest.raises(BenchError, match="unknown world 'shops'; known worlds: retail, subscriptions"):
+        world_stages("shops")
+    with pytest.raises(BenchError, match="unknown stage.*clv.*known stages: demo-data, ingest, features-tags, churn"):
+        run_bench(base, customers=10, world="subscriptions", stages=["clv"])
+    assert main(["bench", "--customers", "10", "--world", "shops", "--config", str(base.source_file)]) == 2
+    assert "unknown world 'shops'" in capsys.readouterr().err

@@ -1,6 +1,8 @@
 """The subscription world (kit.demo.subscriptions, shape ``subscription_app``): monthly
 billing by the calendar, behaviour events, churn from a known utility, and a truth that
-agrees with the files the company exports."""
+agrees with the files the company exports. The world is simulated in chunks of accounts:
+the shape below is written in chunks of ``CHUNK`` (so every check crosses chunk
+boundaries), and the chunk size changes the draws, never the world's meaning."""
 
 from __future__ import annotations
 
@@ -8,11 +10,13 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from kit.core.config import load_config
 from kit.core.dates import snapshot_end
 from kit.core.inputs import Inputs
+from kit.demo import subscriptions
 from kit.demo.shapes import END_MONTH, write_shape
 from kit.demo.subscriptions import (
     EVENT_RATES,
@@ -24,16 +28,20 @@ from kit.demo.subscriptions import (
     WEIGHTS,
     _renewal_days,
     kaplan_meier,
+    write_world,
 )
 from kit.ingest import run_ingest
 
 ACCOUNTS = 1500
+CHUNK = 400  # 3 full chunks and one of 300
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("subscription_app")
-    return load_config(write_shape("subscription_app", root, customers=ACCOUNTS, seed=5))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subscriptions, "CHUNK_ACCOUNTS", CHUNK)
+        return load_config(write_shape("subscription_app", root, customers=ACCOUNTS, seed=5))
 
 
 def files(config) -> dict[str, pd.DataFrame]:
@@ -146,6 +154,71 @@ def test_same_seed_same_bytes(tmp_path):
     read = {f: [(tmp_path / x / "raw" / f).read_bytes() for x in "abc"] for f in names}
     assert all(a == b for a, b, _ in read.values())
     assert read["subscriptions.csv"][0] != read["subscriptions.csv"][2]
+
+
+WORLD_FILES = ["accounts.csv", "subscriptions.csv", "payments.csv", "events.parquet", "_truth/accounts.parquet",
+               "_truth/labels.parquet", "_truth/km.json", "_truth/config.json"]
+
+
+def test_chunks_give_the_same_bytes_and_draw_on_their_own(tmp_path):
+    summaries = [write_world(tmp_path / folder, 700, seed=3, chunk=200) for folder in "ab"]
+    assert summaries[0] == summaries[1]
+    for name in WORLD_FILES:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert pq.ParquetFile(tmp_path / "a" / "events.parquet").metadata.num_row_groups == 4  # one per chunk
+    # the accounts are numbered in sign-up order across chunks, each file holds each account once
+    subs = pd.read_csv(tmp_path / "a" / "subscriptions.csv", dtype=str)
+    assert list(subs["customer_no"]) == [f"CU{100_000 + i}" for i in range(700)]
+    assert pd.to_datetime(subs["started_at"]).dt.normalize().is_monotonic_increasing
+    assert (pd.read_parquet(tmp_path / "a" / "_truth" / "accounts.parquet")["customer_no"] == subs["customer_no"]).all()
+    # each chunk draws its own events: on the days when the i-th account of the first chunk and
+    # the i-th of the second both have events, their counts per type seldom agree (always, were
+    # the chunks drawn from one stream)
+    events = pd.read_parquet(tmp_path / "a" / "events.parquet")
+    position = events["customer_no"].str[2:].astype(int) - 100_000
+    table = events.assign(pair=position % 200, chunk=position // 200, day=events["event_ts"].dt.floor("D"))
+    counts = table[table["chunk"] < 2].groupby(["chunk", "pair", "day", "event_type"]).size().unstack(fill_value=0)
+    first, second = counts.loc[0], counts.loc[1]
+    common = first.index.intersection(second.index)
+    assert len(common) > 1000 and (first.loc[common].to_numpy() == second.loc[common].to_numpy()).all(axis=1).mean() < 0.5
+    assert events["customer_no"].is_monotonic_increasing and not events.duplicated(["customer_no", "event_ts", "event_type"]).any()
+    # another chunk size draws another world
+    write_world(tmp_path / "c", 700, seed=3, chunk=350)
+    assert (tmp_path / "c" / "events.parquet").read_bytes() != (tmp_path / "a" / "events.parquet").read_bytes()
+
+
+def test_chunk_size_keeps_the_worlds_meaning(tmp_path):
+    """One chunk of 1,600 accounts against four of 400: per block of 400 neighbouring
+    sign-ups (the blocks differ: the first sign-ups had the longest time to leave)
+    the share that left, its events per subscribed account and the 90-day labels agree
+    within four standard errors; so do the Kaplan-Meier figures."""
+    blocks = 4
+    worlds = {}
+    for name, chunk in (("one", None), ("four", 400)):
+        write_world(tmp_path / name, 1600, seed=9, chunk=chunk)
+        accounts = pd.read_parquet(tmp_path / name / "_truth" / "accounts.parquet")
+        accounts["block"] = np.arange(len(accounts)) // 400
+        events = pd.read_parquet(tmp_path / name / "events.parquet").groupby("customer_no").size()
+        accounts["events"] = accounts["customer_no"].map(events).fillna(0).to_numpy()
+        labels = pd.read_parquet(tmp_path / name / "_truth" / "labels.parquet").merge(accounts[["customer_no", "block"]])
+        labelled = labels.groupby(["block", "customer_no"])["churned_90d"].any().groupby("block").agg(["mean", "size"])
+        worlds[name] = (accounts, labelled, json.loads((tmp_path / name / "_truth" / "km.json").read_text())["full"])
+
+    def agree(a: np.ndarray, b: np.ndarray) -> bool:
+        return abs(a.mean() - b.mean()) < 4 * np.sqrt(a.var() / len(a) + b.var() / len(b))
+
+    (one, one_labels, one_km), (four, four_labels, four_km) = worlds["one"], worlds["four"]
+    churned = [one.groupby("block")["churned"].mean()[b] for b in range(blocks)]
+    assert abs(churned[-1] - churned[0]) > 0.1  # the blocks do differ, so agreeing per block means something
+    for block in range(blocks):
+        a, b = one[one["block"] == block], four[four["block"] == block]
+        assert agree(a["churned"].to_numpy(float), b["churned"].to_numpy(float)), block
+        assert agree(np.log1p(a["events"].to_numpy()), np.log1p(b["events"].to_numpy())), block
+        p, q = one_labels.loc[block], four_labels.loc[block]
+        assert abs(p["mean"] - q["mean"]) < 4 * np.sqrt(p["mean"] * (1 - p["mean"]) / p["size"] + q["mean"] * (1 - q["mean"]) / q["size"])
+    for days in KM_DAYS:
+        s = (one_km[str(days)] + four_km[str(days)]) / 2
+        assert abs(one_km[str(days)] - four_km[str(days)]) < 4 * np.sqrt(2 * s * (1 - s) / 1600), days
 
 
 def test_ingest_links_everything_through_the_customer_number(world):
