@@ -712,7 +712,7 @@ def build_demo_months(root: Path) -> None:
 
 # Company shapes: people simulated per shape (the membership store keeps only its members,
 # about half), the seed, and the month run (the last month of every shape's data).
-SHAPE_CUSTOMERS = {"orders_only": 2500, "member_store": 5000, "app_events": 2500, "us_store": 2500}
+SHAPE_CUSTOMERS = {"orders_only": 2500, "member_store": 5000, "app_events": 2500, "us_store": 2500, "subscription_app": 2500}
 SHAPE_SEED = 5
 SHAPE_MONTH = "2026-10"
 
@@ -739,9 +739,9 @@ def run_shape(name: str, folder: Path) -> Path:
 
 def build_shape_runs(root: Path) -> None:
     """Build and run every company shape under ``root/<shape>`` (``build_stage``)."""
-    from kit.demo.shapes import SHAPES
+    from kit.demo.shapes import OWN_WORLDS, SHAPES
 
-    for name in SHAPES:
+    for name in [*SHAPES, *OWN_WORLDS]:
         build_stage(root, name, lambda folder, name=name: run_shape(name, folder))
 
 

@@ -72,19 +72,16 @@ class Evaluation:
 
 
 def build(folder: Path, accounts: int, seed: int) -> KitConfig:
-    """Write the world into ``folder`` with contractual churn over ``WINDOW_DAYS`` and
-    ingest it; the config of the run.
+    """Write the world into ``folder`` (the shape's churn: contractual over ``WINDOW_DAYS``)
+    and ingest it; the config of the run.
 
     The identity key file is written from ``seed`` (unless it exists): customer ids, and
     with them the model's samples and early-stopping splits, then depend on the seed only,
     so a re-run prints the same figures (a fresh random key moves the permutation
     importances and can flip a weak driver between material and not)."""
-    path = write_shape("subscription_app", folder, customers=accounts, seed=seed)
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    raw["churn"] = {**raw.get("churn", {}), "mode": "contractual", "window_days": WINDOW_DAYS,
-                    "grace_days": world.GRACE_DAYS}
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    config = load_config(path)
+    config = load_config(write_shape("subscription_app", folder, customers=accounts, seed=seed))
+    if config.churn.mode != "contractual" or config.churn.window_days != WINDOW_DAYS:
+        raise ValueError(f"the subscription_app shape's churn is not contractual over {WINDOW_DAYS} days")
     key_file = config.resolve(config.identity.key_file)
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)

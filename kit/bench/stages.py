@@ -12,7 +12,7 @@ for the churn stage's figures in both churn modes, so ``--world subscriptions`` 
 subscription business too: ``SUBSCRIPTION_STAGES`` on ``data/bench/subscriptions_<N>/``,
 whose ``demo-data`` stage (``subscription_world``) writes the ``subscription_app`` shape of
 N accounts (kit.demo.shapes, kit.demo.subscriptions) with its own ``kit.yml`` (the shape's
-config plus the contractual churn settings ``SUBSCRIPTION_CHURN``); results go to
+config: contractual churn over 30 days, 7 days' grace); results go to
 ``bench-subscriptions_<N>-<timestamp>.json``. docs/decisions/0018-subscription-bench-world.md
 has its figures.
 
@@ -39,7 +39,7 @@ import resource
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -48,7 +48,7 @@ import psutil
 import yaml
 
 from kit import __version__
-from kit.core.config import ChurnConfig, KitConfig, load_config
+from kit.core.config import KitConfig, load_config
 
 REFERENCE_CUSTOMERS = 1_000_000
 GB = 1024**3
@@ -98,13 +98,6 @@ SUBSCRIPTION_STAGES = [
     *(stage for stage in STAGES if stage.name in ("ingest", "features-tags", "churn")),
 ]
 WORLDS = ("retail", "subscriptions")
-
-# The churn settings of the subscription world's kit.yml: the contractual mode of issue 18,
-# a lapse counted 7 days after the paid period ends, within 30 days of the snapshot. A key
-# this kit's ChurnConfig does not know yet is left out of the kit.yml, and the demo-data
-# stage's row says which (``churn_keys_left_out``).
-SUBSCRIPTION_CHURN = {"mode": "contractual", "window_days": 30, "grace_days": 7}
-
 
 @dataclass
 class StageResult:
@@ -199,29 +192,15 @@ def world_stages(world: str) -> list[Stage]:
 def subscription_world(root: Path, customers: int, seed: int) -> dict[str, int | str]:
     """The subscription world's ``demo-data`` stage: the ``subscription_app`` shape of
     ``customers`` accounts written into ``root`` (``raw/`` with its truth, warehouse and
-    reports folders beside it), its ``kit.yml`` given the churn settings ``SUBSCRIPTION_CHURN``
-    that ChurnConfig knows. Returns the account and event counts and the churn keys left out."""
+    reports folders beside it, its ``kit.yml`` with the shape's contractual churn settings).
+    Returns the account and event counts."""
     # Imported here, like kit.runner in monthly_run: only this stage needs the generators.
     import pyarrow.parquet as pq
 
     from kit.demo.shapes import write_shape
 
-    file = write_shape("subscription_app", root, customers=customers, seed=seed)
-    data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    known = {f.name for f in fields(ChurnConfig)}
-    data["churn"] = {**(data.get("churn") or {}), **{k: v for k, v in SUBSCRIPTION_CHURN.items() if k in known}}
-    file.write_text(
-        "# Written by kit.bench.stages.subscription_world: the subscription_app shape with the bench's churn settings.\n"
-        + yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
-        encoding="utf-8",
-    )
-    details: dict[str, int | str] = {
-        "accounts": customers, "events": pq.ParquetFile(root / "raw" / "events.parquet").metadata.num_rows,
-    }
-    left_out = [key for key in SUBSCRIPTION_CHURN if key not in known]
-    if left_out:
-        details["churn_keys_left_out"] = " ".join(left_out)
-    return details
+    write_shape("subscription_app", root, customers=customers, seed=seed)
+    return {"accounts": customers, "events": pq.ParquetFile(root / "raw" / "events.parquet").metadata.num_rows}
 
 
 def monthly_run(config: KitConfig) -> None:

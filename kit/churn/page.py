@@ -94,6 +94,14 @@ def text_key(result: ChurnResult, key: str) -> str:
     return twin if result.config.mode == "contractual" and twin in catalogue() else key
 
 
+def definition_terms(result: ChurnResult) -> list[str]:
+    """The vocabulary terms of the page's definitions table (kit.core.vocabulary): the
+    order-based words, or for contractual churn the subscription ones."""
+    if result.config.mode == "contractual":
+        return ["customer", "active_subscriber", "lapsed_subscriber", "mrr_at_risk", "value_at_risk"]
+    return ["customer", "churned", "value_at_risk"]
+
+
 def _values(result: ChurnResult, fmt: Formatter) -> dict[str, Any]:
     """The placeholders every churn text may use, formatted for ``fmt``."""
     cfg = result.config

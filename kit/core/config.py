@@ -509,6 +509,14 @@ def _check_ingest_limits(ingest: IngestConfig, file: Path) -> None:
 # --------------------------------------------------------------------------- loading
 
 
+# Keys an earlier version of the kit read, with what replaced them (said instead of "did you mean").
+RETIRED_KEYS = {
+    "churn.population_days": "It is gone: the churn population is now the customers not yet churned "
+    "(last order within segmentation.silent_days), or the active subscribers with churn.mode: contractual. "
+    "Delete the key.",
+}
+
+
 def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> KitConfig:
     """Read and validate a config file (default ``config/kit.yml``).
 
@@ -556,6 +564,8 @@ def _build(cls: type, data: Any, file: Path, where: str) -> Any:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), list(allowed), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
+            if key_path in RETIRED_KEYS:
+                hint = f" {RETIRED_KEYS[key_path]}"
             raise ConfigError(
                 f"{file}: unknown key {_show(key_path)}.{hint} Allowed here: {', '.join(sorted(allowed))}."
             )

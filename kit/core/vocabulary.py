@@ -24,6 +24,16 @@ high value          value tier "high": the biggest spenders of the last 365 days
                     ``value_tier_shares[1]``; everyone else "low".
 value at risk       sum over the scored customers of p(churn) x 12-month CLV.
 
+With ``churn.mode: contractual`` (subscriptions, kit.churn.contract) the churn page speaks of
+active subscriber  a customer holding a subscription at the month end (started before it
+                    and not ended: a subscription ends on its paid-through date once
+                    ``churn.grace_days`` pass without a renewal, or once cancelled).
+lapsed subscriber   an active subscriber at a month end holding none ``churn.window_days`` later.
+MRR at risk         sum over the active subscribers of p(lapse) x their monthly recurring revenue.
+and value at risk is p(lapse) x MRR x the months subscribers of the same tenure still pay
+over the CLV horizon (``vocab.value_at_risk.means.contractual``, chosen by ``definition``
+of kit.text.glossary). The lifecycle stages stay order-based in both modes.
+
 "At most N days before the month end" means an order at or after ``month end - N days``,
 which is the profile's ``recency_days <= N`` (kit.profile.features measures days from the
 end of the month's last day). Pure functions of codes and numbers; the words themselves
@@ -48,6 +58,7 @@ VALUE_COLUMN = "monetary_365d"  # the spend that ranks customers into value tier
 TERMS = (
     "customer", "anonymous", "buyer", "new", "active", "silent", "churned", "prospect", "new_this_month",
     "churned_this_month", "revenue", "repeat_rate", "aov", "high_value", "clv", "value_at_risk", "nps",
+    "active_subscriber", "lapsed_subscriber", "mrr_at_risk",
 )
 
 
@@ -61,6 +72,8 @@ class Vocabulary:
     value_tier_shares: tuple[float, float]
     churn_window_days: int
     clv_horizon_months: int
+    churn_mode: str = "non_contractual"  # churn.mode: "contractual" words value at risk for subscriptions
+    churn_grace_days: int = 7
 
     @classmethod
     def from_config(cls, config: KitConfig) -> "Vocabulary":
@@ -73,6 +86,8 @@ class Vocabulary:
             value_tier_shares=(float(seg.value_tier_shares[0]), float(seg.value_tier_shares[1])),
             churn_window_days=config.churn.window_days,
             clv_horizon_months=config.clv.horizon_months,
+            churn_mode=config.churn.mode,
+            churn_grace_days=config.churn.grace_days,
         )
 
     def values(self) -> dict[str, int | float]:
@@ -85,6 +100,7 @@ class Vocabulary:
             "medium_share": self.value_tier_shares[1],
             "window_days": self.churn_window_days,
             "horizon_months": self.clv_horizon_months,
+            "grace_days": self.churn_grace_days,
         }
 
 

@@ -179,6 +179,7 @@ class ShapeConfig:
     experiments: dict | None  # None: no experiments section at all
     lang: str = "en"
     features: dict = field(default_factory=dict)  # keys set over the project's features section
+    churn: dict = field(default_factory=dict)  # keys set over the project's churn section
 
 
 # --------------------------------------------------------------------------- the shapes
@@ -353,7 +354,9 @@ SHAPES: dict[str, Callable[[World, Path, np.random.Generator], ShapeConfig]] = {
 def subscription_app(raw: Path, customers: int, seed: int) -> ShapeConfig:
     """The subscription world (``kit.demo.subscriptions.write_world``) and the config mapping
     its four files, every one linked through the customer number; its positive events (the
-    world's ``POSITIVE``) and the others, negative, are the config's event lists."""
+    world's ``POSITIVE``) and the others, negative, are the config's event lists. Churn is
+    contractual (a subscription lapses ``GRACE_DAYS`` after its paid-through date) over a
+    30-day window, the horizon a monthly subscription business plans on."""
     subscriptions.write_world(raw, customers, seed, END_MONTH)
     key = {"customer_no": "customer_no"}
     negative = [t for t in subscriptions.EVENT_RATES if t not in subscriptions.POSITIVE]
@@ -373,6 +376,7 @@ def subscription_app(raw: Path, customers: int, seed: int) -> ShapeConfig:
         identity={"keys": ["customer_no", "email"], "account_keys": ["customer_no"]},
         experiments=None,
         features={"negative_events": negative, "positive_events": list(subscriptions.POSITIVE)},
+        churn={"mode": "contractual", "window_days": 30, "grace_days": subscriptions.GRACE_DAYS},
     )
 
 
@@ -413,6 +417,7 @@ def write_shape(name: str, root: Path, customers: int = 2500, seed: int = 42) ->
         "sources": shape.sources,
         "identity": {**data["identity"], **shape.identity},
         "features": {**data["features"], **shape.features, "tags_file": str(PROJECT_ROOT / "config" / "tags.yml")},
+        "churn": {**data["churn"], **shape.churn},
     }
     if shape.experiments is not None:
         data["experiments"] = shape.experiments

@@ -195,12 +195,15 @@ def metric_highlights(metrics: dict[str, dict], fmt: Formatter) -> list[Highligh
     out: list[Highlight] = []
     churn = metrics.get("05_churn", {})
     if all(churn.get(key) is not None for key in CHURN_HIGHLIGHT):
+        # subscriptions (churn.mode contractual): the churn page's MRR at risk, a monthly figure
+        contractual = churn.get("mode") == "contractual" and churn.get("mrr_at_risk") is not None
         text = t(
-            "overview.hl.churn",
+            "overview.hl.churn.contractual" if contractual else "overview.hl.churn",
             lang,
             churners=fmt.int(churn["expected_churners"]),
             rate=fmt.pct(churn["predicted_churn_rate"]),
             driver=feature_label(churn["top_driver"], lang),
+            mrr=fmt.money(churn.get("mrr_at_risk") or 0.0, compact=True),
         )
         # the churn page's fallback (kit.churn.model.choose_scorer) said here too
         fallback = " " + t("churn.overview_fallback", lang) if churn.get("scorer") == "baseline" else ""

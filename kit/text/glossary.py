@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kit.core.vocabulary import Vocabulary
-from kit.text.i18n import t
+from kit.text.i18n import has_key, t
 
 
 def term(name: str, lang: str) -> str:
@@ -19,8 +19,12 @@ def term(name: str, lang: str) -> str:
 
 
 def definition(name: str, vocab: Vocabulary, lang: str) -> str:
-    """What vocabulary term ``name`` means, with this config's thresholds."""
-    return t(f"vocab.{name}.means", lang, **vocab.values())
+    """What vocabulary term ``name`` means, with this config's thresholds; with contractual
+    churn the ``.contractual`` twin where the term has one (value at risk of subscriptions)."""
+    key = f"vocab.{name}.means"
+    if vocab.churn_mode == "contractual" and has_key(f"{key}.contractual"):
+        key = f"{key}.contractual"
+    return t(key, lang, **vocab.values())
 
 
 def glossary(terms: list[str] | tuple[str, ...], vocab: Vocabulary, lang: str) -> pd.DataFrame:

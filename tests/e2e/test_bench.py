@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +11,6 @@ import pytest
 from kit.bench import stages as bench
 from kit.bench.stages import (
     STAGES,
-    SUBSCRIPTION_CHURN,
     BenchError,
     Stage,
     bench_config,
@@ -22,7 +20,7 @@ from kit.bench.stages import (
     world_stages,
 )
 from kit.cli import main
-from kit.core.config import ChurnConfig, load_config
+from kit.core.config import load_config
 from kit.demo.shapes import END_MONTH
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -141,16 +139,12 @@ def test_subscription_world_through_the_bench_command(base, tmp_path, capsys):
     assert list(stages) == ["demo-data", "ingest", "features-tags", "churn"]
     assert {s["status"] for s in stages.values()} == {"ok"}, out
     assert all(s["seconds"] > 0 and s["peak_gb"] > 0 for s in stages.values())
-    # the world's own config: the shape's sources, and of SUBSCRIPTION_CHURN what this kit's
-    # ChurnConfig knows (the rest named on the demo-data row)
+    # the world's own config: the shape's sources and contractual churn
     config = load_config(root / "kit.yml")
     assert set(config.sources) == {"accounts", "subscriptions", "payments", "events"}
     assert config.resolve(config.paths.warehouse) == root / "warehouse"
-    known = {f.name for f in fields(ChurnConfig)}
-    assert "window_days" in known and config.churn.window_days == SUBSCRIPTION_CHURN["window_days"] != ChurnConfig.window_days
-    assert all(getattr(config.churn, key) == value for key, value in SUBSCRIPTION_CHURN.items() if key in known)
+    assert (config.churn.mode, config.churn.window_days, config.churn.grace_days) == ("contractual", 30, 7)
     details = stages["demo-data"]["details"]
-    assert details.get("churn_keys_left_out", "") == " ".join(k for k in SUBSCRIPTION_CHURN if k not in known)
     assert details["accounts"] == accounts and details["events"] == len(pd.read_parquet(root / "raw" / "events.parquet"))
     # ingested, profiled and scored on that world
     warehouse = root / "warehouse"

@@ -1,6 +1,7 @@
 """Company shapes (issue 17): a whole month on the data each kind of company actually has.
 
-Every shape of kit.demo.shapes is written into its own project and run with ``kit run
+Every shape of kit.demo.shapes (the retail world's ``SHAPES`` and the subscription world of
+``OWN_WORLDS``) is written into its own project and run with ``kit run
 --month SHAPE_MONTH --config <project>/kit.yml`` by one background process (the session's
 ``shape_builder``: tests/worlds.py, section 4) while the other tests run. Then, per shape:
 - every page is published with no traceback, no exception name, no ``nan`` / ``None`` and
@@ -11,7 +12,8 @@ Every shape of kit.demo.shapes is written into its own project and run with ``ki
 - every input the shape lacks, and only those, is named plainly on the pages;
 - the shape's own point holds: no night owls from date-only times, the undecodable CRM
   line quarantined with its line number, features from the app's own event names, no
-  Chinese shopping festivals in a US store's story.
+  Chinese shopping festivals in a US store's story, and a subscription business scoring
+  exactly its active subscribers (contractual churn, MRR at risk).
 
 The pandas side reads each source as its config declares it (path, encoding, header
 mapping, date formats, time zone) and links people by the one key every record of the
@@ -36,22 +38,26 @@ from kit.core.config import KitConfig
 from kit.core.dates import shift_month, snapshot_end
 from kit.core.vocabulary import Vocabulary
 from kit.core.warehouse import Warehouse
-from kit.demo.shapes import BAD_LINE_NAME, COMPLAINT, EVENT_VOCABULARY, SHAPES
+from kit.demo.shapes import BAD_LINE_NAME, COMPLAINT, EVENT_VOCABULARY, OWN_WORLDS, SHAPES
 from kit.text.i18n import t
 
 pytestmark = pytest.mark.slow
 
-# the key that names one person in every record of a shape (canonical column after `columns:`)
-LINK = {"orders_only": "customer_no", "member_store": "member_id", "app_events": "app_user_id", "us_store": "email"}
-PERSON_KINDS = ("customers", "orders", "app_users")  # sources whose records are people
+# the key that names one person in every record of a shape (canonical column after `columns:`;
+# the subscription world's accounts map their customer number to member_id)
+LINK = {"orders_only": "customer_no", "member_store": "member_id", "app_events": "app_user_id", "us_store": "email",
+        "subscription_app": "customer_no"}
+LINK_ALIASES = {"customer_no": ("customer_no", "member_id")}
+PERSON_KINDS = ("customers", "orders", "app_users", "subscriptions")  # sources whose records are people
 TIMES = {"orders": "order_ts", "events": "event_ts"}
 NO_VALUE = re.compile(r"(?<![A-Za-z])(nan|NaN|None|NaT|inf)(?![A-Za-z])")
 EXCEPTION = re.compile(r"Traceback|[A-Z][A-Za-z]*(Error|Exception)\b")
 FESTIVALS = re.compile(r"11\.11.{0,20}618|618.{0,20}11\.11|Double 11|双11|双十一")  # China's shopping days
-assert set(LINK) == set(SHAPES)
+ALL_SHAPES = [*SHAPES, *OWN_WORLDS]  # the retail world's shapes and the subscription world
+assert set(LINK) == set(ALL_SHAPES)
 
 
-@pytest.fixture(params=list(SHAPES))
+@pytest.fixture(params=ALL_SHAPES)
 def shape(request: pytest.FixtureRequest) -> str:
     return request.param
 
@@ -82,6 +88,8 @@ def read_source(config: KitConfig, name: str) -> pd.DataFrame:
     decode left out (the source quarantines them), exact duplicate rows dropped, headers
     renamed to canonical columns, the main time parsed into naive project-local time."""
     source = config.sources[name]
+    if source.format == "parquet":  # typed columns: no decoding, times already timestamps
+        return pd.read_parquet(config.resolve(source.path)).rename(columns=source.columns)
     encoding = "utf-8-sig" if source.encoding == "auto" else source.encoding
     lines = []
     for line in config.resolve(source.path).read_bytes().split(b"\n"):
@@ -105,8 +113,10 @@ def read_source(config: KitConfig, name: str) -> pd.DataFrame:
 
 
 def person_keys(frame: pd.DataFrame, link: str) -> pd.Series:
-    """The linking key of every row, as one person's key is written everywhere."""
-    keys = frame[link].str.strip()
+    """The linking key of every row, as one person's key is written everywhere (in the
+    first column of ``LINK_ALIASES`` the frame has)."""
+    column = next(c for c in LINK_ALIASES.get(link, (link,)) if c in frame.columns)
+    keys = frame[column].astype(str).str.strip()
     return keys.str.lower() if link == "email" else keys
 
 
@@ -278,3 +288,27 @@ def test_features_come_from_the_apps_own_events(shape_run: KitConfig, shape: str
 def test_a_us_store_story_has_no_chinese_shopping_festivals(shape_run: KitConfig, shape: str) -> None:
     pages = " ".join(page_text(p.read_text(encoding="utf-8")) for p in month_dir(shape_run).glob("0*.html"))
     assert not FESTIVALS.search(pages)
+
+
+@pytest.mark.parametrize("shape", ["subscription_app"])
+def test_a_subscription_business_scores_its_active_subscribers(shape_run: KitConfig, shape: str) -> None:
+    """Contractual churn (the shape's ``churn.mode``): the churn page scores exactly the
+    accounts holding a subscription at the month end, recounted here from subscriptions.csv
+    (a subscription has ended once its paid-through date plus the grace days passed, or
+    at its paid-through date once cancelled), and the pages speak of subscribers and MRR."""
+    subs = read_source(shape_run, "subscriptions")
+    end = snapshot_end(SHAPE_MONTH)
+    started = pd.to_datetime(subs["started_at"])
+    through = pd.to_datetime(subs["paid_through"])
+    cancelled = pd.to_datetime(subs["cancelled_at"].replace("", None))
+    ended = (through + pd.Timedelta(days=shape_run.churn.grace_days) <= end) | (cancelled < end)
+    held = (started < end) & (~ended | (through > end))
+    metrics = json.loads((month_dir(shape_run) / "metrics.json").read_text(encoding="utf-8"))["05_churn"]
+    assert metrics["mode"] == "contractual" and metrics["clv_source"] == "mrr"
+    assert metrics["customers_scored"] == subs.loc[held, "customer_no"].nunique()
+    paying = float(pd.to_numeric(subs.loc[held, "mrr"]).sum())
+    assert 0 < metrics["mrr_at_risk"] < paying
+    churn_page = page_text((month_dir(shape_run) / "05_churn.html").read_text(encoding="utf-8"))
+    overview = page_text((month_dir(shape_run) / "07_overview.html").read_text(encoding="utf-8"))
+    assert t("churn.kpi.mrr", shape_run.run.lang) in churn_page and "active subscribers" in churn_page
+    assert "not yet churned" not in churn_page and "active subscribers" in overview

@@ -17,7 +17,9 @@ from kit.churn.contract import SubscriptionChurn, expected_months, periods
 from kit.churn.dataset import ChurnDataError, plan_snapshots
 from kit.churn.retention import kaplan_meier
 from kit.core.config import ConfigError, load_config
+from kit.core.vocabulary import Vocabulary
 from kit.text.fmt import Formatter
+from kit.text.glossary import glossary
 
 END = pd.Timestamp("2026-11-01")  # the end of 2026-10, the data end
 
@@ -163,3 +165,10 @@ def test_contractual_page_speaks_of_subscribers_and_mrr(subscription_world) -> N
         if lang == "en":
             assert "active subscribers" in texts and "MRR at risk" in texts and "place no order" not in texts
             assert "not yet churned" not in texts
+    # the definitions table: the subscription words, value at risk as MRR x expected months
+    terms = page.definition_terms(result)
+    assert terms == ["customer", "active_subscriber", "lapsed_subscriber", "mrr_at_risk", "value_at_risk"]
+    vocab = Vocabulary.from_config(subscription_world)
+    means = dict(zip(terms, glossary(terms, vocab, "en").iloc[:, 1]))
+    assert "7 days" in means["active_subscriber"] and "30 days" in means["lapsed_subscriber"]
+    assert "monthly recurring revenue" in means["value_at_risk"] and "no order" not in means["value_at_risk"]

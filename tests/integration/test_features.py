@@ -15,6 +15,7 @@ from worlds import make_warehouse
 from kit.core.config import FeaturesConfig, KitConfig
 from kit.core.dates import snapshot_end
 from kit.core.warehouse import Warehouse
+from kit.profile.events import BALANCE_COLUMNS
 from kit.profile.features import (
     FEATURES,
     build_features,
@@ -24,6 +25,7 @@ from kit.profile.features import (
     reference_aggregation,
     write_profile,
 )
+from kit.profile.subscriptions import SUBSCRIPTION_FEATURES
 
 MONTH = "2026-10"
 END = snapshot_end(MONTH)
@@ -261,5 +263,8 @@ def test_months_before_any_orders_or_customers(tmp_path: Path) -> None:
     assert not any(c.startswith("cat_share_") for c in no_orders.columns)
     empty = build_features(Warehouse(root), "2024-01", KitConfig())
     skipped = feature_plan(Warehouse(root), KitConfig()).skipped()
-    assert skipped == {"views_90d": "events.view"}  # the hand-built events have no product views
+    # the hand-built events have no product views; no event balance (no types named) and no
+    # subscription features (no subscriptions table)
+    assert skipped == {"views_90d": "events.view", **dict.fromkeys(BALANCE_COLUMNS, "features.negative_events"),
+                       **dict.fromkeys(SUBSCRIPTION_FEATURES, "subscriptions")}
     assert len(empty) == 0 and set(FEATURES) - set(skipped) <= set(empty.columns)

@@ -99,3 +99,16 @@ def test_other_stages_saving_fewer_figures_give_fewer_highlights() -> None:
     assert "nan" not in highlights[0].text.lower()
     churn = pd.DataFrame({"customer_id": ["a"], "p_churn": [0.4]})  # no persona, no value at risk
     assert value_at_risk_by_persona(churn).empty
+
+
+def test_the_churn_highlight_speaks_of_subscribers_and_mrr_when_churn_is_contractual() -> None:
+    """Contractual churn (kit.churn.contract): the overview names active subscribers and the
+    churn page's MRR at risk, the same number; non-contractual churn keeps its words."""
+    churn = {"top_driver": "recency_days", "expected_churners": 87.5, "predicted_churn_rate": 0.062, "scorer": "model"}
+    shop = page.metric_highlights({"05_churn": churn}, EN)[0].text
+    assert "customers" in shop and "MRR" not in shop and "monthly recurring revenue" not in shop
+    subs = {**churn, "mode": "contractual", "mrr_at_risk": 2273.71}
+    for lang in ("en", "zh"):
+        text = page.metric_highlights({"05_churn": subs}, Formatter(lang, "USD"))[0].text
+        assert Formatter(lang, "USD").money(2273.71, compact=True) in text and "88" in text
+    assert "active subscribers" in page.metric_highlights({"05_churn": subs}, EN)[0].text

@@ -257,3 +257,9 @@ def test_ingest_limits_must_be_dates_in_order_and_warn_not_above_fail(tmp_path, 
     # above its fail level let a source fail the gate without ever warning
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text + "\n"))
+
+
+def test_a_retired_key_says_what_replaced_it() -> None:
+    """churn.population_days (before issue 18): the error says where the population went."""
+    with pytest.raises(ConfigError, match="population_days.*It is gone.*segmentation.silent_days"):
+        load_config(overrides={"churn": {"population_days": 365}})

@@ -91,3 +91,12 @@ def test_every_term_has_a_name_and_a_filled_definition(lang: str) -> None:
     assert all("{" not in text for text in table.iloc[:, 1])
     assert "90" in definition("active", VOCAB, lang) and "180" in definition("churned", VOCAB, lang)
     assert len({term(name, lang) for name in TERMS}) == len(TERMS)  # one term, one name
+
+
+def test_contractual_churn_words_value_at_risk_for_subscriptions() -> None:
+    """The glossary's value at risk follows churn.mode (one word, one definition per run)."""
+    subscriptions = dataclasses.replace(VOCAB, churn_mode="contractual", churn_grace_days=5)
+    assert "no order" in definition("value_at_risk", VOCAB, "en")
+    assert "monthly recurring revenue" in definition("value_at_risk", subscriptions, "en")
+    assert "5 days" in definition("active_subscriber", subscriptions, "en")
+    assert definition("churned", subscriptions, "zh") == definition("churned", VOCAB, "zh")
