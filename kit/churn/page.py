@@ -282,15 +282,26 @@ def status_banners(rep: Canvas, result: ChurnResult) -> None:
         rep.banner(text, level)
 
 
+def not_for_this_business(result: ChurnResult, need: str) -> bool:
+    """Whether signals lacking ``need`` are no gap in the data: subscription signals of a
+    business without contractual churn (a shop has no subscriptions to miss), and the event
+    balance a config never asked for (``features.negative_events``; the README says how)."""
+    if need.startswith("features."):
+        return True
+    return result.config.mode != "contractual" and need.split(".")[0] == "subscriptions"
+
+
 def input_notes(result: ChurnResult, missing: Callable[[str], str], lang: str) -> list[str]:
     """Plain lines on what the model could not use: the signals not computed for an absent
     input, counted per input (``missing`` phrases a need: the report's ``missing_input``),
     and the model columns dropped before fitting, with why."""
     notes = []
-    if result.skipped:
-        needs: dict[str, int] = {}
-        for need in result.skipped.values():
-            needs[need] = needs.get(need, 0) + 1
+    needs: dict[str, int] = {}
+    for need in result.skipped.values():
+        if not_for_this_business(result, need):
+            continue
+        needs[need] = needs.get(need, 0) + 1
+    if needs:
         parts = [t("churn.banner.skipped_need", lang, missing=missing(need), n=n) for need, n in needs.items()]
         notes.append(t("churn.banner.skipped", lang, needs="; ".join(parts)))
     if len(result.dropped):

@@ -94,6 +94,9 @@ def test_orders_only_churn_runs_and_says_what_it_could_not_use(orders_result) ->
     assert 0.5 < result.headline()["auc"] <= 1
     notes = input_notes(result, lambda need: f"<{need}>", "en")
     assert notes[0].startswith("Signals not used for lack of data:") and "<surveys> (4 signal(s))" in notes[0]
+    # a shop has no subscriptions to miss, and an event balance never asked for is no gap
+    assert "<subscriptions>" in result.skipped.values() or "subscriptions" in result.skipped.values()
+    assert "subscriptions>" not in notes[0] and "<features." not in notes[0]
     assert "late_signal (no values in the months the model learns from)" in notes[1]
     assert retention_gaps(result, "en") == []  # no segments, but orders have channels
     no_channel = dataclasses.replace(result, spans=result.spans.drop(columns="main_channel"))
