@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from sklearn.metrics import roc_auc_score
 
 from kit.churn import ChurnResult, run_churn

@@ -82,11 +82,15 @@ class SubscriptionChurn:
             )
         return cls(periods(rows, data_end, grace_days), data_end, grace_days, window_days)
 
+    def _held(self, when: pd.Timestamp) -> pd.Series:
+        """Mask of the subscriptions held at ``when``: started before it, not ended by it."""
+        p = self.periods
+        return (p["started_at"] < when) & (p["ends_at"].isna() | (p["ends_at"] > when))
+
     def active_at(self, when: pd.Timestamp) -> pd.Series:
         """Ids of the customers holding a subscription at ``when`` (module docstring)."""
-        p = self.periods
-        held = (p["started_at"] < when) & (p["ends_at"].isna() | (p["ends_at"] > when))
-        return pd.Series(p.loc[held, "customer_id"].unique(), dtype="str", name="customer_id")
+        held = self.periods.loc[self._held(when), "customer_id"]
+        return pd.Series(held.unique(), dtype="str", name="customer_id")
 
     def population(self, features: pd.DataFrame, month: str) -> pd.DataFrame:
         """The rows of ``features`` of customers active at the end of ``month``, sorted by id."""
@@ -107,9 +111,7 @@ class SubscriptionChurn:
 
     def mrr_at(self, customer_ids: pd.Series, when: pd.Timestamp) -> np.ndarray:
         """Each customer's MRR at ``when``: the sum over their subscriptions held then (0 for none)."""
-        p = self.periods
-        held = p.loc[(p["started_at"] < when) & (p["ends_at"].isna() | (p["ends_at"] > when))]
-        mrr = held.groupby("customer_id")["mrr"].sum()
+        mrr = self.periods.loc[self._held(when)].groupby("customer_id")["mrr"].sum()
         return pd.Series(np.asarray(customer_ids, dtype=object)).map(mrr).fillna(0.0).to_numpy(dtype=float)
 
     def tenure(self) -> pd.DataFrame:
