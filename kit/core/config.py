@@ -116,6 +116,38 @@ class SourceConfig:
     keys: dict[str, str] = field(default_factory=dict)
 
 
+# how a matching attribute's two values are compared (kit.ingest.linkage.COMPARISONS)
+Comparison = Literal["name", "date", "gender", "exact", "text", "code", "phone", "email"]
+
+
+@dataclass(frozen=True)
+class MatchingConfig:
+    """Probabilistic linkage after the exact rules (owned by kit.ingest.linkage)."""
+
+    enabled: bool = True
+    # attribute -> how it is compared. An attribute is a column name (after a source's
+    # `columns:`) read from every identity source that has it, or an identity key type
+    # (phone, email) whose normalised values are compared (last 4 digits, e-mail local part)
+    attributes: dict[str, Comparison] = field(
+        default_factory=lambda: {
+            "name": "name", "birth_date": "date", "gender": "gender", "city": "exact",
+            "address": "text", "phone": "phone", "email": "email",
+        }
+    )
+    # the accepted links' expected pairwise precision (the model's own estimate) chooses
+    # the threshold; `threshold` fixes it instead (a match probability)
+    target_precision: float = 0.99
+    threshold: float | None = None
+    min_threshold: float = 0.9
+    # chaining guard: a person holds at most this many customers the exact rules found
+    max_cluster_size: int = 8
+    # candidate pairs: pairs of attributes that must agree exactly (empty: every pair of
+    # the attributes present, gender left out)
+    blocking: list[list[str]] = field(default_factory=list)
+    # records sampled for the u-probabilities (pairs), and the EM sessions' pairs
+    u_sample_pairs: int = 5_000_000
+
+
 @dataclass(frozen=True)
 class IdentityConfig:
     """Identity resolution (owned by kit.ingest)."""
@@ -138,6 +170,7 @@ class IdentityConfig:
     # Keep both outside the warehouse and the reports, and back the file up.
     key_env: str = "KIT_IDENTITY_KEY"
     key_file: Path = Path("secrets/identity.key")
+    matching: MatchingConfig = field(default_factory=MatchingConfig)
 
 
 @dataclass(frozen=True)
@@ -336,6 +369,10 @@ RANGES: dict[tuple[type, str], Range] = {
     (IdentityConfig, "overshared_threshold"): COUNT,
     (IdentityConfig, "overshared_orphan_threshold"): COUNT,
     (IdentityConfig, "overshared_total_threshold"): COUNT,
+    (MatchingConfig, "target_precision"): Range(0.5, 1, high_open=True),
+    (MatchingConfig, "min_threshold"): Range(0.5, 1, high_open=True),
+    (MatchingConfig, "max_cluster_size"): Range(2),
+    (MatchingConfig, "u_sample_pairs"): Range(10_000),
     (IngestConfig, "max_amount"): POSITIVE,
     (IngestGateConfig, "quarantined_share_warn"): SHARE,
     (IngestGateConfig, "quarantined_share_fail"): SHARE,
@@ -427,7 +464,26 @@ def _check_relations(config: KitConfig, file: Path) -> None:
         )
     _check_ingest_limits(config.ingest, file)
     _check_identity_keys(config, file)
+    _check_matching(config.identity.matching, file)
     _check_event_lists(config.features, file)
+
+
+def _check_matching(matching: MatchingConfig, file: Path) -> None:
+    """A fixed threshold is a probability in (0.5, 1); blocking names declared attributes,
+    two or more per rule (one attribute alone would compare every pair that shares a city)."""
+    if matching.threshold is not None and not 0.5 < matching.threshold < 1:
+        raise ConfigError(
+            f"{file}: identity.matching.threshold = {_show(matching.threshold)} must be a match probability "
+            "between 0.5 and 1 (e.g. 0.99), or left out to choose it for identity.matching.target_precision."
+        )
+    for i, rule in enumerate(matching.blocking):
+        unknown = [a for a in rule if a not in matching.attributes]
+        if unknown or len(set(rule)) < 2:
+            raise ConfigError(
+                f"{file}: identity.matching.blocking[{i}] = {_show(rule)}: a blocking rule lists two or more "
+                f"different attributes of identity.matching.attributes ({', '.join(matching.attributes)})"
+                + (f"; unknown: {', '.join(unknown)}." if unknown else ".")
+            )
 
 
 # source kinds whose rows are identity records (kit.ingest.kinds.ROW_ID): they carry keys

@@ -229,7 +229,7 @@ def clean_source(con: duckdb.DuckDBPyConnection, raw: RawSource, config: KitConf
     name = raw.name
     source, project_tz, limits = config.sources[name], config.project.timezone, config.ingest
     kind = KINDS[source.kind]
-    columns = source_columns(source)
+    columns = source_columns(source, config.identity)
     _check_columns(raw, source, columns)
     present = {c: t for c, t in raw.columns.items() if c in {col.name for col in columns}}
     fields = [c for c in raw.columns if c not in INTERNAL]

@@ -73,6 +73,7 @@ from scipy.sparse.csgraph import connected_components
 
 from kit.core.config import IdentityConfig, KitConfig, SourceConfig
 from kit.ingest.kinds import KEY_PARSE, KINDS, MAIN_TS, identity_keys, record_sql
+from kit.ingest.linkage import Linkage, link
 from kit.ingest.normalize import (
     email_sql,
     mask_phone_value,
@@ -283,8 +284,9 @@ def resolve(
     key: IdentityKey,
     registry: Path | None,
     run_month: str,
-) -> pd.DataFrame:
-    """Connected components and stable ids; returns the merges of this run.
+) -> tuple[pd.DataFrame, Linkage]:
+    """Connected components, probabilistic links between them (``kit.ingest.linkage``) and
+    stable ids; returns the merges of this run and what the linkage did.
 
     ``registry`` is last run's ``identity_registry.parquet`` (None on the first run); it
     must have been written under ``key`` (IdentityKeyError otherwise).
@@ -319,10 +321,14 @@ def resolve(
     graph = coo_matrix(
         (np.ones(len(edges["src"]), dtype=np.int8), (edges["src"], edges["dst"])), shape=(n_nodes, n_nodes)
     )
-    _, labels = connected_components(graph, directed=False)
-    con.register("labels_arrow", pa.table({"node": np.arange(n_nodes, dtype=np.int64), "comp": labels.astype(np.int64)}))
+    _, exact = connected_components(graph, directed=False)
+    labels, summary = _link(con, identity, registry, exact.astype(np.int64), n_rec)
+    con.register(
+        "labels_arrow",
+        pa.table({"node": np.arange(n_nodes, dtype=np.int64), "comp": labels, "comp0": exact.astype(np.int64)}),
+    )
     con.execute(
-        """CREATE OR REPLACE TABLE rec_comp AS SELECT r.source, r.source_id, r.kind, r.first_ts, r.h, l.comp
+        """CREATE OR REPLACE TABLE rec_comp AS SELECT r.source, r.source_id, r.kind, r.first_ts, r.h, l.comp, l.comp0
         FROM id_rec r JOIN labels_arrow l ON l.node = r.rowid"""
     )
     con.execute(
@@ -337,7 +343,50 @@ def resolve(
     )
     merges = _assign_ids(con, identity, key, registry, run_month)
     _write_identity_tables(con, identity)
-    return merges
+    return merges, summary
+
+
+def _link(
+    con: duckdb.DuckDBPyConnection, identity: IdentityConfig, registry: Path | None, exact: np.ndarray, n_rec: int
+) -> tuple[np.ndarray, Linkage]:
+    """The probabilistic step (``kit.ingest.linkage``) over the exact-rule components
+    ``exact`` of every graph node; returns the final component of every node.
+
+    Creates ``rec_comp0`` (source, source_id, comp) and ``link_used`` (comp0,
+    match_probability: the strongest link that joined that exact-rule customer). Links
+    carried from last month: the exact-rule customers whose nodes the registry puts in one
+    customer that a probabilistic link had made (``linked``)."""
+    con.register("exact_arrow", pa.table({"node": np.arange(exact.size, dtype=np.int64), "comp": exact}))
+    con.execute(
+        """CREATE OR REPLACE TABLE rec_comp0 AS SELECT r.source, r.source_id, e.comp
+        FROM id_rec r JOIN exact_arrow e ON e.node = r.rowid"""
+    )
+    carried = pd.DataFrame({"comp_l": pd.Series(dtype="int64"), "comp_r": pd.Series(dtype="int64")})
+    if registry is not None and "linked" in _columns(con, registry):
+        carried = con.execute(
+            f"""WITH nodes AS (
+                SELECT r.h, e.comp FROM id_rec r JOIN exact_arrow e ON e.node = r.rowid
+                UNION ALL SELECT k.h, e.comp FROM id_key k JOIN exact_arrow e ON e.node = {n_rec} + k.rowid),
+            c AS (SELECT DISTINCT g.customer_id, n.comp FROM read_parquet({sql_literal(str(registry))}) g
+                  JOIN nodes n ON n.h = g.id_hash WHERE g.linked)
+            SELECT min(comp) OVER (PARTITION BY customer_id) AS comp_l, comp AS comp_r FROM c
+            QUALIFY comp_r <> comp_l ORDER BY comp_l, comp_r"""
+        ).df()
+    con.unregister("exact_arrow")
+    labels, links, summary = link(con, identity, exact, carried)
+    both = pd.concat([links[["comp_l", "match_probability"]].set_axis(["comp0", "match_probability"], axis=1),
+                      links[["comp_r", "match_probability"]].set_axis(["comp0", "match_probability"], axis=1)])
+    con.register("links_df", both)
+    con.execute("CREATE OR REPLACE TABLE link_used AS SELECT comp0, max(match_probability) AS match_probability "
+                "FROM links_df GROUP BY comp0")
+    con.unregister("links_df")
+    summary.carried = int(links["match_probability"].isna().sum())
+    return labels, summary
+
+
+def _columns(con: duckdb.DuckDBPyConnection, parquet: Path) -> set[str]:
+    """The column names of a Parquet file."""
+    return {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_literal(str(parquet))})").fetchall()}
 
 
 def _assign_ids(
@@ -347,11 +396,12 @@ def _assign_ids(
     source = (
         f"read_parquet({sql_literal(str(registry))})"
         if registry is not None
-        else "(SELECT NULL AS id_hash, NULL AS customer_id, NULL AS first_run WHERE false)"
+        else "(SELECT NULL AS id_hash, NULL AS customer_id, NULL AS first_run, false AS linked WHERE false)"
     )
+    linked = "linked" if registry is not None and "linked" in _columns(con, registry) else "false"
     con.execute(
         "CREATE OR REPLACE TABLE reg AS SELECT id_hash::VARCHAR id_hash, customer_id::VARCHAR customer_id, "
-        f"first_run::VARCHAR first_run FROM {source}"
+        f"first_run::VARCHAR first_run, {linked}::BOOLEAN AS linked FROM {source}"
     )
     # Each registered id goes to the component holding most of its nodes (ties: smallest key).
     con.execute(
@@ -397,10 +447,11 @@ def _assign_ids(
     con.register("merges_df", merges)
     con.execute(
         f"""CREATE OR REPLACE TABLE reg_new AS SELECT *, {sql_literal(key.fingerprint)} AS key_hash FROM (
-        SELECT n.h AS id_hash, c.customer_id, coalesce(r.first_run, {sql_literal(run_month)}) AS first_run
+        SELECT n.h AS id_hash, c.customer_id, coalesce(r.first_run, {sql_literal(run_month)}) AS first_run,
+               c.comp IN (SELECT comp FROM rec_comp SEMI JOIN link_used USING (comp0)) AS linked
         FROM node_comp n JOIN comp_cid c USING (comp) LEFT JOIN reg r ON r.id_hash = n.h
         UNION ALL
-        SELECT r.id_hash, coalesce(m.kept_id, r.customer_id), r.first_run
+        SELECT r.id_hash, coalesce(m.kept_id, r.customer_id), r.first_run, r.linked
         FROM reg r LEFT JOIN merges_df m ON m.merged_id = r.customer_id
         WHERE r.id_hash NOT IN (SELECT h FROM node_comp))"""
     )
@@ -419,9 +470,10 @@ def _write_identity_tables(con: duckdb.DuckDBPyConnection, identity: IdentityCon
             SELECT u.source, u.source_id, u.key_type AS rule FROM id_use u SEMI JOIN shared s USING (key_type, key_value)
             QUALIFY row_number() OVER (PARTITION BY u.source, u.source_id ORDER BY CASE u.key_type {priority} END) = 1),
         keyed AS (SELECT DISTINCT source, source_id FROM id_use)
-        SELECT r.source, r.source_id, c.customer_id, coalesce(rule.rule, 'singleton') AS rule, r.kind,
-               keyed.source IS NOT NULL AS keyed, r.first_ts
-        FROM rec_comp r JOIN comp_cid c USING (comp)
+        SELECT r.source, r.source_id, c.customer_id,
+               coalesce(rule.rule, CASE WHEN u.comp0 IS NOT NULL THEN 'probabilistic' ELSE 'singleton' END) AS rule,
+               r.kind, keyed.source IS NOT NULL OR u.comp0 IS NOT NULL AS keyed, r.first_ts, u.match_probability
+        FROM rec_comp r JOIN comp_cid c USING (comp) LEFT JOIN link_used u USING (comp0)
         LEFT JOIN rule USING (source, source_id) LEFT JOIN keyed USING (source, source_id)"""
     )
     con.execute(

@@ -275,9 +275,10 @@ def unit_keys(identity: IdentityConfig) -> dict[str, str]:
     return {**UNIT_KEYS, **{k.lower(): k for k in identity.keys}}
 
 
-def source_columns(source: SourceConfig) -> tuple[Column, ...]:
-    """The columns read from a source: its kind's canonical columns and its declared key
-    columns that are not canonical (``key_columns``).
+def source_columns(source: SourceConfig, identity: IdentityConfig | None = None) -> tuple[Column, ...]:
+    """The columns read from a source: its kind's canonical columns, its declared key
+    columns that are not canonical (``key_columns``) and, given ``identity``, the matching
+    attributes it may carry (``attribute_columns``).
 
     An events source that declares its key reads that column in place of
     ``app_user_id`` (then neither required nor read): required, a blank value quarantines
@@ -286,7 +287,7 @@ def source_columns(source: SourceConfig) -> tuple[Column, ...]:
     """
     kind = KINDS[source.kind]
     if source.kind != "events" or not source.keys:
-        return kind.columns + key_columns(source)
+        return kind.columns + key_columns(source) + (attribute_columns(source, identity) if identity else ())
     column, key_type = event_key(source)
     key = Column(column, KEY_PARSE.get(key_type, "text"), required=True, mandatory=True)
     return (key, *(c for c in kind.columns if c.name not in (*EVENT_KEY, column)))
@@ -302,6 +303,25 @@ def key_columns(source: SourceConfig) -> tuple[Column, ...]:
         Column(column, KEY_PARSE.get(key_type, "text"), on_invalid="null" if key_type in KEY_PARSE else "quarantine")
         for column, key_type in source.keys.items()
         if column not in canonical
+    )
+
+
+ATTRIBUTE_PARSE: dict[str, Parse] = {"date": "timestamp", "phone": "phone", "email": "email"}
+
+
+def attribute_columns(source: SourceConfig, identity: IdentityConfig) -> tuple[Column, ...]:
+    """The matching attributes (``identity.matching.attributes``) an identity source may
+    carry beyond its kind's canonical columns and its keys: read for identity resolution
+    only (personal: never written, not even to the quarantine), optional, a value that does
+    not parse (a date, a phone) is dropped and counted. Attributes that are identity key
+    types (phone, email) come from the keys instead (``kit.ingest.linkage``)."""
+    if source.kind not in ROW_ID or not identity.matching.enabled:
+        return ()
+    taken = {c.name for c in KINDS[source.kind].columns} | set(source.keys)
+    return tuple(
+        Column(name, ATTRIBUTE_PARSE.get(compare, "text"), on_invalid="null")
+        for name, compare in identity.matching.attributes.items()
+        if name not in taken and name not in identity.keys
     )
 
 

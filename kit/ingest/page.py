@@ -28,15 +28,17 @@ FORMATS = {
     "value": "pct", "warn": "pct", "fail": "pct",
     "unified_share": "pct", "cross_source_share": "pct", "n_records": "int", "n_accounts": "int",
     "n_sources": "int", "missing_share": "pct", "latest_record": "date", "days_before_month_end": "num1",
-    "rows_after_month_end": "int",
+    "rows_after_month_end": "int", "figure": "text",
 }
 TRANSLATED_VALUES = ("reason", "rule", "key_type", "problem", "kind", "balanced", "has_run_month", "limit", "grade")
-SECTIONS = ("accounting", "monthly", "freshness", "match", "overshared", "quarantine", "missing", "gate", "verdict")
+SECTIONS = ("accounting", "monthly", "freshness", "match", "linkage", "overshared", "quarantine", "missing", "gate", "verdict")
 # chart -> (title key, x-axis key, y-axis key, size)
 FIGURES = {
     "monthly": ("ingest.chart.monthly", "ingest.chart.month", "ingest.chart.rows_log", (10, 4.5)),
     "rules": ("ingest.chart.rules", "ingest.chart.records", "", (8, 3.5)),
     "quarantine": ("ingest.chart.quarantine", "ingest.chart.rows", "", (8, 3.5)),
+    "weights": ("ingest.chart.weights", "ingest.chart.weight", "", (9, 6)),
+    "probabilities": ("ingest.chart.probabilities", "ingest.chart.probability", "ingest.chart.pairs", (9, 3.5)),
 }
 
 
@@ -152,6 +154,39 @@ def overshared_section(rep: Canvas, result: IngestResult) -> None:
         rep.table(*view(shared, rep.lang), max_rows=15)
 
 
+def linkage_section(rep: Canvas, result: IngestResult) -> None:
+    """What the probabilistic linkage did: a plain sentence when it did not run, else its
+    figures, the match-weight chart and the match probabilities around the threshold."""
+    linkage = result.report["identity"].get("linkage") or {"skipped": "disabled"}
+    if linkage["skipped"]:
+        rep.banner(t(f"ingest.linkage.{linkage['skipped']}", rep.lang), "info")
+        return
+    rep.table(*view(linkage_table(result, rep.fmt), rep.lang))
+    fig, ax = rep.figure(**figure_labels("weights", rep.lang))
+    plot_weights(ax, result, rep.fmt, rep.colors)
+    rep.show(fig)
+    fig, ax = rep.figure(**figure_labels("probabilities", rep.lang))
+    plot_probabilities(ax, result, rep.fmt, rep.colors)
+    rep.show(fig)
+    rep.banner(t("ingest.linkage.review", rep.lang, file=f"{result.warehouse.name}/identity_review.parquet"), "info")
+
+
+def linkage_table(result: IngestResult, fmt: Formatter) -> pd.DataFrame:
+    """The linkage figures as (figure, value) rows, values formatted."""
+    linkage, lang = result.report["identity"]["linkage"], fmt.lang
+    rows = [
+        ("customers_before", fmt.int(linkage["customers_before"])),
+        ("joined", fmt.int(linkage["joined"])),
+        ("customers_after", fmt.int(result.report["identity"]["customers"])),
+        ("estimated_people", fmt.int(round(linkage["estimated_people"]))),
+        ("threshold", fmt.pct(linkage["threshold"], 2)),
+        ("expected_precision", fmt.pct(linkage["expected_precision"], 2) if linkage["expected_precision"] is not None else "–"),
+        ("refused", fmt.int(linkage["refused"])),
+        ("carried", fmt.int(linkage["carried"])),
+    ]
+    return pd.DataFrame({"figure": [t(f"ingest.linkage.figure.{k}", lang) for k, _ in rows], "value": [v for _, v in rows]})
+
+
 def quarantine_reasons_by_reason(result: IngestResult) -> pd.DataFrame:
     """Quarantined rows per reason (all sources), fewest first (the bar chart's order)."""
     reasons = quality.quarantine_reasons(result.report)
@@ -215,3 +250,29 @@ def plot_quarantine(ax: Axes, result: IngestResult, fmt: Formatter, colors: Colo
     by_reason = quarantine_reasons_by_reason(result)
     color = colors(["quarantine"], "")["quarantine"] if colors else None
     ax.barh([value_text(r, fmt.lang) for r in by_reason["reason"]], by_reason["rows"], color=color)
+
+
+def plot_weights(ax: Axes, result: IngestResult, fmt: Formatter, colors: Colors | None = None) -> None:
+    """The match weight of every comparison level (log2 of how much more often true matches
+    than non-matches agree that way): bars right of zero move the odds towards the same
+    person, bars left of it away."""
+    weights = pd.DataFrame(result.report["identity"]["linkage"]["weights"]).dropna(subset=["match_weight"])
+    weights = weights.iloc[::-1]
+    palette = colors(["towards", "away"], "") if colors else {}
+    labels = [f"{value_text(c, fmt.lang)}: {value_text(lv, fmt.lang)}" for c, lv in zip(weights["comparison"], weights["level"])]
+    bar_colors = [palette.get("towards" if w > 0 else "away") for w in weights["match_weight"]]
+    ax.barh(labels, weights["match_weight"], color=bar_colors)
+    ax.axvline(0, color="#444444", linewidth=0.8)
+    ax.tick_params(axis="y", labelsize=8)
+
+
+def plot_probabilities(ax: Axes, result: IngestResult, fmt: Formatter, colors: Colors | None = None) -> None:
+    """Candidate pairs by match probability, with the threshold marked."""
+    linkage = result.report["identity"]["linkage"]
+    edges, counts = linkage["histogram"]["edges"], linkage["histogram"]["counts"]
+    color = colors(["pairs"], "")["pairs"] if colors else None
+    ax.bar(edges[:-1], counts, width=[b - a for a, b in zip(edges, edges[1:])], align="edge", color=color)
+    ax.axvline(linkage["threshold"], color="#c0392b", linestyle="--", linewidth=1.2,
+               label=t("ingest.chart.threshold", fmt.lang, value=fmt.pct(linkage["threshold"], 2)))
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)

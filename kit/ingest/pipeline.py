@@ -37,6 +37,7 @@ from kit.ingest.clean import (
     quarantine_sql,
     quarantine_unmatched,
 )
+from kit.ingest.linkage import attribute_values, linkage_report, review_frame
 from kit.ingest.identity import (
     NORMALISE,
     SEP,
@@ -66,6 +67,7 @@ from kit.ingest.sources import IngestError, load_source, source_files
 
 REGISTRY = "identity_registry.parquet"
 MERGES = "identity_merges.parquet"
+REVIEW = "identity_review.parquet"
 REPORT = "ingest_report.json"
 MEMORY_LIMIT = "4GB"  # DuckDB spills to the scratch folder beyond this (target: 6 GB peak)
 
@@ -124,20 +126,24 @@ def run_ingest(config: KitConfig) -> IngestResult:
                 "no source of kind customers, orders, app_users, surveys or subscriptions is declared, so there are no "
                 f"customers to build. Declare at least one in the sources: section of {config.source_file}."
             )
-        build_links(con, identity_sources, {n: stats[n].columns for n in identity_sources}, config.identity)
+        present = {n: stats[n].columns for n in identity_sources}
+        build_links(con, identity_sources, present, config.identity)
+        attribute_values(con, identity_sources, present, config.identity)
         overshared = find_overshared(con, config.identity)
         registry_file = warehouse / REGISTRY
         first_run = not registry_file.exists()
-        merges = resolve(con, config.identity, key, None if first_run else registry_file, month)
+        merges, linkage = resolve(con, config.identity, key, None if first_run else registry_file, month)
         _quarantine_unlinked(con, config, kinds, stats)
         counts = _write_tables(con, config, warehouse, stats, key)
         for name, raw in raws.items():
             _copy(con, quarantine_sql(raw, config.sources[name]), warehouse / "quarantine" / f"{name}.parquet")
-        _copy(con, "SELECT id_hash, customer_id, first_run, key_hash FROM reg_new", registry_file)  # unsorted: 13 s saved
+        _copy(con, "SELECT id_hash, customer_id, first_run, key_hash, linked FROM reg_new", registry_file)  # unsorted: 13 s saved
+        _write_review(con, linkage, warehouse)
         previous = pd.read_parquet(warehouse / MERGES) if (warehouse / MERGES).exists() else None
         merge_log = pd.concat([previous, merges]) if previous is not None and len(previous) else merges
         _write_frame(merge_log.astype("str"), warehouse / MERGES)
         report = _report(con, config, stats, kinds, skipped, overshared, merges, counts, first_run)
+        report["identity"]["linkage"] = linkage_report(linkage, report["identity"]["customers"])
     con.close()
     write_text_atomic(warehouse / REPORT, json.dumps(report, ensure_ascii=False, indent=2, default=str))
     return IngestResult(warehouse, month, stats, skipped, overshared, merges, report)
@@ -355,7 +361,7 @@ def _write_tables(
     con.execute("CREATE OR REPLACE TABLE city_tiers AS SELECT * FROM city_tiers_df")
     con.unregister("city_tiers_df")
     statements = _table_sql(config, stats, key)
-    statements["identities"] = "SELECT source, source_id, customer_id, rule, kind, keyed FROM identities"
+    statements["identities"] = "SELECT source, source_id, customer_id, rule, kind, keyed, match_probability FROM identities"
     con.execute(f"CREATE OR REPLACE TABLE out_orders AS {statements['orders']}")
     statements["orders"] = "SELECT * FROM out_orders"
     return {
@@ -459,6 +465,12 @@ def _report(
     }
     report["fitness"] = quality.fitness(report).to_dict()
     return report
+
+
+def _write_review(con: duckdb.DuckDBPyConnection, linkage, warehouse: Path) -> None:
+    """``identity_review.parquet``: the borderline pairs of this run for a person to check,
+    with pseudonymous ids and comparison levels only (``linkage.review_frame``)."""
+    _write_frame(review_frame(con, linkage), warehouse / REVIEW)
 
 
 def _members_without_orders(con: duckdb.DuckDBPyConnection, name: str) -> float:

@@ -173,7 +173,7 @@ def _check_source(
     if problem := event_key_problem(name, source):
         report.problem(f"source {name!r}: {problem}")
         return None
-    columns = source_columns(source)
+    columns = source_columns(source, config.identity)
     present = {c: t for c, t in raw.columns.items() if c not in INTERNAL}
     header_of = {v: k for k, v in source.columns.items()}
     if source.format in ("csv", "excel"):

@@ -18,7 +18,7 @@ from kit.ingest.identity import pairwise_precision_recall
 
 CONTRACT = {
     "customers": ["customer_id", "first_seen", "member_since", "signup_channel", "gender", "birth_year", "city", "city_tier", "n_sources", "sources"],
-    "identities": ["source", "source_id", "customer_id", "rule", "kind", "keyed"],
+    "identities": ["source", "source_id", "customer_id", "rule", "kind", "keyed", "match_probability"],
     "orders": ["order_id", "customer_id", "source", "channel", "order_ts", "amount", "discount", "category", "items", "payment_method", "status", "is_refund", "store_city", "has_time"],
     "events": ["customer_id", "event_ts", "event_type", "category", "has_time"],
     "surveys": ["response_id", "customer_id", "survey_ts", "nps", "csat"],
