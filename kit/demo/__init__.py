@@ -25,10 +25,16 @@ How the world works (details in the modules):
 - :mod:`kit.demo.subscriptions` a world of its own (shape ``subscription_app``): a
   subscription app with monthly billing, behaviour events and churn from a known utility.
 
-``_truth/`` holds persons.parquet, source_records.parquet, churn.parquet,
-experiments.parquet (true effect per experiment, variant, segment and metric),
-experiment_units.parquet (every assigned unit with its stage and potential outcomes),
-defects.json and config.json.
+``_truth/`` holds persons.parquet, source_records.parquet, fuzzy_duplicates.parquet
+(the CRM records of a person that share no exact identifier with the person's other
+records, and what differs), churn.parquet, experiments.parquet (true effect per
+experiment, variant, segment and metric), experiment_units.parquet (every assigned unit
+with its stage and potential outcomes), defects.json and config.json.
+
+Personal attributes for probabilistic identity resolution (issue 19: names in hanzi or
+pinyin with typos, birth dates, gender, city, home addresses; the fuzzy duplicate members)
+come from a random stream of their own, ``SeedSequence([seed, 19])``: the persons, orders,
+events and every column that existed before are the same, byte for byte.
 """
 
 from __future__ import annotations
@@ -85,6 +91,9 @@ def generate(
     truth_dir = out / "_truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(16)]
+    # issue 19 (personal attributes, fuzzy duplicates) draws from a stream of its own, so the
+    # rest of the world is the same as before, draw for draw
+    identity_rngs = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, 19]).spawn(4)]
     timeline = Timeline.build(end_month, months)
 
     persons = make_persons(customers, timeline, rngs[0])
@@ -92,6 +101,7 @@ def generate(
     persons = app_signup(persons, rngs[2])
     base = order_details(base, persons, timeline, rngs[3])
     contacts = raw.make_contacts(persons, timeline, rngs[4])
+    profiles = raw.make_profiles(persons, contacts, timeline, identity_rngs[0])
     person_ids = raw.text.ids("P", np.arange(1, customers + 1), 7).to_numpy(zero_copy_only=False)
 
     # experiments: potential outcomes, then the realised coupon orders join the orders
@@ -138,10 +148,13 @@ def generate(
 
     # the other raw files
     clean_from = timeline.day(homepage_exp.start) - 31
-    crm, rows["crm_members.csv"] = raw.write_crm(out / "crm_members.csv", persons, contacts, timeline, rngs[10], defects)
-    shop, rows["shop_orders.csv"] = raw.write_shop(out / "shop_orders.csv", orders, contacts, timeline, clean_from, rngs[11], defects)
+    crm, rows["crm_members.csv"], fuzzy = raw.write_crm(out / "crm_members.csv", persons, contacts, profiles, timeline,
+                                                        rngs[10], identity_rngs[1], defects)
+    shop, rows["shop_orders.csv"] = raw.write_shop(out / "shop_orders.csv", orders, contacts, profiles, timeline,
+                                                   clean_from, rngs[11], identity_rngs[2], defects)
     pos, rows["pos_orders.csv"] = raw.write_pos(out / "pos_orders.csv", orders, persons, contacts, timeline, clean_from, rngs[12], defects)
-    app = raw.write_app_users(out / "app_users.csv", persons, contacts, timeline, rngs[13], defects)
+    app = raw.write_app_users(out / "app_users.csv", persons, contacts, profiles, timeline, rngs[13], identity_rngs[3],
+                              defects)
     rows["app_users.csv"] = len(app)
     survey = raw.write_surveys(out / "surveys.csv", answers, contacts, timeline, rngs[15], defects)
     rows["surveys.csv"] = len(survey)
@@ -162,8 +175,10 @@ def generate(
          "person_id": person_ids[records["person"].to_numpy()]}
     )
     _parquet(records, truth_dir / "source_records.parquet", rows)
+    fuzzy = fuzzy.assign(person_id=person_ids[fuzzy["person"].to_numpy()])
+    _parquet(fuzzy[["source", "source_id", "person_id", "variations"]], truth_dir / "fuzzy_duplicates.parquet", rows)
     n_orders = np.bincount(orders["person"].to_numpy()[orders["ts"].to_numpy() < timeline.end], minlength=customers)
-    _parquet(persons_truth(persons, person_ids, timeline, n_orders), truth_dir / "persons.parquet", rows)
+    _parquet(persons_truth(persons, person_ids, timeline, n_orders, profiles.birth), truth_dir / "persons.parquet", rows)
     coupon_treated = coupon_units[treated]
     coupon = pd.DataFrame({"person": coupon_treated["person"], "rate": coupon_treated["coupon_rate"],
                            "assigned": coupon_treated["assigned"]})

@@ -8,17 +8,27 @@ every record id (``_truth/source_records.parquet``).
 Injected mess, per file:
 - ``crm_members.csv`` (GB18030, Chinese headers): phones in five styles, messy e-mails,
   three date styles, blanks, some members registered twice (a second member id for the
-  same person), exact duplicate rows.
+  same person, same phone), exact duplicate rows; fuzzy duplicates (:func:`fuzzy_members`,
+  about 4% of the members): a later second record sharing no exact identifier with the
+  person's other records (old or no phone, e-mail variant or none, name in pinyin or with
+  a typo, birth date swapped or blank), listed in ``_truth/fuzzy_duplicates.parquet``.
 - ``shop_orders.csv``: phones in five styles or blank, exact duplicate rows, re-sent
   orders (the same ``order_id`` first ``paid`` then again ``refunded``: the later row in
   the file is the current one), unparseable ``order_time``, text in ``amount``, negative
-  amounts on paid orders; refunds are ``status = refunded``.
+  amounts on paid orders; refunds are ``status = refunded``. ``receiver_name`` in pinyin
+  or with a typo, ``receiver_name`` and ``receiver_address`` blank.
 - ``pos_orders.csv`` (UTF-8 with BOM, ``DD/MM/YYYY HH:MM``): phones typed by staff, often
   blank or the store's walk-in number (one per store city, shared by many different
   people); exact duplicates, bad dates, text and negative amounts. The POS export has no
   refunds.
-- ``app_users.csv``, ``app_events.parquet`` (exact duplicate events), ``surveys.csv``
-  (blank scores, responses identified by member id and/or phone, or by neither).
+- ``app_users.csv``: profile fields mostly blank (``real_name``, ``birthday``, ``gender``,
+  ``city``), real names in pinyin, birthdays with day and month swapped.
+- ``app_events.parquet`` (exact duplicate events), ``surveys.csv`` (blank scores,
+  responses identified by member id and/or phone, or by neither).
+
+Personal attributes (:class:`Profiles`: name forms, birth date, gender, city, home
+address) and every mistake in them come from the random stream ``[seed, 19]``; the rows
+and columns that existed before issue 19 are the same byte for byte.
 Malformed rows (bad dates, text or negative amounts) are picked among orders placed
 before the first experiment starts, so the experiment windows stay clean.
 """
@@ -64,6 +74,49 @@ class Contacts:
     shop_user_no: np.ndarray
     app_user_no: np.ndarray  # -1 if no app account before the cut
     walk_in: np.ndarray  # one walk-in phone per store city (CITY_NAMES order)
+
+
+NAME_FORMS = ("hanzi", "pinyin", "pinyin_given_first", "typo")  # how a record writes a person's name
+FUZZY_SHARE = 0.04  # members who registered again under no shared identifier
+
+
+@dataclass
+class Profiles:
+    """Personal attributes of every person (row-aligned with persons) that linkage compares.
+
+    Issue 19: records of one person that share no exact identifier can still be linked by
+    name, birth date, gender, city and address. Profiles are drawn from a random stream of
+    their own (``[seed, 19]``), so that adding them changed no draw of the rest of the world.
+    """
+
+    birth: np.ndarray  # datetime64[s]: the birth date the CRM writes (from the person's age)
+    female: np.ndarray  # bool
+    city: np.ndarray  # home city (text, world.CITY_NAMES)
+    names: pa.Array  # every NAME_FORMS form of every name, stacked: form k of person i at k * n + i
+    address: pa.Array  # the home address, fixed per person, in the home city
+
+    def name_forms(self, person: np.ndarray, form: np.ndarray) -> pa.Array:
+        """The name of ``person`` written as NAME_FORMS[``form``] (form -1: blank)."""
+        n = self.birth.size
+        return self.names.take(pa.array(np.asarray(form) * n + person, pa.int64(), mask=np.asarray(form) < 0))
+
+
+def birth_dates(persons: pd.DataFrame, timeline: Timeline) -> np.ndarray:
+    """True birth dates (datetime64[s]): the cut minus the person's (fractional) age."""
+    ages = persons["age"].to_numpy()
+    return timeline.to_timestamps(np.full(ages.size, timeline.end)) - (ages * 365.25 * 86400).astype("timedelta64[s]")
+
+
+def make_profiles(persons: pd.DataFrame, contacts: Contacts, timeline: Timeline,
+                  rng: np.random.Generator) -> Profiles:
+    """Name forms (hanzi, pinyin both orders, a fixed typo) and home address of every person."""
+    name = contacts.name
+    forms = [name, text.pinyin_names(name), text.pinyin_names(name, given_first=True), text.typo_names(rng, name)]
+    city = persons["city"].to_numpy()
+    return Profiles(
+        birth=birth_dates(persons, timeline), female=persons["gender"].to_numpy() == "female", city=city,
+        names=pa.concat_arrays([f.cast(pa.string()) for f in forms]), address=text.addresses(rng, city),
+    )
 
 
 class Defects:
@@ -151,9 +204,14 @@ def _spread_copies(rng: np.random.Generator, copies: np.ndarray, max_gap: float)
     return copies + 0.5 + rng.random(copies.size) * max_gap
 
 
-def write_crm(path: Path, persons: pd.DataFrame, contacts: Contacts, timeline: Timeline,
-              rng: np.random.Generator, defects: Defects) -> tuple[pd.DataFrame, int]:
-    """crm_members.csv; returns (source records incl. second registrations, rows)."""
+def write_crm(path: Path, persons: pd.DataFrame, contacts: Contacts, profiles: Profiles, timeline: Timeline,
+              rng: np.random.Generator, fuzzy_rng: np.random.Generator,
+              defects: Defects) -> tuple[pd.DataFrame, int, pd.DataFrame]:
+    """crm_members.csv; returns (source records incl. second registrations, rows, fuzzy duplicates).
+
+    ``fuzzy_rng`` draws the fuzzy duplicates only (:func:`fuzzy_members`), so the other rows
+    are the same whether or not they are written.
+    """
     file = path.name
     member = np.flatnonzero(contacts.member_no >= 0)
     member = member[np.argsort(contacts.member_reg[member], kind="stable")]
@@ -167,15 +225,12 @@ def write_crm(path: Path, persons: pd.DataFrame, contacts: Contacts, timeline: T
     reg = np.concatenate([contacts.member_reg[member], second_reg])
     m = rows.size
     take = pa.array(rows, pa.int64())
-    ages = persons["age"].to_numpy()[rows]
-    birth = timeline.to_timestamps(np.full(m, timeline.end)) - (ages * 365.25 * 86400).astype("timedelta64[s]")
+    birth = profiles.birth[rows]
     birth_style = np.where(rng.random(m) < 0.06, -1, rng.integers(0, 3, m))
     reg_style = rng.integers(0, 3, m)
     gender = np.where(persons["gender"].to_numpy()[rows] == "female", "女", "男")
     gender = np.where(rng.random(m) < 0.04, None, gender)
     city = np.where(rng.random(m) < 0.02, None, persons["city"].to_numpy()[rows])
-    shares = persons[[f"share_{c}" for c in CHANNELS]].to_numpy()[rows]
-    signup = np.asarray([SIGNUP_CHANNEL[c] for c in CHANNELS])[shares.argmax(axis=1)]
     email_style = np.where(rng.random(m) < 0.65, 0, rng.integers(1, 5, m))
     email = text.messy_emails(contacts.email.take(take), email_style)
     phone_style = _phone_style(rng, contacts.phone[rows], 0.03)
@@ -189,30 +244,137 @@ def write_crm(path: Path, persons: pd.DataFrame, contacts: Contacts, timeline: T
             "出生日期": text.chinese_dates(birth, birth_style),
             "城市": pa.array(city, pa.string()),
             "注册日期": text.chinese_dates(timeline.to_timestamps(reg), reg_style),
-            "注册渠道": pa.array(signup),
+            "注册渠道": _signup_channels(persons, rows),
         }
     )
+    fuzzy = fuzzy_members(persons, member, contacts, profiles, timeline, np.concatenate([contacts.member_no, second_no]),
+                          fuzzy_rng)
     dup = rng.random(m) < 0.003
-    position = np.concatenate([np.arange(m, dtype=float), _spread_copies(rng, np.flatnonzero(dup), 200.0)])
-    table = pa.concat_tables([table, table.take(pa.array(np.flatnonzero(dup)))])
+    position = np.concatenate([np.arange(m, dtype=float), fuzzy.position,
+                               _spread_copies(rng, np.flatnonzero(dup), 200.0)])
+    table = pa.concat_tables([table, fuzzy.table, table.take(pa.array(np.flatnonzero(dup)))])
     table = table.take(pa.array(np.argsort(position, kind="stable")))
     table.to_pandas().to_csv(path, index=False, encoding="gb18030")
     defects.add(file, "exact_duplicate_rows", dup.sum(), "the same member row exported twice")
     defects.add(file, "second_member_id", twice.size, "a person registered twice: two member ids, one person")
+    defects.add(file, "fuzzy_duplicate_members", fuzzy.person.size,
+                "a person registered again sharing no exact identifier (no phone or an old one, no e-mail or a "
+                "variant, name in pinyin or with a typo, ...): _truth/fuzzy_duplicates.parquet")
     defects.add(file, "messy_emails", _messy(table["邮箱"]),
                 "e-mails in upper/capitalised case or padded with spaces (rows incl. duplicates)")
-    defects.count_phone_styles(file, np.concatenate([phone_style, phone_style[dup]]))
+    defects.count_phone_styles(file, np.concatenate([phone_style, fuzzy.phone_style, phone_style[dup]]))
     defects.count_missing(file, table)
-    styles = np.concatenate([birth_style, birth_style[dup]])
+    styles = np.concatenate([birth_style, fuzzy.birth_style, birth_style[dup]])
     defects.add(file, "birth_date_styles", (styles > 0).sum(), "birth dates written 1990/5/3 or 1990年5月3日")
-    records = pd.DataFrame({"source": "crm", "source_id": text.ids("M", numbers, 8).to_numpy(zero_copy_only=False),
-                            "person": rows})
-    return records, table.num_rows
+    ids = pa.concat_arrays([text.ids("M", numbers, 8), fuzzy.table["会员编号"].combine_chunks()])
+    records = pd.DataFrame({"source": "crm", "source_id": ids.to_numpy(zero_copy_only=False),
+                            "person": np.concatenate([rows, fuzzy.person])})
+    truth = pd.DataFrame({"source": "crm", "source_id": fuzzy.table["会员编号"].to_numpy(), "person": fuzzy.person,
+                          "variations": fuzzy.variations})
+    return records, table.num_rows, truth
 
 
-def write_shop(path: Path, orders: pd.DataFrame, contacts: Contacts, timeline: Timeline, clean_from: float,
-               rng: np.random.Generator, defects: Defects) -> tuple[pd.DataFrame, int]:
-    """shop_orders.csv from online orders before the cut; returns (source records, rows)."""
+def _signup_channels(persons: pd.DataFrame, rows: np.ndarray) -> pa.Array:
+    """The 注册渠道 of each row: the person's main channel."""
+    shares = persons[[f"share_{c}" for c in CHANNELS]].to_numpy()[rows]
+    return pa.array(np.asarray([SIGNUP_CHANNEL[c] for c in CHANNELS])[shares.argmax(axis=1)])
+
+
+@dataclass
+class FuzzyMembers:
+    """The fuzzy duplicate CRM rows and what the writer needs to place and count them."""
+
+    table: pa.Table  # CRM rows (CRM_COLUMNS)
+    person: np.ndarray
+    position: np.ndarray  # file position among the first registrations (by registration day)
+    phone_style: np.ndarray
+    birth_style: np.ndarray
+    variations: np.ndarray  # comma-separated FUZZY_VARIATIONS of each row
+
+
+FUZZY_VARIATIONS = ("old_phone", "no_phone", "email_variant", "no_email", "pinyin_name", "name_typo", "name_swap",
+                    "date_swapped", "no_birth_date")
+
+
+def fuzzy_members(persons: pd.DataFrame, member: np.ndarray, contacts: Contacts, profiles: Profiles,
+                  timeline: Timeline, taken: np.ndarray, rng: np.random.Generator) -> FuzzyMembers:
+    """A second member record for FUZZY_SHARE of the members that shares NO exact identifier
+    (after ingest's normalisation) with any other record of the person: what a customer who
+    forgot an account creates, and what only probabilistic linkage can join.
+
+    ``member`` are the members' rows in file order (by registration day); ``taken`` the
+    member numbers in use. Per record: a new member id registered later than the first
+    (before the cut); phone an old number nobody else has (60%) or blank; e-mail an
+    :func:`text.email_variants` variant (half of those with an e-mail) or blank; name as is
+    (40%), in pinyin surname first (20%, ``Zhang Wei``), with a one-character typo (25%) or
+    in pinyin given name first (15%, ``Wei Zhang``: pinyin_name and name_swap); birth date
+    blank (10%), else day and month swapped in 15% of the dates where that changes them;
+    gender and city as they are. These accounts are dormant: no orders, events or surveys.
+    """
+    who = member[rng.random(member.size) < FUZZY_SHARE]
+    k = who.size
+    first_reg = contacts.member_reg[who]
+    reg = first_reg + (timeline.end - first_reg) * rng.uniform(0.05, 1.0, k)
+    numbers = text.unique_numbers(rng, k, 10_000_000, 100_000_000, exclude=taken)
+    old_phone = rng.random(k) < 0.6
+    phone = np.where(old_phone, _fresh_phones(rng, k, np.concatenate([contacts.phone, contacts.walk_in])), 0)
+    phone_style = _phone_style(rng, phone, 0.0)
+    email = contacts.email.take(pa.array(who, pa.int64()))
+    has_email = email.is_valid().to_numpy(zero_copy_only=False)
+    variant = has_email & (rng.random(k) < 0.5)
+    email = pc.if_else(pa.array(variant), text.email_variants(rng, email), pa.nulls(k, pa.string()))
+    u = rng.random(k)
+    form = np.select([u < 0.40, u < 0.60, u < 0.85], [0, 1, 3], 2)
+    no_birth = rng.random(k) < 0.10
+    swapped, can_swap = text.swap_day_month(profiles.birth[who])
+    swap = ~no_birth & can_swap & (rng.random(k) < 0.15)
+    birth = np.where(swap, swapped, profiles.birth[who].astype("datetime64[D]"))
+    birth_style = np.where(no_birth, -1, rng.integers(0, 3, k))
+    table = pa.table(
+        {
+            "会员编号": text.ids("M", numbers, 8),
+            "姓名": profiles.name_forms(who, form),
+            "手机号": text.phones(phone, phone_style),
+            "邮箱": email,
+            "性别": pa.array(np.where(profiles.female[who], "女", "男")),
+            "出生日期": text.chinese_dates(birth, birth_style),
+            "城市": pa.array(profiles.city[who].astype(str)),
+            "注册日期": text.chinese_dates(timeline.to_timestamps(reg), rng.integers(0, 3, k)),
+            "注册渠道": _signup_channels(persons, who),
+        }
+    )
+    flags = (old_phone, ~old_phone & (contacts.phone[who] > 0), variant, has_email & ~variant,
+             (form == 1) | (form == 2), form == 3, form == 2, swap, no_birth)
+    # numpy string ops: pyarrow's binary_join_element_wise(null_handling="skip") returns too
+    # few rows when an input is all null (pyarrow 26)
+    variations = np.full(k, "", dtype="<U120")
+    for name, flag in zip(FUZZY_VARIATIONS, flags):
+        variations = np.char.add(variations, np.where(flag, name + ",", ""))
+    variations = np.char.rstrip(variations, ",").astype(object)
+    position = np.searchsorted(contacts.member_reg[member], reg) - 0.25
+    return FuzzyMembers(table=table, person=who, position=position, phone_style=phone_style,
+                        birth_style=birth_style, variations=variations)
+
+
+def _fresh_phones(rng: np.random.Generator, n: int, taken: np.ndarray) -> np.ndarray:
+    """``n`` distinct valid mobile numbers, none of them in ``taken`` (nobody's number)."""
+    found = np.empty(0, dtype=np.int64)
+    while found.size < n:
+        size = 2 * (n - found.size) + 16
+        draw = MOBILE_PREFIXES[rng.integers(0, MOBILE_PREFIXES.size, size)] * 100_000_000 + rng.integers(0, 100_000_000, size)
+        found = np.setdiff1d(np.unique(np.concatenate([found, draw])), taken)
+    return rng.permutation(found)[:n]
+
+
+def write_shop(path: Path, orders: pd.DataFrame, contacts: Contacts, profiles: Profiles, timeline: Timeline,
+               clean_from: float, rng: np.random.Generator, receiver_rng: np.random.Generator,
+               defects: Defects) -> tuple[pd.DataFrame, int]:
+    """shop_orders.csv from online orders before the cut; returns (source records, rows).
+
+    ``receiver_rng`` draws the receiver columns only: the person's name as typed for the
+    delivery (hanzi; 5% pinyin surname first, 5% given name first, 3% the person's typo,
+    5% blank) and home address (5% blank).
+    """
     file = path.name
     o = orders[(orders["channel"] != CHANNELS.index("store")) & (orders["ts"] < timeline.end)]
     o = o.sort_values("ts", kind="stable")
@@ -232,6 +394,9 @@ def write_shop(path: Path, orders: pd.DataFrame, contacts: Contacts, timeline: T
     amount = _replace(amount, bad_text, np.asarray(TEXT_AMOUNTS)[rng.integers(0, len(TEXT_AMOUNTS), bad_text.size)])
     amount = _replace(amount, bad_negative, text.money(-o["amount"].to_numpy()[bad_negative]).to_numpy(zero_copy_only=False))
     phone_style = _phone_style(rng, contacts.phone[person], 0.10)
+    u = receiver_rng.random(m)
+    name_form = np.select([u < 0.05, u < 0.10, u < 0.15, u < 0.18], [-1, 1, 2, 3], 0)
+    no_address = receiver_rng.random(m) < 0.05
     table = pa.table(
         {
             "order_id": text.ids("S", order_no, 10),
@@ -245,6 +410,8 @@ def write_shop(path: Path, orders: pd.DataFrame, contacts: Contacts, timeline: T
             "items": pa.array(o["items"].to_numpy().astype(np.int64)),
             "payment_method": text.labels(o["payment"].to_numpy(), PAYMENTS),
             "status": status,
+            "receiver_name": profiles.name_forms(person, name_form),
+            "receiver_address": profiles.address.take(pa.array(person, pa.int64(), mask=no_address)),
         }
     )
     clean = np.ones(m, dtype=bool)
@@ -273,6 +440,11 @@ def write_shop(path: Path, orders: pd.DataFrame, contacts: Contacts, timeline: T
     defects.add(file, "negative_amounts", bad_negative.size, "negative amount on a paid order (not a refund)")
     all_style = np.concatenate([phone_style, phone_style[resent], phone_style[dup]])
     defects.count_phone_styles(file, all_style)
+    forms = np.concatenate([name_form, name_form[resent], name_form[dup]])
+    defects.add(file, "receiver_name_pinyin", np.isin(forms, (1, 2)).sum(),
+                "receiver_name in pinyin, Zhang Wei or Wei Zhang (rows incl. duplicates)")
+    defects.add(file, "receiver_name_typos", (forms == 3).sum(),
+                "receiver_name with one character wrong: a homophone or a dropped character (rows incl. duplicates)")
     defects.count_missing(file, table)
     users = np.unique(person)
     records = pd.DataFrame({"source": "shop", "source_id": text.ids("U", contacts.shop_user_no[users], 8).to_numpy(zero_copy_only=False), "person": users})
@@ -343,9 +515,15 @@ def write_pos(path: Path, orders: pd.DataFrame, persons: pd.DataFrame, contacts:
     return records, table.num_rows
 
 
-def write_app_users(path: Path, persons: pd.DataFrame, contacts: Contacts, timeline: Timeline,
-                    rng: np.random.Generator, defects: Defects) -> pd.DataFrame:
-    """app_users.csv; returns source records."""
+def write_app_users(path: Path, persons: pd.DataFrame, contacts: Contacts, profiles: Profiles, timeline: Timeline,
+                    rng: np.random.Generator, profile_rng: np.random.Generator, defects: Defects) -> pd.DataFrame:
+    """app_users.csv; returns source records.
+
+    ``profile_rng`` draws the profile columns only, each filled in by part of the users:
+    ``real_name`` (50%; hanzi, 6% of those pinyin surname first, 4% given name first),
+    ``birthday`` (65%, ``YYYY-MM-DD``, the true birth date; day and month swapped in 3% of
+    the dates where that changes them), ``gender`` (85%, 男/女), ``city`` (80%).
+    """
     file = path.name
     users = np.flatnonzero(contacts.app_user_no >= 0)
     users = users[np.argsort(persons["app_reg"].to_numpy()[users], kind="stable")]
@@ -356,18 +534,34 @@ def write_app_users(path: Path, persons: pd.DataFrame, contacts: Contacts, timel
     email_style = np.where(rng.random(m) < 0.55, -1, np.where(rng.random(m) < 0.7, 0, rng.integers(1, 5, m)))
     email = text.messy_emails(contacts.email.take(pa.array(users)), email_style)
     ids = app_user_ids(contacts).take(pa.array(users))
+    named = profile_rng.random(m) < 0.5
+    u = profile_rng.random(m)
+    name_form = np.where(named, np.select([u < 0.06, u < 0.10], [1, 2], 0), -1)
+    has_birthday = profile_rng.random(m) < 0.65
+    swapped, can_swap = text.swap_day_month(profiles.birth[users])
+    swap = has_birthday & can_swap & (profile_rng.random(m) < 0.03)
+    birthday = np.where(swap, swapped, profiles.birth[users].astype("datetime64[D]"))
+    has_gender = profile_rng.random(m) < 0.85
+    has_city = profile_rng.random(m) < 0.80
     table = pa.table(
         {
             "app_user_id": ids,
             "phone": text.phones(contacts.phone[users], phone_style),
             "email": email,
             "registered_at": text.timestamps(timeline.to_timestamps(persons["app_reg"].to_numpy()[users]), "%Y-%m-%dT%H:%M:%S"),
+            "real_name": profiles.name_forms(users, name_form),
+            "birthday": pc.if_else(pa.array(has_birthday), text.timestamps(birthday, "%Y-%m-%d"), pa.nulls(m, pa.string())),
+            "gender": pa.array(np.where(profiles.female[users], "女", "男"), mask=~has_gender),
+            "city": pa.array(profiles.city[users].astype(str), mask=~has_city),
         }
     )
     _write_csv(table, path)
     defects.count_phone_styles(file, np.where(contacts.phone[users] > 0, phone_style, -1))
     defects.count_missing(file, table)
     defects.add(file, "messy_emails", _messy(table["email"]), "e-mails in upper/capitalised case or padded with spaces")
+    defects.add(file, "real_name_pinyin", np.isin(name_form, (1, 2)).sum(), "real_name in pinyin, Zhang Wei or Wei Zhang")
+    defects.add(file, "birthday_day_month_swapped", swap.sum(),
+                "birthday with day and month swapped (1990-03-05 for 1990-05-03)")
     return pd.DataFrame({"source": "app", "source_id": ids.to_numpy(zero_copy_only=False), "person": users})
 
 

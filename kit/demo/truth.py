@@ -87,8 +87,13 @@ def churn_truth(
     return pd.concat(frames, ignore_index=True)
 
 
-def persons_truth(persons: pd.DataFrame, person_ids: np.ndarray, timeline: Timeline, n_orders: np.ndarray) -> pd.DataFrame:
-    """persons.parquet: latent persona, demographics, process parameters and fate."""
+def persons_truth(persons: pd.DataFrame, person_ids: np.ndarray, timeline: Timeline, n_orders: np.ndarray,
+                  birth: np.ndarray) -> pd.DataFrame:
+    """persons.parquet: latent persona, demographics, process parameters and fate.
+
+    ``birth`` (the true birth dates, kit.demo.raw.birth_dates) becomes the last column,
+    ``birth_date`` (midnight): what the CRM and app profiles write, before any mistake.
+    """
     end = timeline.end
 
     def stamp(days: np.ndarray, before_end: bool = True) -> pd.Series:
@@ -125,5 +130,6 @@ def persons_truth(persons: pd.DataFrame, person_ids: np.ndarray, timeline: Timel
             "n_orders": n_orders,
             "is_member": persons["is_member"].to_numpy(),
             "is_app_user": persons["app_reg"].to_numpy() < end,
+            "birth_date": np.asarray(birth).astype("datetime64[D]").astype("datetime64[us]"),
         }
     )

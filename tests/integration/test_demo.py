@@ -17,9 +17,9 @@ CUSTOMERS = 3000
 HEADERS = {
     "crm_members.csv": ["会员编号", "姓名", "手机号", "邮箱", "性别", "出生日期", "城市", "注册日期", "注册渠道"],
     "shop_orders.csv": ["order_id", "shop_user_id", "phone", "order_time", "platform", "amount", "discount",
-                        "category", "items", "payment_method", "status"],
+                        "category", "items", "payment_method", "status", "receiver_name", "receiver_address"],
     "pos_orders.csv": ["receipt_id", "phone", "store_city", "amount", "category", "paid_at", "payment_method"],
-    "app_users.csv": ["app_user_id", "phone", "email", "registered_at"],
+    "app_users.csv": ["app_user_id", "phone", "email", "registered_at", "real_name", "birthday", "gender", "city"],
     "surveys.csv": ["response_id", "member_id", "phone", "submitted_at", "nps", "csat"],
     "assignments.csv": ["experiment_id", "unit_type", "unit_id", "variant", "assigned_at"],
 }
@@ -33,7 +33,7 @@ PHONE_STYLES = {
 }
 PHONE_COLUMN = {"crm_members.csv": "手机号", "shop_orders.csv": "phone", "pos_orders.csv": "phone",
                 "app_users.csv": "phone", "surveys.csv": "phone"}
-TRUTH = ("persons.parquet", "source_records.parquet", "churn.parquet", "experiments.parquet",
+TRUTH = ("persons.parquet", "source_records.parquet", "fuzzy_duplicates.parquet", "churn.parquet", "experiments.parquet",
          "experiment_units.parquet", "defects.json", "config.json")
 
 
@@ -188,8 +188,9 @@ def test_other_defect_counts_match_the_files(world):
     crm = read(out, "crm_members.csv")
     assert crm.duplicated().sum() == defect(out, "crm_members.csv", "exact_duplicate_rows")
     records = pd.read_parquet(out / "_truth" / "source_records.parquet")
-    members_per_person = records[records["source"] == "crm"].groupby("person_id").size()
-    assert (members_per_person == 2).sum() == defect(out, "crm_members.csv", "second_member_id") > 0
+    fuzzy = pd.read_parquet(out / "_truth" / "fuzzy_duplicates.parquet")
+    members = records[(records["source"] == "crm") & ~records["source_id"].isin(fuzzy["source_id"])]
+    assert (members.groupby("person_id").size() == 2).sum() == defect(out, "crm_members.csv", "second_member_id") > 0
     assert crm.drop_duplicates()["会员编号"].is_unique
     messy = crm["邮箱"].ne(crm["邮箱"].str.strip().str.lower())
     assert messy.sum() == defect(out, "crm_members.csv", "messy_emails") > 0
@@ -247,6 +248,151 @@ def test_source_records_cover_every_raw_id(world):
     # some people are in one source only, some in all of them
     per_person = records.groupby("person_id")["source"].nunique()
     assert (per_person == 1).any() and (per_person >= 4).any()
+
+
+def _identifiers(out) -> pd.DataFrame:
+    """Every (source record, identifier) of the identity files as ingest normalises it:
+    phones to 11 digits (kit.ingest.normalize), e-mails trimmed and lower-cased, member ids."""
+    records = pd.read_parquet(out / "_truth" / "source_records.parquet")
+    person = records.set_index(["source", "source_id"])["person_id"]
+    frames = []
+    for file, source, id_col, phone, email, member in (
+        ("crm_members.csv", "crm", "会员编号", "手机号", "邮箱", "会员编号"),
+        ("shop_orders.csv", "shop", "shop_user_id", "phone", None, None),
+        ("pos_orders.csv", "pos", "receipt_id", "phone", None, None),
+        ("app_users.csv", "app", "app_user_id", "phone", "email", None),
+        ("surveys.csv", "survey", "response_id", "phone", None, "member_id"),
+    ):
+        raw = read(out, file)
+        ids = raw[id_col]
+        pid = pd.Series(person.loc[source].reindex(ids).to_numpy(), index=raw.index)
+        values = {"phone": raw[phone].str.replace(r"\D", "", regex=True).str[-11:]}
+        if email:
+            values["email"] = raw[email].str.strip().str.lower()
+        if member:
+            values["member"] = raw[member]
+        for kind, value in values.items():
+            frames.append(pd.DataFrame({"source": source, "source_id": ids, "person_id": pid, "kind": kind,
+                                        "value": value}))
+    found = pd.concat(frames, ignore_index=True)
+    return found[found["value"] != ""].drop_duplicates()
+
+
+def test_fuzzy_duplicates_share_no_exact_identifier(world):
+    out, _ = world
+    fuzzy = pd.read_parquet(out / "_truth" / "fuzzy_duplicates.parquet")
+    assert list(fuzzy.columns) == ["source", "source_id", "person_id", "variations"]
+    assert len(fuzzy) == defect(out, "crm_members.csv", "fuzzy_duplicate_members") > 0
+    assert set(fuzzy["source"]) == {"crm"} and fuzzy["source_id"].is_unique
+    records = pd.read_parquet(out / "_truth" / "source_records.parquet")
+    truth = records[records["source"] == "crm"].set_index("source_id")["person_id"]
+    assert (fuzzy["person_id"].to_numpy() == truth.loc[fuzzy["source_id"]].to_numpy()).all()
+    # every fuzzy duplicate has an earlier record of the same person in the CRM
+    crm = read(out, "crm_members.csv")
+    assert crm["会员编号"].isin(fuzzy["source_id"]).sum() == len(fuzzy)
+    others = records[(records["source"] == "crm") & ~records["source_id"].isin(fuzzy["source_id"])]
+    assert fuzzy["person_id"].isin(others["person_id"]).all()
+    # no normalised phone, e-mail or member id in common with any other record of the person
+    ids = _identifiers(out)
+    is_fuzzy = (ids["source"] == "crm") & ids["source_id"].isin(fuzzy["source_id"])
+    mine = ids[is_fuzzy]
+    rest = ids[~is_fuzzy]
+    shared = mine.merge(rest, on=["kind", "value"])
+    assert shared.empty, shared.head()
+    assert (mine["kind"] == "phone").any() and (mine["kind"] == "email").any()
+    # an old phone is nobody's number; an e-mail variant is nobody else's e-mail
+    assert mine["value"].is_unique
+    # the variations name what was changed, and every kind occurs
+    allowed = {"old_phone", "no_phone", "email_variant", "no_email", "pinyin_name", "name_typo", "name_swap",
+               "date_swapped", "no_birth_date"}
+    flags = fuzzy["variations"].str.split(",").explode()
+    assert set(flags[flags != ""]) <= allowed
+    rows = crm.drop_duplicates().set_index("会员编号").loc[fuzzy["source_id"]]
+    old_phone = fuzzy["variations"].str.contains("old_phone").to_numpy()
+    assert (rows["手机号"].to_numpy()[old_phone] != "").all() and (rows["手机号"].to_numpy()[~old_phone] == "").all()
+    variant = fuzzy["variations"].str.contains("email_variant").to_numpy()
+    assert rows["邮箱"].to_numpy()[variant].tolist() and (rows["邮箱"].to_numpy()[~variant] == "").all()
+    pinyin = fuzzy["variations"].str.contains("pinyin_name").to_numpy()
+    assert rows["姓名"].str.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+").to_numpy()[pinyin].all()
+
+
+def test_fuzzy_duplicates_at_a_larger_world(tmp_path):
+    """About FUZZY_SHARE of the members; every variation occurs."""
+    generate(tmp_path, customers=20000, seed=3)
+    fuzzy = pd.read_parquet(tmp_path / "_truth" / "fuzzy_duplicates.parquet")
+    records = pd.read_parquet(tmp_path / "_truth" / "source_records.parquet")
+    members = records.loc[(records["source"] == "crm") & ~records["source_id"].isin(fuzzy["source_id"]), "person_id"]
+    share = fuzzy["person_id"].nunique() / members.nunique()
+    assert 0.03 < share < 0.05
+    counts = fuzzy["variations"].str.split(",").explode().value_counts()
+    for flag in ("old_phone", "no_phone", "email_variant", "no_email", "pinyin_name", "name_typo", "name_swap",
+                 "date_swapped", "no_birth_date"):
+        assert counts.get(flag, 0) > 0, flag
+
+
+def _crm_birth_dates(values: pd.Series) -> pd.Series:
+    """The CRM's three date styles (1990-05-03, 1990/5/3, 1990年5月3日) as timestamps."""
+    iso = values.str.replace(r"[年月/]", "-", regex=True).str.rstrip("日")
+    return pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
+
+
+def test_personal_attributes_are_the_persons(world):
+    """CRM rows, app profiles and shop receivers carry the person's true birth date, gender,
+    city and one home address; the counted mistakes are the only departures."""
+    out, _ = world
+    records = pd.read_parquet(out / "_truth" / "source_records.parquet")
+    fuzzy = pd.read_parquet(out / "_truth" / "fuzzy_duplicates.parquet")
+    person = {s: g.set_index("source_id")["person_id"] for s, g in records.groupby("source")}
+    persons = pd.read_parquet(out / "_truth" / "persons.parquet").set_index("person_id")
+    sex = {"female": "女", "male": "男"}
+
+    crm = read(out, "crm_members.csv").assign(person_id=lambda f: f["会员编号"].map(person["crm"]))
+    born = _crm_birth_dates(crm["出生日期"])
+    true_birth = persons.loc[crm["person_id"], "birth_date"].to_numpy()
+    plain = ~crm["会员编号"].isin(fuzzy["source_id"]).to_numpy()
+    assert (born.to_numpy() == true_birth)[plain & born.notna().to_numpy()].all()
+    swapped = fuzzy.set_index("source_id").loc[crm["会员编号"][~plain], "variations"].str.contains("date_swapped")
+    fuzzy_differs = (born.to_numpy() != true_birth)[~plain] & born.notna().to_numpy()[~plain]
+    assert (fuzzy_differs == swapped.to_numpy()).all()
+    given = crm["性别"] != ""
+    assert (crm["性别"] == persons.loc[crm["person_id"], "gender"].map(sex).to_numpy())[given].all()
+
+    app = read(out, "app_users.csv").assign(person_id=lambda f: f["app_user_id"].map(person["app"]))
+    assert 0.4 < (app["real_name"] != "").mean() < 0.6 and 0.55 < (app["birthday"] != "").mean() < 0.75
+    assert 0.8 < (app["gender"] != "").mean() < 0.9 and 0.75 < (app["city"] != "").mean() < 0.85
+    assert set(app["gender"]) == {"男", "女", ""}
+    assert (app["city"] == persons.loc[app["person_id"], "city"].to_numpy())[app["city"] != ""].all()
+    given = app["gender"] != ""
+    assert (app["gender"] == persons.loc[app["person_id"], "gender"].map(sex).to_numpy())[given].all()
+    pinyin = app["real_name"].str.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+")
+    assert pinyin.sum() == defect(out, "app_users.csv", "real_name_pinyin") > 0
+
+    shop = read(out, "shop_orders.csv").assign(person_id=lambda f: f["shop_user_id"].map(person["shop"]))
+    assert shop["receiver_name"].str.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+").sum() == defect(
+        out, "shop_orders.csv", "receiver_name_pinyin") > 0
+    assert defect(out, "shop_orders.csv", "receiver_name_typos") > 0
+    assert 0.03 < (shop["receiver_name"] == "").mean() < 0.07 and 0.03 < (shop["receiver_address"] == "").mean() < 0.07
+    address = shop[shop["receiver_address"] != ""]
+    assert address["receiver_address"].str.fullmatch(r"\w+市\w+(区|街道|镇)\w+路\d+号").all()
+    assert (address.groupby("person_id")["receiver_address"].nunique() == 1).all()  # one home per person
+    city = persons.loc[address["person_id"], "city"].to_numpy()
+    assert all(a.startswith(c + "市") for a, c in zip(address["receiver_address"], city))
+
+
+def test_app_birthdays_swapped_count_matches_the_truth(world):
+    out, _ = world
+    records = pd.read_parquet(out / "_truth" / "source_records.parquet")
+    app = read(out, "app_users.csv")
+    app = app.assign(person_id=app["app_user_id"].map(records[records["source"] == "app"].set_index("source_id")["person_id"]))
+    persons = pd.read_parquet(out / "_truth" / "persons.parquet").set_index("person_id")
+    known = app[app["birthday"] != ""]
+    written = pd.to_datetime(known["birthday"], format="%Y-%m-%d")
+    true = pd.DatetimeIndex(persons.loc[known["person_id"], "birth_date"])
+    differs = written.to_numpy() != true.to_numpy()
+    assert differs.sum() == defect(out, "app_users.csv", "birthday_day_month_swapped") > 0
+    # every difference is the true date with day and month swapped
+    assert ((written.dt.month.to_numpy() == true.day) & (written.dt.day.to_numpy() == true.month))[differs].all()
+    assert (written.dt.year.to_numpy() == true.year).all()
 
 
 def test_experiments_yaml(world):
