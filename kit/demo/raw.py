@@ -16,7 +16,7 @@ Injected mess, per file:
   orders (the same ``order_id`` first ``paid`` then again ``refunded``: the later row in
   the file is the current one), unparseable ``order_time``, text in ``amount``, negative
   amounts on paid orders; refunds are ``status = refunded``. ``receiver_name`` in pinyin
-  or with a typo, ``receiver_name`` and ``receiver_address`` blank.
+  or with a typo, ``receiver_name``, ``receiver_address`` and its ``receiver_city`` blank.
 - ``pos_orders.csv`` (UTF-8 with BOM, ``DD/MM/YYYY HH:MM``): phones typed by staff, often
   blank or the store's walk-in number (one per store city, shared by many different
   people); exact duplicates, bad dates, text and negative amounts. The POS export has no
@@ -412,6 +412,7 @@ def write_shop(path: Path, orders: pd.DataFrame, contacts: Contacts, profiles: P
             "status": status,
             "receiver_name": profiles.name_forms(person, name_form),
             "receiver_address": profiles.address.take(pa.array(person, pa.int64(), mask=no_address)),
+            "receiver_city": pa.array(profiles.city[person], pa.string(), mask=no_address),
         }
     )
     clean = np.ones(m, dtype=bool)
