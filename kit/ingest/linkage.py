@@ -53,6 +53,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 
 import duckdb
@@ -92,6 +93,7 @@ class Linkage:
     refused: int = 0  # links the chaining guard refused
     joined: int = 0  # exact-rule customers joined into another (customer ids saved)
     carried: int = 0  # links kept from earlier months
+    seconds: float = 0.0  # the time of the whole probabilistic step
     weights: pd.DataFrame = field(default_factory=pd.DataFrame)  # comparison, level, m, u, match_weight
     probabilities: np.ndarray = field(default_factory=lambda: np.zeros(0))  # candidate pairs' probabilities
     review: pd.DataFrame = field(default_factory=pd.DataFrame)  # borderline pairs: comps, probability, levels
@@ -454,6 +456,7 @@ def link(
     the new customer number of every node, the accepted links (comp_l, comp_r,
     match_probability; NaN for a carried link) and the ``Linkage`` summary.
     """
+    started = time.perf_counter()
     matching = identity.matching
     summary = Linkage(attributes={})
     empty = pd.DataFrame({"comp_l": pd.Series(dtype="int64"), "comp_r": pd.Series(dtype="int64"),
@@ -471,6 +474,7 @@ def link(
         else:
             pairs = _score(con, present, rules, matching, {a for a in present if a in identity.keys}, summary)
     merged, links = cluster(con, comps, pairs, carried, matching, summary)
+    summary.seconds = time.perf_counter() - started
     return merged, links, summary
 
 
@@ -488,7 +492,7 @@ def _score(
         "comparisons": [comparison(a, c) for a, c in present.items()],
         "blocking_rules_to_generate_predictions": [{"blocking_rule": _rule_sql(r)} for r in rules],
         "retain_matching_columns": False,
-        "retain_intermediate_calculation_columns": True,  # each comparison's weight: the review export's levels
+        "retain_intermediate_calculation_columns": False,
     }
     level = LOG.level
     LOG.setLevel(logging.ERROR)  # Splink logs its progress; the ingest page reports what matters
@@ -501,9 +505,8 @@ def _score(
                                  "match_probability": pd.Series(dtype="float64")})
         scored = linker.inference.predict()
         prior = _log2_odds(linker._settings_obj._probability_two_random_records_match)
-        weights = "".join(f", {quote_ident('mw_' + a)}" for a in present)
         frame = con.execute(
-            f"SELECT unique_id_l AS comp_l, unique_id_r AS comp_r, match_weight - {prior!r} AS evidence{weights} "
+            f"SELECT unique_id_l AS comp_l, unique_id_r AS comp_r, match_weight - {prior!r} AS evidence "
             f"FROM {scored.physical_name}"
         ).df()
         summary.weights = _weights(linker)
@@ -517,8 +520,9 @@ def _score(
     summary.candidates = len(frame)
     summary.probabilities = probabilities
     summary.threshold, summary.expected_precision = choose_threshold(probabilities, matching)
-    near = np.abs(probabilities - summary.threshold) <= REVIEW_BAND
-    summary.review = _level_labels(frame[near], summary.weights, present).head(REVIEW_ROWS)
+    distance = pd.Series(np.abs(probabilities - summary.threshold), index=frame.index)
+    closest = distance[distance <= REVIEW_BAND].sort_values(kind="stable").index[:REVIEW_ROWS]
+    summary.review = _level_labels(con, frame.loc[closest], present)
     return frame.loc[probabilities >= summary.threshold, ["comp_l", "comp_r", "match_probability"]].reset_index(drop=True)
 
 
@@ -552,18 +556,25 @@ def prior_probability(evidence: np.ndarray, profiles: int) -> float:
     return prior
 
 
-def _level_labels(frame: pd.DataFrame, weights: pd.DataFrame, present: dict[str, str]) -> pd.DataFrame:
-    """Scored pairs with each comparison's level as its label, strongest pair first.
-
-    Splink 5 returns each comparison's match weight (``mw_<attribute>``), not its level
-    number; each level has its own weight (log2 m/u), and a missing value weighs 0."""
-    out = frame[["comp_l", "comp_r", "match_probability"]].copy()
-    for attribute in present:
-        levels = weights[(weights["comparison"] == attribute) & weights["match_weight"].notna()]
-        by_weight = dict(zip(levels["match_weight"].round(6), levels["level"]))
-        mw = frame["mw_" + attribute].round(6)
-        out[attribute] = pd.Series(np.where(mw == 0, "missing", mw.map(by_weight).fillna("?")), index=frame.index, dtype="str")
-    return out.sort_values("match_probability", ascending=False, kind="stable", ignore_index=True)
+def _level_labels(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, present: dict[str, str]) -> pd.DataFrame:
+    """Scored pairs with each comparison's level (its label), strongest pair first: the
+    levels' own SQL conditions evaluated on the two profiles, as Splink evaluates them."""
+    columns = [row[0] for row in con.execute("DESCRIBE link_profile").fetchall() if row[0] != "unique_id"]
+    sides = ", ".join(f"{side}.{quote_ident(c)} AS {quote_ident(c + '_' + side)}" for side in ("l", "r") for c in columns)
+    cases = []
+    for attribute, compare in present.items():
+        levels = comparison(attribute, compare)["comparison_levels"]
+        whens = " ".join(f"WHEN {lv['sql_condition']} THEN {sql_literal(lv['label_for_charts'])}" for lv in levels[:-1])
+        cases.append(f"CASE {whens} ELSE {sql_literal(levels[-1]['label_for_charts'])} END AS {quote_ident(attribute)}")
+    con.register("link_pairs_df", pairs[["comp_l", "comp_r", "match_probability"]])
+    frame = con.execute(
+        f"""SELECT comp_l, comp_r, match_probability, {", ".join(cases)} FROM (
+            SELECT p.*, {sides} FROM link_pairs_df p
+            JOIN link_profile l ON l.unique_id = p.comp_l JOIN link_profile r ON r.unique_id = p.comp_r)
+        ORDER BY match_probability DESC, comp_l, comp_r"""
+    ).df()
+    con.unregister("link_pairs_df")
+    return frame.astype({a: "str" for a in present})
 
 
 def cluster(
@@ -697,6 +708,8 @@ def linkage_report(summary: Linkage, customers: int) -> dict:
         "joined": summary.joined,
         "customers_before": customers + summary.joined,
         "estimated_people": customers - below + above,
+        "prior": None if np.isnan(summary.prior) else summary.prior,
+        "seconds": summary.seconds,
         "weights": summary.weights.to_dict(orient="records"),
         "histogram": {"edges": edges.tolist(), "counts": counts.astype(int).tolist()},
     }

@@ -17,7 +17,7 @@ CUSTOMERS = 3000
 HEADERS = {
     "crm_members.csv": ["会员编号", "姓名", "手机号", "邮箱", "性别", "出生日期", "城市", "注册日期", "注册渠道"],
     "shop_orders.csv": ["order_id", "shop_user_id", "phone", "order_time", "platform", "amount", "discount",
-                        "category", "items", "payment_method", "status", "receiver_name", "receiver_address"],
+                        "category", "items", "payment_method", "status", "receiver_name", "receiver_address", "receiver_city"],
     "pos_orders.csv": ["receipt_id", "phone", "store_city", "amount", "category", "paid_at", "payment_method"],
     "app_users.csv": ["app_user_id", "phone", "email", "registered_at", "real_name", "birthday", "gender", "city"],
     "surveys.csv": ["response_id", "member_id", "phone", "submitted_at", "nps", "csat"],
