@@ -79,7 +79,7 @@ class Stage:
 # Targets hold for the 1,000,000-customer world on 2 cores (set by each capability's issue).
 STAGES = [
     Stage("demo-data", "kit.demo.generate", 180, 8.0, takes="world"),
-    Stage("ingest", "kit.ingest.run_ingest", 180, 6.0),
+    Stage("ingest", "kit.ingest.run_ingest", 240, 8.0),  # issue 19: with probabilistic linkage
     Stage("features-reference", "kit.profile.features.run_reference", None, None),
     Stage("features-tags", "kit.profile.pipeline.run_month", 90, None),
     Stage("segmentation", "kit.segments.pipeline.bench_stage", 60, 4.0),
