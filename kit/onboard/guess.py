@@ -18,6 +18,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from kit.core.config import MatchingConfig
 from kit.ingest.kinds import DEFAULT_KEYS, KINDS, MAIN_TS, PERSONAL
 from kit.onboard.sniff import TIMESTAMP_FORMATS, FileSniff
 from kit.onboard.synonyms import CUSTOMER_KEY, column_for, concept, kind_hints
@@ -139,8 +140,10 @@ def _store_channel(kind: str, sniff: FileSniff, mapping: dict[str, str]) -> str 
 
 
 def _timestamps(kind: str) -> set[str]:
-    """The timestamp columns of ``kind``."""
-    return {c.name for c in KINDS[kind].columns if c.parse == "timestamp"}
+    """The timestamp columns of ``kind``, with the date attributes linkage compares
+    (``identity.matching.attributes``: an app's birthday) for identity kinds."""
+    dates = {a for a, c in MatchingConfig().attributes.items() if c == "date"} if kind in IDENTITY_KINDS else set()
+    return {c.name for c in KINDS[kind].columns if c.parse == "timestamp"} | dates
 
 
 def _source_order(formats: tuple[str, ...]) -> tuple[str, ...]:
@@ -150,12 +153,13 @@ def _source_order(formats: tuple[str, ...]) -> tuple[str, ...]:
 
 def _usable(kind: str) -> set[str]:
     """Columns a source of ``kind`` can take: its canonical ones, identity keys for identity
-    kinds, and personal columns of customers (read for identity, never written)."""
+    kinds, and the personal attributes linkage compares (``identity.matching.attributes``:
+    a name, birthday, address; read for identity, never written) for identity kinds."""
     usable = {c.name for c in KINDS[kind].columns}
     if kind in IDENTITY_KINDS or kind == "events":  # an event log links through one key of any type
         usable |= set(KEY_TYPES)
-    if kind == "customers":
-        usable |= set(PERSONAL)
+    if kind in IDENTITY_KINDS:
+        usable |= set(PERSONAL) | set(MatchingConfig().attributes)
     return usable
 
 
