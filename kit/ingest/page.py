@@ -28,7 +28,7 @@ FORMATS = {
     "value": "pct", "warn": "pct", "fail": "pct",
     "unified_share": "pct", "cross_source_share": "pct", "n_records": "int", "n_accounts": "int",
     "n_sources": "int", "missing_share": "pct", "latest_record": "date", "days_before_month_end": "num1",
-    "rows_after_month_end": "int", "figure": "text",
+    "rows_after_month_end": "int", "figure": "text", "amount": "text",
 }
 TRANSLATED_VALUES = ("reason", "rule", "key_type", "problem", "kind", "balanced", "has_run_month", "limit", "grade")
 SECTIONS = ("accounting", "monthly", "freshness", "match", "linkage", "overshared", "quarantine", "missing", "gate", "verdict")
@@ -184,7 +184,7 @@ def linkage_table(result: IngestResult, fmt: Formatter) -> pd.DataFrame:
         ("refused", fmt.int(linkage["refused"])),
         ("carried", fmt.int(linkage["carried"])),
     ]
-    return pd.DataFrame({"figure": [t(f"ingest.linkage.figure.{k}", lang) for k, _ in rows], "value": [v for _, v in rows]})
+    return pd.DataFrame({"figure": [t(f"ingest.linkage.figure.{k}", lang) for k, _ in rows], "amount": [v for _, v in rows]})
 
 
 def quarantine_reasons_by_reason(result: IngestResult) -> pd.DataFrame:

@@ -288,7 +288,9 @@ class FakeCanvas:
         self.shown.append(("kpis", len(cards)))
 
     def table(self, frame, formats=None, caption="", max_rows=30):
-        assert set(formats or {}) <= set(frame.columns)
+        from kit.report import blocks
+
+        blocks.table(frame, self.fmt, formats, caption, max_rows)  # formats every value as the report does
         self.shown.append(("table", len(frame)))
 
     def figure(self, title, xlabel="", ylabel="", size=(8, 4.5)):

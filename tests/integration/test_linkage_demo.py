@@ -139,6 +139,18 @@ def test_the_review_export_and_report_carry_no_personal_value(world50k):
         assert not any(name in text for name in names), path.name
 
 
+def test_the_page_shows_the_linkage_in_both_languages(world50k):
+    from test_ingest_lines import FakeCanvas
+
+    from kit.ingest import page
+
+    result = world50k[1]["linkage"][1]
+    for lang in ("en", "zh"):
+        canvas = FakeCanvas(lang)
+        page.linkage_section(canvas, result)
+        assert [k for k, _ in canvas.shown] == ["table", "figure", "figure", "banner"]
+
+
 def test_ids_stay_stable_month_over_month(tmp_path, monkeypatch):
     """Last month's files are this month's without their last 3 % of lines (records that
     arrive later). Every record of last month keeps its id, or its id was merged into
