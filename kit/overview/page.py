@@ -151,6 +151,18 @@ def anonymous_note(ov: Overview, fmt: Formatter) -> str | None:
     )
 
 
+def people_note(ov: Overview, fmt: Formatter) -> str | None:
+    """The sentence saying that customer counts count customer ids, with the identity
+    model's estimate of the real people behind them when the linkage ran (None when the
+    warehouse predates the linkage report)."""
+    people = ov.people
+    if people is None:
+        return None
+    if people.skipped:
+        return t("overview.people_note.not_estimated", fmt.lang, ids=fmt.int(people.customer_ids))
+    return t("overview.people_note", fmt.lang, ids=fmt.int(people.customer_ids), people=fmt.int(round(people.people)))
+
+
 def trend_meaning(currency: str, lang: str) -> str:
     """The trend chart's "what this means": the seasonal remark on 11.11 and 618 only for a
     project in Chinese yuan (``project.currency``), where those shopping festivals apply."""

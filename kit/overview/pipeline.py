@@ -297,6 +297,7 @@ class Overview:
     inputs: Inputs = Inputs()  # what data the warehouse holds
     unavailable: dict[str, str] = field(default_factory=dict)  # KPI -> the absent input it needs
     one_time_share: float = float("nan")  # share of buyers (ever, to the month end) with one paid order
+    people: PeopleEstimate | None = None  # customer ids against the people behind them (ingest linkage)
 
     def headline(self) -> dict[str, object]:
         """The figures saved to metrics/07_overview.json (codes and numbers)."""
@@ -339,12 +340,46 @@ def unavailable_kpis(inputs: Inputs) -> dict[str, str]:
     return out
 
 
+def ingest_report(wh: Warehouse) -> dict:
+    """The run's ``ingest_report.json`` ({} when the warehouse has none)."""
+    path = wh.root / "ingest_report.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def data_gate(wh: Warehouse) -> dict | None:
     """The ingest data gate stored in ``ingest_report.json`` (``fitness``) when its grade is
     not ok; None when every source passed or the warehouse predates the gate."""
-    path = wh.root / "ingest_report.json"
-    gate = json.loads(path.read_text(encoding="utf-8")).get("fitness") if path.is_file() else None
+    gate = ingest_report(wh).get("fitness")
     return gate if gate and gate["grade"] != "ok" else None
+
+
+@dataclass(frozen=True)
+class PeopleEstimate:
+    """Identified customer ids against the real people behind them.
+
+    Every customer count counts customer ids, and one person whose records share no
+    identifier is several ids. ``people`` is the identity linkage model's estimate
+    (``kit.ingest.linkage.linkage_report``), an upper bound: it subtracts only the
+    duplicates the model can see; NaN when the linkage did not run (``skipped`` says why).
+    """
+
+    customer_ids: int  # identified customer ids (anonymous store receipts left out)
+    people: float  # at most about this many real people behind them
+    skipped: str | None  # why the linkage did not run (kit.ingest.linkage), None when it ran
+
+
+def people_estimate(wh: Warehouse) -> PeopleEstimate | None:
+    """The people behind this run's identified customer ids, from ``ingest_report.json``;
+    None when the warehouse predates the linkage report."""
+    identity = ingest_report(wh).get("identity") or {}
+    linkage = identity.get("linkage")
+    if not linkage:
+        return None
+    receipts = wh.anonymous_receipts()
+    anonymous = int(receipts.count().execute()) if receipts is not None else 0
+    ids = identity["customers"] - anonymous
+    people = float("nan") if linkage["skipped"] else linkage["estimated_people"] - anonymous
+    return PeopleEstimate(ids, people, linkage["skipped"] or None)
 
 
 def segment_moves(wh: Warehouse, month: str) -> pd.DataFrame | None:
@@ -404,6 +439,7 @@ def build_overview(wh: Warehouse, month: str, config: KitConfig, months: int = 1
         inputs=inputs,
         unavailable=unavailable,
         one_time_share=one_time_share(wh, month),
+        people=people_estimate(wh),
     )
 
 

@@ -8,8 +8,9 @@ against the distinct true people behind them.
 
 Measured (seed 42, 50,000 customers, ``pytest -s tests/integration/test_linkage_demo.py``):
 exact rules alone precision 1.0000, recall 0.9772, ids +18.8 %; with linkage precision
-1.0000, recall 0.9845, ids +15.5 %; 83 % of the generator's fuzzy-only duplicate members
-joined to their person. The issue's targets (recall >= 0.99, ids within 1 %) are missed:
+1.0000, recall 0.9846, ids +15.4 %; 85 % of the generator's fuzzy-only duplicate members
+joined to their person; the model's people estimate 62,038 for 62,198 identified ids
+(49,749 true people: an upper bound, as labelled). The issue's targets (recall >= 0.99, ids within 1 %) are missed:
 most remaining splits are app accounts with no phone that carry only some of name,
 birthday, gender and city, and shop accounts whose orders carry no phone (a name and an
 address, nothing the person's other records carry but the name); with 58,000 profiles a
@@ -25,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 from worlds import write_config
@@ -139,6 +141,27 @@ def test_the_review_export_and_report_carry_no_personal_value(world50k):
         assert not any(name in text for name in names), path.name
 
 
+def test_people_estimate_is_an_upper_bound_on_the_true_people(world50k):
+    """The overview's note: identified customer ids (anonymous receipts left out) and the
+    model's estimate of the people behind them, which subtracts only the duplicates it
+    sees, so it stays at or above the true number of people."""
+    from kit.core.warehouse import Warehouse
+    from kit.overview.pipeline import people_estimate
+
+    root, _ = world50k
+    wh = Warehouse(root / "data" / "warehouse")
+    estimate = people_estimate(wh)
+    ids = pd.read_parquet(root / "data" / "warehouse" / "identities.parquet")
+    truth = pd.read_parquet(root / "data" / "raw" / "demo" / "_truth" / "source_records.parquet")
+    anonymous = set(wh.anonymous_receipts().execute()["customer_id"])
+    identified = ids[~ids["customer_id"].isin(anonymous)].merge(truth, on=["source", "source_id"])
+    people = identified["person_id"].nunique()
+    print(f"\nidentified customer ids {estimate.customer_ids:,}, model estimate of people at most {estimate.people:,.0f}, "
+          f"true people {people:,}")
+    assert estimate.customer_ids == identified["customer_id"].nunique() and estimate.skipped is None
+    assert people <= estimate.people < estimate.customer_ids
+
+
 def test_the_page_shows_the_linkage_in_both_languages(world50k):
     from test_ingest_lines import FakeCanvas
 
@@ -149,6 +172,24 @@ def test_the_page_shows_the_linkage_in_both_languages(world50k):
         canvas = FakeCanvas(lang)
         page.linkage_section(canvas, result)
         assert [k for k, _ in canvas.shown] == ["table", "figure", "figure", "banner"]
+
+
+def test_a_rerun_on_the_same_files_gives_the_same_customers(tmp_path, monkeypatch):
+    """Rule 10: the same inputs give the same numbers. The graph's node order once followed
+    DuckDB's parallel scan, which moved the model's sampled pairs and the joins between runs."""
+    monkeypatch.setenv("KIT_IDENTITY_KEY", KEY)
+    demo.generate(tmp_path / "data" / "raw" / "demo", customers=5_000, seed=11)
+    runs = []
+    for _ in range(2):
+        shutil.rmtree(tmp_path / "data" / "warehouse", ignore_errors=True)
+        result = run_ingest(load_config(write_config(tmp_path, {})))
+        ids = pd.read_parquet(tmp_path / "data" / "warehouse" / "identities.parquet")
+        runs.append((ids.sort_values(["source", "source_id"], ignore_index=True), result.report["identity"]["linkage"]))
+    (first, one), (second, two) = runs
+    assert one["joined"] > 0 and one["joined"] == two["joined"] and one["candidates"] == two["candidates"]
+    assert one["threshold"] == pytest.approx(two["threshold"], rel=1e-12)
+    pd.testing.assert_frame_equal(first.drop(columns="match_probability"), second.drop(columns="match_probability"))
+    assert np.allclose(first["match_probability"].astype(float), second["match_probability"].astype(float), rtol=1e-9, equal_nan=True)
 
 
 def test_ids_stay_stable_month_over_month(tmp_path, monkeypatch):

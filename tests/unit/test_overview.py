@@ -166,3 +166,24 @@ def test_anonymous_note_states_receipts_revenue_and_share() -> None:
     assert note is not None and "12 store receipts" in note and "12.5%" in note
     assert "12张" in anonymous_note(october, Formatter("zh", "CNY"))
     assert anonymous_note(Overview("2026-09", series, {}, None, [], glance, {}, **empty), Formatter("en", "CNY")) is None
+
+
+def test_people_note_says_customer_counts_count_ids() -> None:
+    from kit.overview.page import people_note
+    from kit.overview.pipeline import LifecycleGlance, Overview, PeopleEstimate
+    from kit.text.fmt import Formatter
+
+    series = pd.DataFrame({"month": ["2026-10"], "revenue": [1.0], "anonymous_orders": [0], "anonymous_revenue": [0.0]})
+    glance = LifecycleGlance(0, 0, float("nan"), float("nan"), float("nan"), float("nan"))
+    empty = {"gate": None, "metrics": {}, "segment_moves": None, "value_at_risk_by_persona": pd.Series(dtype=float),
+             "persona_cards": None}
+
+    def note(people: PeopleEstimate | None, lang: str = "en") -> str | None:
+        return people_note(Overview("2026-10", series, {}, None, [], glance, {}, **empty, people=people), Formatter(lang, "CNY"))
+
+    ran = PeopleEstimate(62_222, 62_046.4, None)
+    assert "62,222 identified ids" in note(ran) and "at most about 62,046 real people" in note(ran)
+    assert "62,222" in note(ran, "zh") and "62,046" in note(ran, "zh")
+    skipped = note(PeopleEstimate(2_290, float("nan"), "too_few_attributes"))
+    assert "2,290 identified ids" in skipped and "not estimated" in skipped and "nan" not in skipped
+    assert note(None) is None
