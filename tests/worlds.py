@@ -835,3 +835,25 @@ if __name__ == "__main__":
         sys.exit(f"usage: python tests/worlds.py {'|'.join(BUILDS)} ROOT")
     Path(sys.argv[2]).mkdir(parents=True, exist_ok=True)
     BUILDS[sys.argv[1]](Path(sys.argv[2]))
+
+
+def link_identity_sources(con, config: KitConfig, key) -> tuple[dict, dict]:
+    """Clean every identity source of ``config`` into ``con`` with ingest's own code (key
+    ``key``: kit.ingest.identity.IdentityKey, already in use on ``con``) and build the
+    identity links (``id_records``, ``id_links``); returns (sources, cleaned columns) by
+    source name, for tests that check ingest's identity steps against the demo truth."""
+    import tempfile
+
+    from kit.ingest.clean import clean_source
+    from kit.ingest.identity import build_links
+    from kit.ingest.kinds import ROW_ID
+    from kit.ingest.sources import load_source
+
+    sources, columns = {}, {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, source in config.sources.items():
+            if source.kind in ROW_ID:
+                stats = clean_source(con, load_source(con, config, name, source, Path(scratch)), config, key)
+                sources[name], columns[name] = source, stats.columns
+        build_links(con, sources, columns, config.identity)
+    return sources, columns

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import duckdb
@@ -25,20 +24,16 @@ import pandas as pd
 import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from worlds import write_config
+from worlds import link_identity_sources, write_config
 
 from kit.core.config import load_config
 from kit.ingest import quality, run_ingest
-from kit.ingest.clean import clean_source
 from kit.ingest.identity import (
     IdentityKey,
-    build_links,
     pairwise_precision_recall,
     use_key,
 )
-from kit.ingest.kinds import ROW_ID
 from kit.ingest.normalize import phone_sql
-from kit.ingest.sources import load_source
 
 demo = pytest.importorskip("kit.demo")
 CUSTOMERS = 3000
@@ -61,13 +56,7 @@ def linkable_groups(root: Path, config) -> pd.DataFrame:
     con = duckdb.connect()
     key = IdentityKey(b"linkable-groups-test-key-0123456789", "test")
     use_key(con, key)
-    with tempfile.TemporaryDirectory() as scratch:
-        sources, columns = {}, {}
-        for name, source in config.sources.items():
-            if source.kind in ROW_ID:
-                stats = clean_source(con, load_source(con, config, name, source, Path(scratch)), config, key)
-                sources[name], columns[name] = source, stats.columns
-    build_links(con, sources, columns, config.identity)
+    link_identity_sources(con, config, key)
     people = truth(root, "source_records")
     records = con.execute("SELECT source, source_id FROM id_records").df().merge(people, on=["source", "source_id"])
     records["r"] = np.arange(len(records))

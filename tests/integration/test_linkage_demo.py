@@ -22,22 +22,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from worlds import write_config
+from worlds import link_identity_sources, write_config
 
 from kit.core.config import load_config
 from kit.ingest import run_ingest
-from kit.ingest.clean import clean_source
-from kit.ingest.identity import IdentityKey, build_links, find_overshared, pairwise_precision_recall, use_key
-from kit.ingest.kinds import ROW_ID
+from kit.ingest.identity import IdentityKey, find_overshared, pairwise_precision_recall, use_key
 from kit.ingest.linkage import attribute_values
-from kit.ingest.sources import load_source
 
 demo = pytest.importorskip("kit.demo")
 KEY = "linkage-demo-test-key-0123456789abcdef"
@@ -49,20 +45,14 @@ def carrying_records(config) -> pd.DataFrame:
     con = duckdb.connect()
     key = IdentityKey(KEY.encode(), "test")
     use_key(con, key)
-    with tempfile.TemporaryDirectory() as scratch:
-        sources, columns = {}, {}
-        for name, source in config.sources.items():
-            if source.kind in ROW_ID:
-                stats = clean_source(con, load_source(con, config, name, source, Path(scratch)), config, key)
-                sources[name], columns[name] = source, stats.columns
-        build_links(con, sources, columns, config.identity)
-        find_overshared(con, config.identity)
-        attribute_values(con, sources, columns, config.identity)
-        return con.execute(
-            """SELECT source, source_id FROM id_attrs
-            UNION SELECT source, source_id FROM (SELECT * FROM id_links ANTI JOIN overshared USING (key_type, key_value))
-            WHERE key_type IN ('phone', 'email')"""
-        ).df()
+    sources, columns = link_identity_sources(con, config, key)
+    find_overshared(con, config.identity)
+    attribute_values(con, sources, columns, config.identity)
+    return con.execute(
+        """SELECT source, source_id FROM id_attrs
+        UNION SELECT source, source_id FROM (SELECT * FROM id_links ANTI JOIN overshared USING (key_type, key_value))
+        WHERE key_type IN ('phone', 'email')"""
+    ).df()
 
 
 def figures(root: Path, carrying: pd.DataFrame) -> dict[str, float]:
