@@ -3,8 +3,11 @@ customers, defined once from the config (``segmentation`` and ``churn`` sections
 
 Every page takes its numbers from these definitions, so one label means one number:
 
-customer            an identified person: ingest linked the record to a phone, member id,
-                    account or e-mail. Anonymous store receipts (``Warehouse.anonymous_receipts``)
+customer            a customer id: records ingest joined by a phone, member id, account or
+                    e-mail, or that its linkage model judged one person from names and other
+                    details (kit.ingest.linkage). A person whose records share none of these
+                    is several ids; the overview's note gives the model's upper bound on the
+                    real people behind the ids. Anonymous store receipts (``Warehouse.anonymous_receipts``)
                     count in revenue and orders, never as customers: they are in no customer
                     count, segment, persona, CLV average or churn figure (each would be a
                     one-order "new customer" who then "churns").
