@@ -21,14 +21,14 @@ from kit.text.i18n import has_key, t
 
 Colors = Callable[[list[str], str], dict[str, str]]
 
-# Column formats for rep.table: column name -> format kind.
+# Column formats for rep.table: column name -> format kind (any other column: text).
 FORMATS = {
     "read": "int", "loaded": "int", "exact_duplicates": "int", "resent_duplicates": "int",
     "quarantined": "int", "malformed": "int", "quarantined_share": "pct", "rows": "int", "records": "int",
     "value": "pct", "warn": "pct", "fail": "pct",
     "unified_share": "pct", "cross_source_share": "pct", "n_records": "int", "n_accounts": "int",
     "n_sources": "int", "missing_share": "pct", "latest_record": "date", "days_before_month_end": "num1",
-    "rows_after_month_end": "int", "figure": "text", "amount": "text",
+    "rows_after_month_end": "int",
 }
 TRANSLATED_VALUES = ("reason", "rule", "key_type", "problem", "kind", "balanced", "has_run_month", "limit", "grade")
 SECTIONS = ("accounting", "monthly", "freshness", "match", "linkage", "overshared", "quarantine", "missing", "gate", "verdict")

@@ -346,10 +346,10 @@ def ingest_report(wh: Warehouse) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def data_gate(wh: Warehouse) -> dict | None:
-    """The ingest data gate stored in ``ingest_report.json`` (``fitness``) when its grade is
+def data_gate(report: dict) -> dict | None:
+    """The ingest data gate of ``report`` (``ingest_report``: ``fitness``) when its grade is
     not ok; None when every source passed or the warehouse predates the gate."""
-    gate = ingest_report(wh).get("fitness")
+    gate = report.get("fitness")
     return gate if gate and gate["grade"] != "ok" else None
 
 
@@ -368,10 +368,11 @@ class PeopleEstimate:
     skipped: str | None  # why the linkage did not run (kit.ingest.linkage), None when it ran
 
 
-def people_estimate(wh: Warehouse) -> PeopleEstimate | None:
-    """The people behind this run's identified customer ids, from ``ingest_report.json``;
-    None when the warehouse predates the linkage report."""
-    identity = ingest_report(wh).get("identity") or {}
+def people_estimate(wh: Warehouse, report: dict) -> PeopleEstimate | None:
+    """The people behind this run's identified customer ids, from the run's ingest
+    ``report`` (``ingest_report``) and the anonymous receipts of ``wh``; None when the
+    warehouse predates the linkage report."""
+    identity = report.get("identity") or {}
     linkage = identity.get("linkage")
     if not linkage:
         return None
@@ -406,6 +407,7 @@ def value_at_risk_by_persona(churn: pd.DataFrame | None) -> pd.Series:
 def build_overview(wh: Warehouse, month: str, config: KitConfig, months: int = 12) -> Overview:
     """Compute the overview for ``month``: KPI series, this month, last month's published values."""
     inputs = wh.inputs()
+    report = ingest_report(wh)
     unavailable = unavailable_kpis(inputs)
     series = order_kpis(wh, month, config, months)
     if "nps" not in unavailable:
@@ -431,7 +433,7 @@ def build_overview(wh: Warehouse, month: str, config: KitConfig, months: int = 1
         changes=kpi_changes({k: v for k, v in current.items() if v is not None}, previous),
         glance=lifecycle_glance(wh, month, series, Vocabulary.from_config(config)),
         history=history,
-        gate=data_gate(wh),
+        gate=data_gate(report),
         metrics=wh.month_metrics(month),
         segment_moves=segment_moves(wh, month),
         value_at_risk_by_persona=value_at_risk_by_persona(churn),
@@ -439,7 +441,7 @@ def build_overview(wh: Warehouse, month: str, config: KitConfig, months: int = 1
         inputs=inputs,
         unavailable=unavailable,
         one_time_share=one_time_share(wh, month),
-        people=people_estimate(wh),
+        people=people_estimate(wh, report),
     )
 
 

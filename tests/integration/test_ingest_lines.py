@@ -242,10 +242,10 @@ def test_overview_banner_names_the_sources_on_warn(tmp_path):
 
     from kit.core.warehouse import Warehouse
     from kit.overview.page import data_quality_banner
-    from kit.overview.pipeline import data_gate
+    from kit.overview.pipeline import data_gate, ingest_report
 
     def banner(wh, lang):  # the overview reads the gate (pipeline) and words it (page)
-        return data_quality_banner(SimpleNamespace(gate=data_gate(wh)), lang)
+        return data_quality_banner(SimpleNamespace(gate=data_gate(ingest_report(wh))), lang)
 
     lines = order_lines(100)
     lines[10] = lines[10].replace(",1380013", ',"1380013')  # 1% of records: warn

@@ -136,11 +136,11 @@ def test_people_estimate_is_an_upper_bound_on_the_true_people(world50k):
     model's estimate of the people behind them, which subtracts only the duplicates it
     sees, so it stays at or above the true number of people."""
     from kit.core.warehouse import Warehouse
-    from kit.overview.pipeline import people_estimate
+    from kit.overview.pipeline import ingest_report, people_estimate
 
     root, _ = world50k
     wh = Warehouse(root / "data" / "warehouse")
-    estimate = people_estimate(wh)
+    estimate = people_estimate(wh, ingest_report(wh))
     ids = pd.read_parquet(root / "data" / "warehouse" / "identities.parquet")
     truth = pd.read_parquet(root / "data" / "raw" / "demo" / "_truth" / "source_records.parquet")
     anonymous = set(wh.anonymous_receipts().execute()["customer_id"])
