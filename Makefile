@@ -1,7 +1,7 @@
 # Two commands matter: `make report` and `make test`. Both build the venv when missing,
 # installing the exact versions of requirements/lock.txt (the versions the tests passed with).
 #   make report [MONTH=YYYY-MM] [REPORT_LANG=en|zh] [ONLY="04_clv 07_overview"] [CONFIG=file]
-#   make test | make lab | make bench [BENCH_CUSTOMERS=N] [BENCH_WORLDS="retail subscriptions"] | make demo [CUSTOMERS=N]
+#   make test | make lab | make bench [BENCH_CUSTOMERS=N] [BENCH_WORLDS="retail subscriptions"] [BACKEND=duckdb|pyspark] | make demo [CUSTOMERS=N]
 #   make lock [UPGRADE=1]: re-resolve the lock from pyproject.toml (keeps the pins it can)
 #   make test-latest: the tests on the newest versions pyproject.toml allows (.venv-latest)
 PYTHON ?= python3
@@ -17,6 +17,7 @@ MONTH  ?= 2026-10
 CUSTOMERS ?= 50000
 BENCH_CUSTOMERS ?= 1000000
 BENCH_WORLDS ?= retail subscriptions
+BACKEND ?= duckdb
 DEMO   := data/raw/demo/_truth/defects.json
 CONFIG ?=
 REPORT_LANG ?=
@@ -29,7 +30,7 @@ PREV_OF_MONTH = $(BIN)/python -c 'import sys; from kit.core.config import MONTH_
 OPT_ARGS := $(if $(CONFIG),--config $(CONFIG)) $(if $(REPORT_LANG),--lang $(REPORT_LANG))
 RUN_ARGS := --month '$(MONTH)' $(if $(CONFIG),--config $(CONFIG)) $(if $(REPORT_LANG),--lang $(REPORT_LANG)) $(if $(ONLY),--only $(ONLY))
 
-.PHONY: venv demo report test lab bench clean chromium lock test-latest
+.PHONY: venv demo report test lab bench clean chromium java lock test-latest
 
 # -c $(LOCK): every package at its locked version; the lock covers Python 3.11-3.13 on Linux
 $(STAMP): pyproject.toml $(LOCK)
@@ -62,7 +63,17 @@ chromium:
 	    echo "Chromium is missing: install it (apt-get install chromium) or the browser check is skipped"; \
 	  fi; }
 
-test: $(STAMP) chromium
+# The Spark parity test (tests/integration/test_spark_parity.py) needs Java 17+; install it when we can.
+java:
+	@java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])' || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Java 17 for the Spark parity test (apt-get)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	  else \
+	    echo "Java 17 or newer is missing: install it (apt-get install openjdk-17-jre-headless); the Spark parity test needs it"; exit 1; \
+	  fi; }
+
+test: $(STAMP) chromium java
 	$(BIN)/python -m pytest
 
 $(UV):
@@ -78,7 +89,7 @@ lock: $(UV)
 
 # The tests on the newest versions pyproject.toml allows, in a venv of their own: tells
 # whether the lock (and an upper bound) can move.
-test-latest: chromium
+test-latest: chromium java
 	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
 	$(LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[test]"
@@ -94,7 +105,7 @@ lab: $(STAMP)
 # every world of BENCH_WORLDS, each to the end; fails when one failed
 bench: $(STAMP)
 	@status=0; for world in $(BENCH_WORLDS); do \
-		$(BIN)/kit bench --customers $(BENCH_CUSTOMERS) --world $$world || status=1; \
+		$(BIN)/kit bench --customers $(BENCH_CUSTOMERS) --world $$world --backend $(BACKEND) || status=1; \
 	done; exit $$status
 
 clean:

@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
         "accounts in data/bench/subscriptions_N with contractual churn settings: demo-data, ingest, features-tags, churn)",
     )
 
+    bench.add_argument(
+        "--backend",
+        default="duckdb",
+        help="duckdb (default) or pyspark: the stages that read the warehouse through Ibis, on Spark local, "
+        "from the world the DuckDB bench built, beside that bench's times",
+    )
+
     init = commands.add_parser("init", help="sniff a folder of exported files and write a starter config")
     init.add_argument("raw", type=Path, metavar="RAW_FOLDER", help="the folder holding the exported files")
     init.add_argument("--out", type=Path, help="config file to write (default: config/<folder name>.yml; the folder above a folder named raw or data)")
@@ -158,7 +165,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     try:
         out = args.out.resolve() if args.out else None
         report = run_bench(
-            base, customers=args.customers, seed=args.seed, out=out, stages=args.stages, world=args.world
+            base, customers=args.customers, seed=args.seed, out=out, stages=args.stages, world=args.world,
+            backend=args.backend,
         )
     except BenchError as exc:
         raise CommandError(str(exc)) from exc

@@ -16,6 +16,14 @@ config: contractual churn over 30 days, 7 days' grace); results go to
 ``bench-subscriptions_<N>-<timestamp>.json``. docs/decisions/0018-subscription-bench-world.md
 has its figures.
 
+``--backend pyspark`` (``make bench BACKEND=pyspark``) runs the stages that read the warehouse
+through Ibis (``Stage.engine``) on Spark local, from the same world's Parquet warehouse (run
+the DuckDB bench first: it generates and ingests the world; ingest itself runs on DuckDB),
+with the world's config plus ``warehouse.backend: pyspark`` (``kit-pyspark.yml``), and prints
+each stage's time beside the newest DuckDB bench of the same world with the ratio. The peak
+memory of a Spark stage is the Python driver's: the JVM's own heap is capped by
+``SPARK_SETTINGS`` and not measured.
+
 Adding a stage is one line in ``STAGES``: a name, the dotted path of a function taking
 the bench ``KitConfig`` (its ``run.month`` is the month to compute), and the targets
 for the 1,000,000-customer reference world (None when the issue sets none). A stage whose
@@ -74,6 +82,7 @@ class Stage:
     target_seconds: float | None
     target_gb: float | None
     takes: Literal["config", "world", "project"] = "config"
+    engine: bool = False  # reads the warehouse through the configured backend (``--backend``)
 
 
 # Targets hold for the 1,000,000-customer world on 2 cores (set by each capability's issue).
@@ -81,13 +90,13 @@ STAGES = [
     Stage("demo-data", "kit.demo.generate", 180, 8.0, takes="world"),
     Stage("ingest", "kit.ingest.run_ingest", 240, 8.0),  # issue 19: with probabilistic linkage
     Stage("features-reference", "kit.profile.features.run_reference", None, None),
-    Stage("features-tags", "kit.profile.pipeline.run_month", 90, None),
-    Stage("segmentation", "kit.segments.pipeline.bench_stage", 60, 4.0),
-    Stage("clv", "kit.bench.clv.stage", None, None),
+    Stage("features-tags", "kit.profile.pipeline.run_month", 90, None, engine=True),
+    Stage("segmentation", "kit.segments.pipeline.bench_stage", 60, 4.0, engine=True),
+    Stage("clv", "kit.bench.clv.stage", None, None, engine=True),
     Stage("clv-fit-vs-lifetimes", "kit.bench.clv.models_stage", None, None),
-    Stage("churn", "kit.churn.pipeline.bench_stage", 180, 6.0),
-    Stage("experiment-readout", "kit.bench.experiments.stage", 60, None),
-    Stage("monthly-run", "kit.bench.stages.monthly_run", None, None),
+    Stage("churn", "kit.churn.pipeline.bench_stage", 180, 6.0, engine=True),
+    Stage("experiment-readout", "kit.bench.experiments.stage", 60, None),  # synthetic users, DuckDB only
+    Stage("monthly-run", "kit.bench.stages.monthly_run", None, None, engine=True),
 ]
 
 # The subscription world (``--world subscriptions``): generation (issue 18's brief: well
@@ -98,6 +107,10 @@ SUBSCRIPTION_STAGES = [
     *(stage for stage in STAGES if stage.name in ("ingest", "features-tags", "churn")),
 ]
 WORLDS = ("retail", "subscriptions")
+BACKENDS = ("duckdb", "pyspark")
+# Spark local for the bench: the driver JVM holds the data (local mode has no executors);
+# adaptive execution sizes the shuffles.
+SPARK_SETTINGS = {"spark.driver.memory": "8g", "spark.sql.shuffle.partitions": "16"}
 
 @dataclass
 class StageResult:
@@ -123,6 +136,7 @@ class BenchReport:
     seed: int
     month: str
     world: str
+    backend: str = "duckdb"
     kit_version: str = __version__
     started_at: str = ""
     machine: dict[str, Any] = field(default_factory=dict)
@@ -176,6 +190,24 @@ def world_config(base: KitConfig, root: Path) -> KitConfig:
     file = root / "kit.yml"
     file.write_text(
         "# Written by kit.bench.stages.world_config: the base config with its data folders moved here.\n"
+        + yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    return load_config(file)
+
+
+def backend_config(config: KitConfig, backend: str) -> KitConfig:
+    """The bench world's config on ``backend``: itself for DuckDB, else ``kit-<backend>.yml``
+    beside it with ``warehouse.backend`` (and, for Spark, ``SPARK_SETTINGS``) set."""
+    if backend not in BACKENDS:
+        raise BenchError(f"unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}")
+    if backend == "duckdb":
+        return config
+    data = yaml.safe_load(config.source_file.read_text(encoding="utf-8"))
+    data["warehouse"] = {"backend": backend, "spark": SPARK_SETTINGS}
+    file = config.source_file.with_name(f"kit-{backend}.yml")
+    file.write_text(
+        f"# Written by kit.bench.stages.backend_config: {config.source_file.name} on {backend}.\n"
         + yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
         encoding="utf-8",
     )
@@ -326,10 +358,12 @@ def run_bench(
     stages: list[str] | None = None,
     echo: Callable[[str], None] = print,
     world: str = "retail",
+    backend: str = "duckdb",
 ) -> BenchReport:
-    """Build the bench world ``world`` (``WORLDS``), run the selected stages, print the
-    table and write the JSON."""
-    plan = world_stages(world)
+    """Build the bench world ``world`` (``WORLDS``), run the selected stages on ``backend``
+    (``BACKENDS``; other than DuckDB: the ``engine`` stages only, on an existing world), print
+    the table and write the JSON."""
+    plan = [s for s in world_stages(world) if backend == "duckdb" or s.engine]
     known = [s.name for s in plan]
     unknown = [name for name in stages or [] if name not in known]
     if unknown:
@@ -343,10 +377,15 @@ def run_bench(
 
         file = base.resolve("data/bench") / f"subscriptions_{customers}" / "kit.yml"
         raw, month, who = file.parent / RAW, END_MONTH, "accounts of a subscription business"
-    report = BenchReport(customers, seed, month, str(file.parent), started_at=_now(), machine=_machine())
-    echo(f"kit bench: {customers:,} {who}, seed {seed}, month {month}, world {report.world}")
+    world_file = file
+    if backend != "duckdb":
+        if not file.exists():
+            raise BenchError(f"no bench world at {file.parent}: run the DuckDB bench of this world first (make bench)")
+        file = backend_config(load_config(file), backend).source_file
+    report = BenchReport(customers, seed, month, str(file.parent), backend, started_at=_now(), machine=_machine())
+    echo(f"kit bench: {customers:,} {who}, seed {seed}, month {month}, world {report.world}, backend {backend}")
     for stage in selected:
-        world_missing = stage.takes == "config" and not ((raw / "_truth" / "config.json").exists() and file.exists())
+        world_missing = stage.takes == "config" and not ((raw / "_truth" / "config.json").exists() and world_file.exists())
         if world_missing:
             result = StageResult(
                 stage.name,
@@ -362,13 +401,37 @@ def run_bench(
         echo(format_row(result))
     out = out or base.resolve(base.paths.reports) / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    result_file = out / f"bench-{file.parent.name}-{datetime.now():%Y%m%d-%H%M%S}.json"
+    suffix = "" if backend == "duckdb" else f"-{backend}"
+    result_file = out / f"bench-{file.parent.name}{suffix}-{datetime.now():%Y%m%d-%H%M%S}.json"
     report.json_file = str(result_file)
     result_file.write_text(json.dumps(asdict(report), ensure_ascii=False, indent=2), encoding="utf-8")
     echo("")
     echo(format_table(report.stages))
+    if backend != "duckdb":
+        echo("")
+        echo(format_comparison(report, out / f"bench-{file.parent.name}-*.json"))
     echo(f"results written to {result_file}")
     return report
+
+
+def format_comparison(report: BenchReport, pattern: Path) -> str:
+    """Each stage's seconds on ``report``'s backend beside the newest DuckDB bench of the same
+    world and size (JSON files matching ``pattern``), with the ratio."""
+    duck = None
+    for candidate in sorted(pattern.parent.glob(pattern.name), reverse=True):  # names end in the time
+        found = json.loads(candidate.read_text(encoding="utf-8"))
+        if found.get("backend", "duckdb") == "duckdb" and found["customers"] == report.customers:
+            duck, source = found, candidate
+            break
+    if duck is None:
+        return f"no DuckDB bench of this world in {pattern.parent}: run make bench first to compare"
+    seconds = {s["name"]: s["seconds"] for s in duck["stages"] if s["status"] == "ok"}
+    lines = [f"{'stage':<20} {'duckdb s':>9} {report.backend + ' s':>10} {'ratio':>7}", "-" * 49]
+    for stage in report.stages:
+        base, other = seconds.get(stage.name), stage.seconds if stage.status == "ok" else None
+        ratio = f"{other / base:.1f}x" if base and other else "-"
+        lines.append(f"{stage.name:<20} {base or 0:>9.1f} {other or 0:>10.1f} {ratio:>7}")
+    return "\n".join(lines) + f"\n(DuckDB figures from {source.name})"
 
 
 HEADER = f"{'stage':<14} {'status':<12} {'seconds':>9} {'peak GB':>8} {'target s':>9} {'target GB':>9}  verdict"

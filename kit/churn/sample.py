@@ -13,8 +13,9 @@ It is the same customers in every snapshot month and every run, a uniform random
 of *all* customers (lapsed ones and anonymous receipts included, so the BG/NBD signals
 are fitted on the same kind of histories as for the full population).
 
-``SampledWarehouse`` materialises the customer-level tables of those customers once in
-DuckDB's memory; any features function then runs unchanged on it, and every per-customer
+``SampledWarehouse`` materialises the customer-level tables of those customers once on
+the warehouse's own engine (``Warehouse.materialise``: a temporary table in DuckDB's
+memory, a cached DataFrame on Spark); any features function then runs unchanged on it, and every per-customer
 feature equals that of a full build (aggregates only read the customer's own rows;
 tests/integration/test_churn.py checks it). The BG/NBD fit is the full build's too when the sample
 holds at least ``kit.churn.signals.BTYD_SAMPLE`` buyers (both fit the buyers with the
@@ -75,17 +76,16 @@ class SampledWarehouse(Warehouse):
     """``wh`` with ``CUSTOMER_TABLES`` limited to customers whose key (under ``seed``) is at
     most ``threshold``.
 
-    Each table is filtered once, on first use, into a table of the sample's own in-memory
-    DuckDB connection (freed with the object); other tables are read from ``wh.root``.
+    Each table is filtered once, on first use, and cached on ``wh``'s engine (freed with
+    the object); other tables are read as ``wh`` reads them.
     """
 
     def __init__(self, wh: Warehouse, threshold: int, seed: int) -> None:
-        super().__init__(wh.root)
+        super().__init__(wh.root, wh.con, wh.catalog)
         customers = super().table("customers").select("customer_id").to_pandas()["customer_id"]
         ids = customers.loc[stable_key(customers, seed) <= np.uint64(threshold)]
-        self.sample_ids = self.con.create_table(
-            "sample_ids", ibis.memtable(pd.DataFrame({"customer_id": ids.to_numpy()}))
-        )
+        # an in-memory table: the engine of the first table it is joined with takes it
+        self.sample_ids = ibis.memtable(pd.DataFrame({"customer_id": ids.to_numpy()}))
         self._tables: dict[str, ibis.Table] = {}
 
     def table(self, name: str) -> ibis.Table:
@@ -93,8 +93,7 @@ class SampledWarehouse(Warehouse):
         if name not in CUSTOMER_TABLES:
             return super().table(name)
         if name not in self._tables:
-            rows = super().table(name).semi_join(self.sample_ids, "customer_id")
-            self._tables[name] = self.con.create_table(f"sample_{name}", rows)
+            self._tables[name] = self.materialise(super().table(name).semi_join(self.sample_ids, "customer_id"), f"sample_{name}")
         return self._tables[name]
 
 

@@ -86,6 +86,27 @@ class PathsConfig:
     scratch: Path = Path("data/scratch")
 
 
+Backend = Literal["duckdb", "pyspark", "url"]
+
+
+@dataclass(frozen=True)
+class WarehouseConfig:
+    """Where the row-level work runs (owned by kit.core.backends; README "Scaling out").
+
+    ``duckdb``: embedded, nothing to set up (the default). ``pyspark``: the Spark session
+    spark-submit or a notebook already started, else a new one on ``spark_master`` with the
+    ``spark`` settings. ``url``: any Ibis backend by its connection URL (``bigquery://project/dataset``,
+    ``snowflake://user@account/db/schema``, ``clickhouse://host/db``, ...). The canonical tables are
+    read from ``paths.warehouse``'s Parquet files, or, with ``catalog`` set, from that database of
+    the engine's own catalog."""
+
+    backend: Backend = "duckdb"
+    url: str = ""
+    catalog: str = ""
+    spark_master: str = "local[2]"
+    spark: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """One raw source declared for ingest (owned by kit.ingest)."""
@@ -309,6 +330,7 @@ class KitConfig:
     project: ProjectConfig = field(default_factory=ProjectConfig)
     run: RunConfig = field(default_factory=RunConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -462,10 +484,25 @@ def _check_relations(config: KitConfig, file: Path) -> None:
             f"{file}: churn.mode = contractual needs a source of kind subscriptions (customer key, plan, started_at, "
             "paid_through, mrr): add one under sources, or set churn.mode: non_contractual to define churn by orders."
         )
+    _check_warehouse(config.warehouse, file)
     _check_ingest_limits(config.ingest, file)
     _check_identity_keys(config, file)
     _check_matching(config.identity.matching, file)
     _check_event_lists(config.features, file)
+
+
+def _check_warehouse(warehouse: WarehouseConfig, file: Path) -> None:
+    """A URL exactly when the backend is ``url``, and one Ibis can route (``scheme://...``)."""
+    if warehouse.backend == "url" and "://" not in warehouse.url:
+        raise ConfigError(
+            f"{file}: warehouse.backend = url needs warehouse.url, an Ibis connection URL such as "
+            f"bigquery://project/dataset or clickhouse://host/db; got {_show(warehouse.url)}."
+        )
+    if warehouse.backend != "url" and warehouse.url:
+        raise ConfigError(
+            f"{file}: warehouse.url = {_show(warehouse.url)} is only read with warehouse.backend = url "
+            f"(it is {warehouse.backend}): remove it, or set backend: url."
+        )
 
 
 def _check_matching(matching: MatchingConfig, file: Path) -> None:

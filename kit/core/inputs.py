@@ -9,18 +9,19 @@ feature, an empty table or a crash.
 Needs are named ``<table>`` (the table has rows), ``<table>.<column>`` (at least one row
 has a value) or ``orders.time`` / ``events.time`` (at least one row's timestamp carries a
 time of day: ingest writes ``has_time`` false for rows of a source whose timestamps are
-dates only). ``Inputs`` is computed from the Parquet files themselves (row and non-null
-counts from their footers' statistics in one DuckDB query per table), so it is always in
-step with the warehouse it describes.
+dates only). ``Inputs`` is computed from the tables themselves (row and non-null counts in one query
+per table: the Parquet files through DuckDB, which answers from their footers'
+statistics, or the engine's catalog tables), so it is always in step with the warehouse
+it describes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
+import ibis
 
 # Tables a need can name; identities and customers always exist after ingest.
 TABLES = ("customers", "orders", "events", "surveys", "subscriptions", "assignments")
@@ -56,29 +57,29 @@ class Inputs:
     @classmethod
     def read(cls, root: Path | str) -> "Inputs":
         """The inputs of the warehouse generation in folder ``root`` (absent tables have no rows)."""
-        root = Path(root)
-        con = duckdb.connect()
+        con = ibis.duckdb.connect()
+        files = {table: Path(root) / f"{table}.parquet" for table in TABLES}
+        try:
+            return cls.of_tables({table: con.read_parquet(path) for table, path in files.items() if path.exists()})
+        finally:
+            con.disconnect()
+
+    @classmethod
+    def of_tables(cls, tables: Mapping[str, ibis.Table]) -> "Inputs":
+        """The inputs of the canonical ``tables`` (by name, on any Ibis backend)."""
         rows: dict[str, int] = {}
         filled: dict[str, frozenset[str]] = {}
         timed: set[str] = set()
         event_types: tuple[str, ...] = ()
-        for table in TABLES:
-            path = root / f"{table}.parquet"
-            if not path.exists():
-                continue
-            source = f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
-            names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-            counts = ", ".join(f'count("{name}")' for name in names)
-            n, *non_null = con.execute(f"SELECT count(*), {counts} FROM {source}").fetchone()
-            rows[table] = int(n)
-            filled[table] = frozenset(name for name, k in zip(names, non_null) if k)
-            if table in TIMED and n:
-                if "has_time" not in names or con.execute(f"SELECT bool_or(has_time) FROM {source}").fetchone()[0]:
-                    timed.add(table)
+        for table, t in tables.items():
+            counts = t.aggregate(_rows=t.count(), **{f"_n_{i}": t[name].count() for i, name in enumerate(t.columns)})
+            found = counts.to_pyarrow().to_pylist()[0]
+            n = int(found["_rows"])
+            rows[table] = n
+            filled[table] = frozenset(name for i, name in enumerate(t.columns) if found[f"_n_{i}"])
+            if table in TIMED and n and ("has_time" not in t.columns or t.has_time.any().to_pyarrow().as_py()):
+                timed.add(table)
             if table == "events" and n:
-                found = con.execute(
-                    f"SELECT DISTINCT event_type FROM {source} WHERE event_type IS NOT NULL ORDER BY 1"
-                ).fetchall()
-                event_types = tuple(str(row[0]) for row in found)
-        con.close()
+                types = t.filter(t.event_type.notnull()).select("event_type").distinct().order_by("event_type")
+                event_types = tuple(str(v) for v in types.to_pyarrow()["event_type"].to_pylist())
         return cls(rows, filled, frozenset(timed), event_types)

@@ -1,7 +1,10 @@
 """The canonical warehouse: Parquet tables under ``paths.warehouse``, read through Ibis.
 
-Row-level work (orders, events) goes through Ibis on DuckDB so the same expressions can
-run on another Ibis backend. Customer-grain results come back to pandas once.
+Row-level work (orders, events) goes through Ibis, on DuckDB by default or on the engine
+``warehouse.backend`` names (``kit.core.backends``: Spark, or any Ibis backend by URL), so the
+same expressions run where the data is. The tables are read from the Parquet files below,
+or from a database of the engine's catalog (``warehouse.catalog``) holding tables of the
+same names and columns. Customer-grain results come back to pandas once.
 
 Layout of one generation (the data contract, also in README.md; ``kit.core.generations`` keeps
 the generations of ``paths.warehouse``, and a flat folder is read as one generation):
@@ -16,15 +19,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from pathlib import Path
 
 import ibis
 import pandas as pd
+from ibis.common.exceptions import TableNotFound
 
 from kit.core.atomic import atomic_path
-from kit.core.config import KitConfig
+from kit.core.backends import connect
+from kit.core.config import KitConfig, WarehouseConfig
 from kit.core.dates import check_month
 from kit.core.generations import current_dir
+from kit.core.inputs import TABLES as INPUT_TABLES
 from kit.core.inputs import Inputs
 
 TABLES = ("customers", "identities", "orders", "events", "surveys", "subscriptions", "assignments")
@@ -56,19 +63,21 @@ def _damaged(path: Path, exc: Exception) -> DamagedFileError:
 class Warehouse:
     """Access to the canonical tables and the monthly snapshots of one project."""
 
-    def __init__(self, root: Path | str, con: ibis.BaseBackend | None = None) -> None:
+    def __init__(self, root: Path | str, con: ibis.BaseBackend | None = None, catalog: str = "") -> None:
+        """``root``: the generation folder (snapshots, reports, and the tables unless
+        ``catalog``); ``con``: the engine (an embedded DuckDB when None); ``catalog``: the
+        engine's database holding the canonical tables, empty to read ``root``'s files."""
         self.root = Path(root)
-        if con is None:
-            con = ibis.duckdb.connect()
-            # DuckDB's progress bar writes to stderr, which would end up in notebook outputs.
-            con.raw_sql("SET enable_progress_bar = false")
-        self.con = con
+        self.con = con if con is not None else connect(WarehouseConfig())
+        self.catalog = catalog
         self._inputs: Inputs | None = None
 
     @classmethod
     def from_config(cls, config: KitConfig) -> "Warehouse":
-        """The warehouse named by ``paths.warehouse``: its current generation (or the flat folder)."""
-        return cls(current_dir(config.resolve(config.paths.warehouse)))
+        """The warehouse named by ``paths.warehouse`` (its current generation, or the flat
+        folder) on the engine ``warehouse`` names."""
+        settings = config.warehouse
+        return cls(current_dir(config.resolve(config.paths.warehouse)), connect(settings), settings.catalog)
 
     def table_path(self, name: str) -> Path:
         """Where canonical table ``name`` lives."""
@@ -76,9 +85,28 @@ class Warehouse:
             raise ValueError(f"unknown warehouse table {name!r}; known tables: {', '.join(TABLES)}")
         return self.root / f"{name}.parquet"
 
+    def has_table(self, name: str) -> bool:
+        """Whether canonical table ``name`` exists (in the catalog, or as a file)."""
+        if self.catalog:
+            # asking for the table, not list_tables(): ibis 12's listing calls a method DuckDB 2 removed
+            try:
+                self.con.table(name, database=self.catalog)
+            except TableNotFound:
+                return False
+            return True
+        return self.table_path(name).exists()
+
     def table(self, name: str) -> ibis.Table:
         """Canonical table ``name`` as a lazy Ibis table."""
         path = self.table_path(name)
+        if self.catalog:
+            if not self.has_table(name):
+                raise WarehouseError(
+                    f"warehouse table {name!r} not found in database {self.catalog!r} of the {self.con.name} "
+                    "backend (warehouse.catalog). Load the canonical tables there (README, Scaling out) or "
+                    "leave warehouse.catalog empty to read the Parquet files under paths.warehouse."
+                )
+            return self.con.table(name, database=self.catalog)
         if not path.exists():
             raise WarehouseError(
                 f"warehouse table {name!r} not found at {path}. Run the ingest step first "
@@ -89,10 +117,25 @@ class Warehouse:
         except Exception as exc:  # DuckDB's error types vary by version; the message names the file
             raise _damaged(path, exc) from exc
 
+    def materialise(self, expr: ibis.Table, prefix: str) -> ibis.Table:
+        """``expr`` computed once and kept for this connection, for a result read several times.
+
+        A temporary table named ``prefix`` + a unique suffix on DuckDB and most engines (unique,
+        never overwritten: ibis 12's ``cache()`` and ``overwrite`` emit a DROP that DuckDB 2
+        rejects); on Spark, where Ibis has no temporary tables, a temporary view (which
+        registers the in-memory tables ``expr`` reads; ``cache()`` alone does not), cached."""
+        name = f"{prefix}_{uuid.uuid4().hex}"
+        if self.con.name == "pyspark":
+            return self.con.create_view(name, expr).cache()
+        return self.con.create_table(name, expr, temp=True)
+
     def inputs(self) -> Inputs:
         """What data this warehouse holds (kit.core.inputs), read once per Warehouse."""
         if self._inputs is None:
-            self._inputs = Inputs.read(self.root)
+            self._inputs = (
+                Inputs.of_tables({name: self.table(name) for name in INPUT_TABLES if self.has_table(name)})
+                if self.catalog else Inputs.read(self.root)
+            )
         return self._inputs
 
     def anonymous_receipts(self) -> ibis.Table | None:
@@ -107,7 +150,7 @@ class Warehouse:
         the warehouse has no identities table, or one without the record kinds (``kind``,
         ``keyed``: identities written by an older ingest).
         """
-        if not self.table_path("identities").exists():
+        if not self.has_table("identities"):
             return None
         ids = self.table("identities")
         if not {"kind", "keyed"} <= set(ids.columns):

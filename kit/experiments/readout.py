@@ -15,7 +15,6 @@ result only counts as significant when its always-valid interval excludes zero.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -113,9 +112,7 @@ def read_out(wh: Warehouse, config: KitConfig, experiment: Experiment, month: st
     end = snapshot_end(month)
     settings = Settings.from_config(config)
     um = user_metrics(wh, config, experiment, end)
-    # Materialised once as a DuckDB temp table: the caps and the sums both read it. (A unique
-    # name and no overwrite: ibis 12's cache()/overwrite emit a DROP that DuckDB 2 rejects.)
-    users = wh.con.create_table(f"exp_users_{uuid.uuid4().hex}", um.table, temp=True)
+    users = wh.materialise(um.table, "exp_users")  # the caps and the sums both read it
     caps = winsor_caps(users, settings.winsorize_quantile)
     stats = sufficient_stats(users, caps)
     readout = analyse(stats, experiment, um.assigned, settings, early=end < planned_end(experiment),

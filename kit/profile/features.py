@@ -51,6 +51,7 @@ import re
 from pathlib import Path
 
 import ibis
+import ibis.expr.operations as ops
 import numpy as np
 import pandas as pd
 
@@ -300,7 +301,7 @@ def _customer_expr(
         for name, event_type in LAST_90_DAYS.items():  # the per-type 90-day count when there is one
             if plan.computed(name) and event_type not in plan.events.slugs:
                 e_aggs[name] = e.count(where=(e.event_type == event_type) & (e.event_ts >= t90))
-        e_aggs |= event_aggregates(e, plan.events, end)
+        e_aggs |= event_aggregates(e, plan.events, end, bitwise=wh.con.has_operation(ops.BitOr))
         parts.append(e.group_by("customer_id").aggregate(**e_aggs))
 
     if has("surveys"):

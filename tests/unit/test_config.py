@@ -189,6 +189,26 @@ def test_numbers_out_of_range_name_file_key_value_and_range(tmp_path, text, mess
     assert str(info.value).startswith(f"{file}: ")
 
 
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("warehouse:\n  backend: url\n", r"warehouse.backend = url needs warehouse.url, an Ibis connection URL"),
+        ("warehouse:\n  backend: url\n  url: my-warehouse\n", r"warehouse.backend = url needs warehouse.url.*got 'my-warehouse'"),
+        ("warehouse:\n  url: bigquery://p/d\n", r"warehouse.url = 'bigquery://p/d' is only read with warehouse.backend = url \(it is duckdb\)"),
+        ("warehouse:\n  backend: spark\n", r"warehouse.backend"),
+    ],
+)
+def test_warehouse_backend_settings_are_checked(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_warehouse_backend_defaults_to_embedded_duckdb(tmp_path):
+    config = load_config(write(tmp_path, "warehouse:\n  backend: pyspark\n  spark: {spark.driver.memory: 4g}\n"))
+    assert config.warehouse.backend == "pyspark" and config.warehouse.spark == {"spark.driver.memory": "4g"}
+    assert load_config(write(tmp_path, "run:\n  lang: en\n")).warehouse.backend == "duckdb"
+
+
 def _numeric_fields(cls: type, seen: set | None = None):
     """(section class, field name) of every field holding numbers, in every nested section."""
     seen = set() if seen is None else seen

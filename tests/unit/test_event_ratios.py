@@ -60,10 +60,17 @@ def test_balance_sums_listed_types_from_the_one_aggregation():
     assert vocab.balance.need is None and "unfriend" not in vocab.slugs
     e = ibis.memtable(events)
     raw = e.group_by("customer_id").aggregate(**aggregates(e, vocab, END)).to_pandas().sort_values("customer_id")
-    counts = count_columns(vocab)
+    counts = [c for c in count_columns(vocab) if c in raw.columns]
     raw = raw.set_index("customer_id").fillna(dict.fromkeys(counts, 0)).astype(dict.fromkeys(counts, "int64"))
     out = pd.DataFrame(features(raw, vocab, END))
     assert list(out.columns[-4:]) == list(BALANCE_COLUMNS)
+    # the active days by distinct dates (backends without a bitwise-or aggregate) equal the bit mask's
+    portable = e.group_by("customer_id").aggregate(**aggregates(e, vocab, END, bitwise=False)).to_pandas()
+    portable = portable.sort_values("customer_id").set_index("customer_id")
+    assert "_active_days_mask" in raw.columns and "_active_days_mask" not in portable.columns
+    counts = [c for c in count_columns(vocab) if c in portable.columns]
+    portable = portable.fillna(dict.fromkeys(counts, 0)).astype(dict.fromkeys(counts, "int64"))
+    pd.testing.assert_frame_equal(pd.DataFrame(features(portable, vocab, END)), out)
     assert out["ev_negative_28d"].tolist() == [2, 0, 0]
     assert out["ev_positive_28d"].tolist() == [1, 2, 0]
     np.testing.assert_allclose(out["ev_negative_per_positive_28d"], [3 / 2, 1 / 3, 1.0])
