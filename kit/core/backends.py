@@ -37,7 +37,8 @@ def connect(settings: WarehouseConfig) -> ibis.BaseBackend:
         con.raw_sql("SET enable_progress_bar = false")
         return con
     if settings.backend == "pyspark":
-        return ibis.pyspark.connect(spark_session(settings))
+        session = spark_session(settings)  # first: it quiets pyspark's import-time warnings
+        return ibis.pyspark.connect(session)
     try:
         return ibis.connect(settings.url)
     except Exception as exc:  # each backend raises its own driver's errors
@@ -52,17 +53,17 @@ def spark_session(settings: WarehouseConfig):
 
     A new session gets the UI and the console progress bar switched off (their output would
     land in the notebooks) and ``settings.spark`` on top."""
+    # pyspark 4.3 warns that it does not yet fully support pandas 3, and calls pandas'
+    # deprecated ``copy=`` keyword, on every transfer; the parity test checks the transfers'
+    # results (tests/integration/test_spark_parity.py), and the warnings would fill the pages.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    warnings.filterwarnings("ignore", message="The copy keyword is deprecated", module=r"pyspark\.")
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise BackendError(
             "warehouse.backend = pyspark needs pyspark (pip install pyspark) and Java 17 or newer."
         ) from exc
-    # pyspark 4.3 warns that it does not yet fully support pandas 3, and calls pandas'
-    # deprecated ``copy=`` keyword, on every transfer; the parity test checks the transfers'
-    # results (tests/integration/test_spark_parity.py), and the warnings would fill the pages.
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-    warnings.filterwarnings("ignore", message="The copy keyword is deprecated", module=r"pyspark\.")
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
