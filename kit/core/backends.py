@@ -18,6 +18,7 @@ Customer-grain results come back to pandas once per stage for the models, as on 
 
 from __future__ import annotations
 
+import uuid
 import warnings
 
 import ibis
@@ -85,3 +86,16 @@ def spark_session(settings: WarehouseConfig):
         ) from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def materialise(con: ibis.BaseBackend, expr: ibis.Table, prefix: str) -> ibis.Table:
+    """``expr`` computed once and kept for this connection, for a result read several times.
+
+    A temporary table named ``prefix`` + a unique suffix on DuckDB and most engines (unique,
+    never overwritten: ibis 12's ``cache()`` and ``overwrite`` emit a DROP without the table
+    name, ibis issue 12101); on Spark, where Ibis has no temporary tables, a temporary view
+    (which registers the in-memory tables ``expr`` reads; ``cache()`` alone does not), cached."""
+    name = f"{prefix}_{uuid.uuid4().hex}"
+    if con.name == "pyspark":
+        return con.create_view(name, expr).cache()
+    return con.create_table(name, expr, temp=True)

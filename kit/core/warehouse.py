@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 from pathlib import Path
 
 import ibis
@@ -27,7 +26,7 @@ import pandas as pd
 from ibis.common.exceptions import TableNotFound
 
 from kit.core.atomic import atomic_path
-from kit.core.backends import connect
+from kit.core.backends import connect, materialise
 from kit.core.config import KitConfig, WarehouseConfig
 from kit.core.dates import check_month
 from kit.core.generations import current_dir
@@ -118,16 +117,8 @@ class Warehouse:
             raise _damaged(path, exc) from exc
 
     def materialise(self, expr: ibis.Table, prefix: str) -> ibis.Table:
-        """``expr`` computed once and kept for this connection, for a result read several times.
-
-        A temporary table named ``prefix`` + a unique suffix on DuckDB and most engines (unique,
-        never overwritten: ibis 12's ``cache()`` and ``overwrite`` emit a DROP that DuckDB 2
-        rejects); on Spark, where Ibis has no temporary tables, a temporary view (which
-        registers the in-memory tables ``expr`` reads; ``cache()`` alone does not), cached."""
-        name = f"{prefix}_{uuid.uuid4().hex}"
-        if self.con.name == "pyspark":
-            return self.con.create_view(name, expr).cache()
-        return self.con.create_table(name, expr, temp=True)
+        """``expr`` computed once and kept on this warehouse's engine (``kit.core.backends.materialise``)."""
+        return materialise(self.con, expr, prefix)
 
     def inputs(self) -> Inputs:
         """What data this warehouse holds (kit.core.inputs), read once per Warehouse."""
