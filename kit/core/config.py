@@ -84,6 +84,9 @@ class PathsConfig:
     # interactive sessions (a notebook run by hand, `kit lab`) read and write only here,
     # in <scratch>/<user>/ (kit.core.scratch); only `kit run` writes the published warehouse
     scratch: Path = Path("data/scratch")
+    # ingest's parse cache: the loaded rows of every raw file, personal data included
+    # (kit.ingest.cache), so never inside warehouse or reports, which are copied and shared
+    ingest_cache: Path = Path("data/ingest_cache")
 
 
 @dataclass(frozen=True)
@@ -463,9 +466,23 @@ def _check_relations(config: KitConfig, file: Path) -> None:
             "paid_through, mrr): add one under sources, or set churn.mode: non_contractual to define churn by orders."
         )
     _check_ingest_limits(config.ingest, file)
+    _check_ingest_cache(config, file)
     _check_identity_keys(config, file)
     _check_matching(config.identity.matching, file)
     _check_event_lists(config.features, file)
+
+
+def _check_ingest_cache(config: KitConfig, file: Path) -> None:
+    """The parse cache holds raw rows (personal data): never inside the warehouse or the
+    reports, which are copied and shared (kit.ingest.cache)."""
+    cache = config.resolve(config.paths.ingest_cache)
+    for shared in ("warehouse", "reports"):
+        if cache.is_relative_to(config.resolve(getattr(config.paths, shared))):
+            raise ConfigError(
+                f"{file}: paths.ingest_cache = {_show(str(config.paths.ingest_cache))} lies inside paths.{shared}, "
+                "which is copied and shared, but the cache holds the raw rows (names, phone numbers). Point it at "
+                "a folder kept like the raw exports, e.g. data/ingest_cache (the default)."
+            )
 
 
 def _check_matching(matching: MatchingConfig, file: Path) -> None:
