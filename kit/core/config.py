@@ -84,6 +84,9 @@ class PathsConfig:
     # interactive sessions (a notebook run by hand, `kit lab`) read and write only here,
     # in <scratch>/<user>/ (kit.core.scratch); only `kit run` writes the published warehouse
     scratch: Path = Path("data/scratch")
+    # ingest's parse cache: the loaded rows of every raw file, personal data included
+    # (kit.ingest.cache), so never inside warehouse or reports, which are copied and shared
+    ingest_cache: Path = Path("data/ingest_cache")
 
 
 Backend = Literal["duckdb", "pyspark", "url"]
@@ -486,6 +489,7 @@ def _check_relations(config: KitConfig, file: Path) -> None:
         )
     _check_warehouse(config.warehouse, file)
     _check_ingest_limits(config.ingest, file)
+    _check_ingest_cache(config, file)
     _check_identity_keys(config, file)
     _check_matching(config.identity.matching, file)
     _check_event_lists(config.features, file)
@@ -503,6 +507,19 @@ def _check_warehouse(warehouse: WarehouseConfig, file: Path) -> None:
             f"{file}: warehouse.url = {_show(warehouse.url)} is only read with warehouse.backend = url "
             f"(it is {warehouse.backend}): remove it, or set backend: url."
         )
+
+
+def _check_ingest_cache(config: KitConfig, file: Path) -> None:
+    """The parse cache holds raw rows (personal data): never inside the warehouse or the
+    reports, which are copied and shared (kit.ingest.cache)."""
+    cache = config.resolve(config.paths.ingest_cache)
+    for shared in ("warehouse", "reports"):
+        if cache.is_relative_to(config.resolve(getattr(config.paths, shared))):
+            raise ConfigError(
+                f"{file}: paths.ingest_cache = {_show(str(config.paths.ingest_cache))} lies inside paths.{shared}, "
+                "which is copied and shared, but the cache holds the raw rows (names, phone numbers). Point it at "
+                "a folder kept like the raw exports, e.g. data/ingest_cache (the default)."
+            )
 
 
 def _check_matching(matching: MatchingConfig, file: Path) -> None:

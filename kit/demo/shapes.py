@@ -413,7 +413,7 @@ def write_shape(name: str, root: Path, customers: int = 2500, seed: int = 42) ->
         "project": shape.project,
         "run": {**data["run"], "month": END_MONTH, "lang": shape.lang},
         "paths": {"raw": RAW, "warehouse": "warehouse", "reports": "reports", "scratch": "scratch",
-                  "notebooks": str(PROJECT_ROOT / "notebooks")},
+                  "ingest_cache": "ingest_cache", "notebooks": str(PROJECT_ROOT / "notebooks")},
         "sources": shape.sources,
         "identity": {**data["identity"], **shape.identity},
         "features": {**data["features"], **shape.features, "tags_file": str(PROJECT_ROOT / "config" / "tags.yml")},

@@ -123,6 +123,7 @@ class SourceStats:
     # or no row kept)
     has_time: bool | None = None
     synthesised_order_id: bool = False  # orders without an order_id column (module docstring)
+    file_reads: dict[str, int] = field(default_factory=dict)  # files parsed / reused / read in place (sources.READS)
 
     @property
     def duplicates(self) -> int:
@@ -282,7 +283,7 @@ def clean_source(con: duckdb.DuckDBPyConnection, raw: RawSource, config: KitConf
         _mark_resent(con, name, kind, source.kind)
     stats = SourceStats(
         name, source.kind, raw.files, raw.encodings, columns=[c.name for c in columns if c.name in raw.columns],
-        read=raw.records, synthesised_order_id=synthesised and source.kind == "orders",
+        read=raw.records, synthesised_order_id=synthesised and source.kind == "orders", file_reads=raw.file_reads,
     )
     if main_ts is not None:
         stats.has_time = _has_time(con, name, main_ts)

@@ -98,6 +98,10 @@ def findings(result: IngestResult, fmt: Formatter) -> list[str]:
         items.append(t("ingest.finding.date_only", lang, source=name))
     for name in quality.synthesised_id_sources(report):
         items.append(t("ingest.finding.synthesised_ids", lang, source=name))
+    reads = quality.file_reads(report)
+    if any(reads.values()):
+        items.append(t("ingest.finding.files", lang, files=fmt.int(sum(reads.values())),
+                       **{how: fmt.int(n) for how, n in reads.items()}))
     return items
 
 

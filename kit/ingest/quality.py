@@ -38,6 +38,7 @@ import pandas as pd
 
 from kit.core.config import IngestGateConfig
 from kit.ingest.lines import MALFORMED
+from kit.ingest.sources import READS
 
 FLOW_KINDS = ("orders", "events")  # kinds expected to have rows in every month
 GRADES = ("ok", "warn", "fail")
@@ -287,6 +288,16 @@ def date_only_sources(report: dict) -> list[str]:
 def synthesised_id_sources(report: dict) -> list[str]:
     """Orders sources without an order id column, whose rows got synthesised ids (kit.ingest.clean)."""
     return [name for name, s in report["sources"].items() if s.get("synthesised_order_id")]
+
+
+def file_reads(report: dict) -> dict[str, int]:
+    """Raw files the run read, all sources together: parsed, reused from the parse cache, read
+    in place (``kit.ingest.sources.READS``; none counted in a report from before the cache)."""
+    totals = dict.fromkeys(READS, 0)
+    for s in report["sources"].values():
+        for how, n in s.get("file_reads", {}).items():
+            totals[how] += n
+    return totals
 
 
 def headline(report: dict) -> dict[str, float | int | str]:

@@ -27,6 +27,8 @@ records go to the table ``bad_<name>`` (same keys, ``_reason``) instead.
   message that quotes the data is replaced, not chained.
 - Excel through pandas/openpyxl (text cells), Parquet and JSON lines through DuckDB,
   and ``ibis`` sources through ``ibis.connect(url).table(table)``.
+- A file parsed before (same bytes, same load options) is read from ingest's parse cache
+  instead (``cache.py``): the same table, record numbers, lines and malformed records.
 """
 
 from __future__ import annotations
@@ -44,9 +46,14 @@ import pandas as pd
 
 from kit.core.config import KitConfig, SourceConfig
 from kit.ingest import lines
+from kit.ingest.cache import ParseCache, Stored
 from kit.ingest.normalize import quote_ident, sql_literal
 
 CHUNK = 4 * 1024 * 1024
+# how a file was read: parsed from the raw file, taken from the parse cache (``cache.py``),
+# or read in place (Parquet files and ibis tables, which need no parsing and are not cached)
+READS = ("parsed", "reused", "in_place")
+COPY_NUMBERS = tuple(quote_ident(c) for c in lines.COPY_COLUMNS)  # SQL of a copy's record number and line
 
 
 class IngestError(ValueError):
@@ -68,6 +75,7 @@ class RawSource:
     columns: dict[str, str]  # canonical (or raw) column name -> DuckDB type
     rows: int
     records: int
+    file_reads: dict[str, int]  # files parsed, reused from the parse cache, read in place (``READS``)
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,11 @@ class _Part:
     row: str
     line: str
     hidden: tuple[str, ...] = ()
+
+    @property
+    def exclude(self) -> str:
+        """`` EXCLUDE (...)`` of the helper columns a ``SELECT *`` of the part must leave out, or ""."""
+        return f" EXCLUDE ({', '.join(self.hidden)})" if self.hidden else ""
 
 
 def source_files(config: KitConfig, name: str, source: SourceConfig) -> list[Path]:
@@ -181,17 +194,26 @@ def transcode_to_utf8(path: Path, encoding: str, folder: Path) -> Path:
 
 
 def load_source(
-    con: duckdb.DuckDBPyConnection, config: KitConfig, name: str, source: SourceConfig, scratch: Path
+    con: duckdb.DuckDBPyConnection,
+    config: KitConfig,
+    name: str,
+    source: SourceConfig,
+    scratch: Path,
+    cache: ParseCache | None = None,
 ) -> RawSource:
     """Read source ``name`` into the view ``raw_<name>`` and ``bad_<name>`` (module docstring).
 
     Each file becomes one part: a table for text formats (CSV, Excel, ibis), so that the
     table's ``rowid`` is the data row, or a view for Parquet (``file_row_number``), so
-    that large event files are scanned, never copied into memory.
+    that large event files are scanned, never copied into memory. With ``cache`` a file
+    whose content was parsed before under the same options is read from its cache entry
+    instead (``cache.py``); without, every file is parsed.
     """
     encodings: dict[str, str] = {}
     parts, files, bad = [], [], []
+    reads = dict.fromkeys(READS, 0)
     if source.format == "ibis":
+        reads["in_place"] += 1
         files.append(_load_ibis(con, name, source, f"raw_{name}_0"))
         parts.append(
             f"SELECT *, {sql_literal(files[0])} AS _file, rowid + 1 AS _row, NULL::BIGINT AS _line, "
@@ -206,13 +228,13 @@ def load_source(
                     f"from sources.{name}.path if it should not be ingested."
                 )
             table = f"raw_{name}_{index}"
-            part = _load_file(con, name, source, path, label, scratch, table)
+            part, how = _load_part(con, name, source, path, label, scratch, table, cache)
+            reads[how] += 1
             if part.encoding:
                 encodings[label] = part.encoding
-            hidden = f" EXCLUDE ({', '.join(part.hidden)})" if part.hidden else ""
-            position = f"({index} << 40) + {part.row}"  # one sortable integer: file, then record
+            position = f"({index}::BIGINT << 40) + {part.row}"  # file, then record (BIGINT: INTEGER overflows)
             parts.append(
-                f"SELECT *{hidden}, {sql_literal(label)} AS _file, {part.row} AS _row, "
+                f"SELECT *{part.exclude}, {sql_literal(label)} AS _file, {part.row} AS _row, "
                 f"{part.line} AS _line, {position} AS _pos FROM {table}"
             )
             bad += [(label, record, line, (index << 40) + record, reason) for record, line, reason in part.malformed]
@@ -236,7 +258,7 @@ def load_source(
             f"source {name!r}: {', '.join(files)} has a header but no data rows. Re-export the "
             f"file with its rows, or set sources.{name}.required: false and remove the file."
         )
-    return RawSource(name, table, files, encodings, columns, rows, rows + len(bad))
+    return RawSource(name, table, files, encodings, columns, rows, rows + len(bad), reads)
 
 
 def _label(config: KitConfig, path: Path) -> str:
@@ -244,6 +266,36 @@ def _label(config: KitConfig, path: Path) -> str:
         return str(path.resolve().relative_to(config.root))
     except ValueError:
         return str(path)
+
+
+def _load_part(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    source: SourceConfig,
+    path: Path,
+    label: str,
+    scratch: Path,
+    part: str,
+    cache: ParseCache | None,
+) -> tuple[_Part, str]:
+    """Load one file as ``part``: from its parse cache entry when there is one, else parsed
+    (and then cached); returns how its rows are numbered and how it was read (``READS``).
+
+    A part read from the cache, like a checked copy, numbers its rows by ``lines.COPY_COLUMNS``.
+    """
+    entry = cache.register(name, source, path, label) if cache else None
+    if entry and source.format != "parquet" and (stored := cache.read(con, entry, part)) is not None:
+        return _Part(stored.encoding, stored.malformed, *COPY_NUMBERS, lines.COPY_COLUMNS), "reused"
+    info = _load_file(con, name, source, path, label, scratch, part)
+    how = "in_place" if source.format == "parquet" else "parsed"
+    if entry is None:
+        return info, how
+    entry.row["rows"] = con.execute(f"SELECT count(*) FROM {part}").fetchall()[0][0]
+    if how == "parsed":
+        record, line = COPY_NUMBERS
+        cache.write(con, entry, f"SELECT *{info.exclude}, {info.row} AS {record}, {info.line} AS {line} FROM {part}",
+                    Stored(info.encoding, info.malformed))
+    return info, how
 
 
 def _load_file(
@@ -306,7 +358,7 @@ def _load_csv(
             f"source {name!r}: file {label}: DuckDB cannot read the records that passed the line check. "
             "This is a bug in kit.ingest; please report it with the file's header line (not its rows)."
         ) from None
-    return _Part(encoding, found.malformed, '"__kit_record"', '"__kit_line"', lines.COPY_COLUMNS)
+    return _Part(encoding, found.malformed, *COPY_NUMBERS, lines.COPY_COLUMNS)
 
 
 def _create_part(

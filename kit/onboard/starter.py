@@ -242,7 +242,7 @@ def render(guesses: list[SourceGuess], raw: Path, root: Path, settings: Settings
         f"  raw: {_q(_path(raw, root))}",
     ]
     defaults = PathsConfig()
-    out += [f"  {key}: {_q(str(getattr(defaults, key)))}" for key in ("warehouse", "reports", "scratch")]
+    out += [f"  {key}: {_q(str(getattr(defaults, key)))}" for key in ("warehouse", "reports", "scratch", "ingest_cache")]
     if root != PROJECT_ROOT:  # the kit's own notebooks and tag catalogue, wherever the project lives
         out.append(f"  notebooks: {_q(str(PROJECT_ROOT / defaults.notebooks))}")
     out += ["", "# One source per file: kind, header mapping (file header: canonical column), formats.", "sources:"]

@@ -222,14 +222,17 @@ def test_excel_jsonl_and_ibis_sources_ingest_like_csv(tmp_path, monkeypatch):
     survey = {k: v for k, v in data["sources"]["survey"].items() if k != "path"}
     data["sources"]["survey"] = {**survey, "format": "ibis", "url": f"duckdb://{raw / 'surveys.duckdb'}", "table": "answers"}
     config_path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    result = run_ingest(load_config(config_path))
-
-    assert result.sources["crm"].files == ["data/raw/demo/crm_members.xlsx"] and result.sources["crm"].read == len(CRM) - 1
-    assert result.sources["app"].files == ["data/raw/demo/app_users.jsonl"]
-    assert result.sources["survey"].files == ["ibis:answers"]
-    for name in CONTRACT:
-        expected, got = (
-            pd.read_parquet(root / "data" / "warehouse" / f"{name}.parquet") for root in (csv_root, other_root)
-        )
-        expected, got = (f.sort_values(list(f.columns), ignore_index=True) for f in (expected, got))
-        pd.testing.assert_frame_equal(expected, got, obj=name, check_dtype=False)
+    for how in ("parsed", "reused"):  # the second run reads the Excel and JSON lines files from the parse cache
+        result = run_ingest(load_config(config_path))
+        assert result.sources["crm"].file_reads[how] == result.sources["app"].file_reads[how] == 1
+        assert result.sources["survey"].file_reads == {"parsed": 0, "reused": 0, "in_place": 1}
+        assert result.sources["crm"].files == ["data/raw/demo/crm_members.xlsx"]
+        assert result.sources["crm"].read == len(CRM) - 1
+        assert result.sources["app"].files == ["data/raw/demo/app_users.jsonl"]
+        assert result.sources["survey"].files == ["ibis:answers"]
+        for name in CONTRACT:
+            expected, got = (
+                pd.read_parquet(root / "data" / "warehouse" / f"{name}.parquet") for root in (csv_root, other_root)
+            )
+            expected, got = (f.sort_values(list(f.columns), ignore_index=True) for f in (expected, got))
+            pd.testing.assert_frame_equal(expected, got, obj=name, check_dtype=False)

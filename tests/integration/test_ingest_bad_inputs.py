@@ -61,6 +61,20 @@ def test_bad_input_is_quarantined_and_counted(tmp_path, name):
         assert (orders["amount"] >= 0).all()
 
 
+@pytest.mark.parametrize("name", [n for n, c in CASES.items() if "expect" in c])
+def test_bad_input_read_from_the_parse_cache_is_counted_and_quarantined_alike(tmp_path, name):
+    """A second ingest reads the file from the parse cache (kit/ingest/cache.py): the same
+    accounting, encoding and quarantine rows as the parse of the first."""
+    first = ingest_one(tmp_path, name, CASES[name])
+    quarantine = tmp_path / "data" / "warehouse" / "quarantine" / f"{name}.parquet"
+    before = pd.read_parquet(quarantine)
+    second = run_ingest(load_config(tmp_path / "config" / "kit.yml"))
+    assert second.sources[name].file_reads == {"parsed": 0, "reused": 1, "in_place": 0}
+    parsed, reused = (dataclasses.replace(result.sources[name], file_reads={}) for result in (first, second))
+    assert parsed == reused
+    pd.testing.assert_frame_equal(before, pd.read_parquet(quarantine))
+
+
 def test_quarantine_names_row_reason_and_column(tmp_path):
     ingest_one(tmp_path, "text_in_numbers", CASES["text_in_numbers"])
     quarantine = pd.read_parquet(tmp_path / "data" / "warehouse" / "quarantine" / "text_in_numbers.parquet")
