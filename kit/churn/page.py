@@ -593,16 +593,18 @@ def retention_curves(result: ChurnResult, column: str) -> pd.DataFrame:
 
 def plot_retention(ax: Axes, result: ChurnResult, fmt: Formatter, column: str,
                    colors: Callable[[list[str], str], dict[str, str]] | None = None) -> None:
-    """Kaplan-Meier curves by ``column`` with their 95% bands; ``colors`` is the shell's
-    kit-wide colour lookup (``rep.colors``)."""
+    """Kaplan-Meier curves by ``column`` with their 95% bands, drawn as the steps they are
+    (a straight line between grid days showed churn before it can happen); ``colors`` is
+    the shell's kit-wide colour lookup (``rep.colors``)."""
     curves = retention_curves(result, column)
     names = list(dict.fromkeys(curves["group"]))
     palette = colors(names, "segment" if column == "segment" else "persona") if colors else {}
     for name in names:
         curve = curves[curves["group"] == name]
         color = palette.get(name)
-        ax.plot(curve["day"], curve["survival"] * 100, color=color, label=f"{name} ({fmt.int(curve['n'].iloc[0])})")
-        ax.fill_between(curve["day"], curve["low"] * 100, curve["high"] * 100, color=color, alpha=0.15)
+        ax.plot(curve["day"], curve["survival"] * 100, color=color, label=f"{name} ({fmt.int(curve['n'].iloc[0])})",
+                drawstyle="steps-post")
+        ax.fill_between(curve["day"], curve["low"] * 100, curve["high"] * 100, color=color, alpha=0.15, step="post")
     ax.set_ylim(0, 100)
     if names:
         ax.legend(fontsize=8)

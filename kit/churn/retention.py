@@ -1,13 +1,14 @@
 """Retention views: Kaplan-Meier curves by group and the cohort retention matrix.
 
 Kaplan-Meier (``scipy.stats.ecdf`` on ``scipy.stats.CensoredData``; lifelines is not used
-because it pins pandas < 3). A customer's lifetime runs from their first to their last
-paid order. It is *observed* (the customer is lost) when the customer is churned in the
-business vocabulary (kit.core.vocabulary: last order more than
-``segmentation.silent_days`` before the month end, i.e. recency > silent_days), and
-*censored* at the last order otherwise: we only know they had not churned by then. The
-curve S(t) reads "share of customers not yet churned t days after their first order"; its
-95% band is scipy's log-log interval.
+because it pins pandas < 3). A customer's lifetime runs from their first order until they
+become churned in the business vocabulary (kit.core.vocabulary: no order for more than
+``segmentation.silent_days``), which happens ``silent_days`` after their last order; it
+is *observed* for customers churned by the month end and *censored* at the month end (the
+customer's age) for the others: we only know they had not churned by then. The curve
+S(t) reads "share of customers not yet churned t days after their first order"; as no
+customer can be churned before ``silent_days`` have passed, every curve starts at 100%.
+Its 95% band is scipy's log-log interval.
 
 The cohort matrix (Ibis on DuckDB, row-level orders): customers grouped by the month of
 their first paid order; each cell is the share of the cohort that placed a paid order
@@ -30,20 +31,29 @@ MIN_GROUP_SIZE = 30
 
 
 def lifetimes(features: pd.DataFrame, silent_days: int) -> pd.DataFrame:
-    """``customer_id``, ``duration_days`` (first to last order) and ``lapsed`` for buyers:
+    """``customer_id``, ``duration_days`` and ``lapsed`` for buyers, from the first order.
+
     ``lapsed`` is the vocabulary's churned, recency > ``silent_days``
-    (``config.segmentation.silent_days``)."""
+    (``config.segmentation.silent_days``): such a lifetime ends on the day the customer
+    became churned, ``silent_days`` after the last order. The others are censored at the
+    month end, at their age (first order to last order plus the recency). Ending a
+    lifetime at the last order instead would count every one-time buyer as lost on the
+    day of their first order, so the curves would not start at 100%.
+    """
     missing = [c for c in ("customer_id", "first_order_date", "last_order_date", "recency_days") if c not in features]
     if missing:
         raise ValueError(f"features frame lacks column(s) {', '.join(missing)} needed for retention curves.")
     buyers = features.loc[features["first_order_date"].notna() & features["last_order_date"].notna()]
     first = pd.to_datetime(buyers["first_order_date"])
     last = pd.to_datetime(buyers["last_order_date"])
+    active_days = ((last - first).dt.total_seconds() / 86400).clip(lower=0).to_numpy()
+    recency = pd.to_numeric(buyers["recency_days"]).to_numpy(dtype=float)
+    lapsed = recency > silent_days
     return pd.DataFrame(
         {
             "customer_id": buyers["customer_id"].to_numpy(),
-            "duration_days": ((last - first).dt.total_seconds() / 86400).clip(lower=0).to_numpy(),
-            "lapsed": (pd.to_numeric(buyers["recency_days"]) > silent_days).to_numpy(),
+            "duration_days": active_days + np.where(lapsed, silent_days, recency),
+            "lapsed": lapsed,
         }
     )
 
@@ -76,7 +86,9 @@ def km_by_group(
     """Kaplan-Meier curves per group (long: group, n, day, survival, low, high).
 
     ``groups`` is aligned with ``spans`` rows; groups smaller than ``min_size`` customers
-    are left out (their curves are noise) and missing group labels are skipped.
+    are left out (their curves are noise) and missing group labels are skipped. A group
+    nobody in has churned yet keeps its flat 100% curve: those are often the largest and
+    best segments.
     """
     if grid is None:
         grid = np.arange(0, 721, 15, dtype=float)
@@ -84,7 +96,7 @@ def km_by_group(
     frames = []
     for name, rows in spans.groupby(labels, sort=True).groups.items():
         part = spans.loc[rows]
-        if len(part) < min_size or not part["lapsed"].any():
+        if len(part) < min_size:
             continue
         curve = kaplan_meier(part["duration_days"].to_numpy(), part["lapsed"].to_numpy(), grid)
         frames.append(curve.assign(group=str(name), n=len(part)))

@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from kit.clv.pipeline import ONE_TIME_MAJORITY, TOP_SHARE, ClvResult
 from kit.text.cards import Canvas, Kpi
 from kit.text.fmt import Formatter
+from kit.text.heatmap import draw_heatmap
 from kit.text.i18n import t
 
 SECTIONS = {
@@ -236,22 +237,24 @@ def plot_holdout(ax: Axes, result: ClvResult, fmt: Formatter) -> None:
     ax.legend()
 
 
-def _matrix(ax: Axes, grid: pd.DataFrame, colorbar_label: str, cmap: str) -> None:
-    """A frequency (rows) x recency (columns) heatmap."""
-    image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap=cmap)
-    ticks = np.linspace(0, grid.shape[1] - 1, 6).round().astype(int)
-    ax.set_xticks(ticks, [f"{grid.columns[i]:.0f}" for i in ticks])
+def _matrix(ax: Axes, grid: pd.DataFrame, number: Callable[[float], str], colorbar_label: str, cmap: str) -> None:
+    """A frequency (rows, the most repeat purchases on top) x recency (columns) heatmap with
+    each cell's value written by ``number``; impossible cells (no repeat purchase, recency
+    above 0) stay blank."""
+    rows = grid.iloc[::-1]
+    text = rows.map(lambda v: "" if pd.isna(v) else number(v))
+    image = draw_heatmap(ax, rows, text, [str(f) for f in rows.index], [f"{r:.0f}" for r in rows.columns], cmap)
     ax.figure.colorbar(image, ax=ax, label=colorbar_label)
 
 
 def plot_expected(ax: Axes, result: ClvResult, fmt: Formatter) -> None:
     """Expected purchases over the horizon by repeat purchases x recency."""
-    _matrix(ax, result.grid("expected"), t("clv.colorbar_expected", fmt.lang), "viridis")
+    _matrix(ax, result.grid("expected"), fmt.num, t("clv.colorbar_expected", fmt.lang), "viridis")
 
 
 def plot_alive(ax: Axes, result: ClvResult, fmt: Formatter) -> None:
     """P(alive) by repeat purchases x recency."""
-    _matrix(ax, result.grid("p_alive"), t("clv.colorbar_alive", fmt.lang), "RdYlGn")
+    _matrix(ax, result.grid("p_alive"), lambda v: fmt.pct(v, 0), t("clv.colorbar_alive", fmt.lang), "RdYlGn")
 
 
 def plot_distribution(ax: Axes, result: ClvResult, fmt: Formatter) -> None:

@@ -36,6 +36,10 @@ TOP_SHARE = 0.10
 ONE_TIME_MAJORITY = 0.5
 # The customer age of the frequency x recency grids: this quantile of the customers' T.
 GRID_AGE_QUANTILE = 0.9
+# The grids' size: repeat purchases 0..GRID_MAX_FREQUENCY (rows) by GRID_RECENCY_BINS + 1
+# recency steps, small enough to carry a number in every cell (kit.text.heatmap.MAX_ROWS).
+GRID_MAX_FREQUENCY = 10
+GRID_RECENCY_BINS = 8
 SEGMENT_COLUMNS = ("rfm_segment", "persona")
 
 
@@ -104,7 +108,8 @@ class ClvResult:
         """``value.frequency_recency_matrix`` of the chosen model: ``expected`` purchases over
         the horizon or ``p_alive``, for a customer of ``grid_age``."""
         horizon = self.horizon_units if what == "expected" else 0.0
-        return frequency_recency_matrix(self.model, self.grid_age(), what, t=horizon)
+        return frequency_recency_matrix(self.model, self.grid_age(), what, t=horizon,
+                                        max_frequency=GRID_MAX_FREQUENCY, recency_bins=GRID_RECENCY_BINS)
 
     def tiers(self) -> pd.DataFrame:
         """``value.value_by_group`` by CLV tier (high / medium / low codes)."""

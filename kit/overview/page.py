@@ -297,7 +297,8 @@ def findings(ov: Overview, fmt: Formatter) -> list[str]:
 
 
 def plot_trend(ax: plt.Axes, series: pd.DataFrame, fmt: Formatter, currency: str) -> None:
-    """Revenue per month as bars with active customers as a line on a second axis."""
+    """Revenue per month as bars with active customers as a line on a second axis; both
+    axes start at 0 (a second axis cut above 0 makes a small change look like a collapse)."""
     labels = [m[2:] for m in series["month"]]
     ax.bar(labels, series["revenue"], color="#0072B2", alpha=0.85, label=term("revenue", fmt.lang))
     ax.set_ylabel(t("overview.axis.revenue", fmt.lang, currency=currency))
@@ -306,6 +307,7 @@ def plot_trend(ax: plt.Axes, series: pd.DataFrame, fmt: Formatter, currency: str
     line.plot(labels, series["active_customers"], color="#E69F00", marker="o", label=term("active", fmt.lang))
     line.set_ylabel(t("overview.axis.active", fmt.lang))
     line.yaxis.set_major_formatter(lambda v, _: fmt.int(v))
+    line.set_ylim(bottom=0)
     line.grid(False)
     ax.set_xlabel(t("overview.axis.month", fmt.lang))
     ax.tick_params(axis="x", rotation=45)

@@ -17,6 +17,7 @@ from kit.profile.pipeline import (
     category_breakdown,
     cooccurrence,
     movement,
+    overlap_pairs,
     preview_rule,
     profile_card,
     skipped_by_need,
@@ -25,8 +26,11 @@ from kit.profile.tags import Tag, TagError
 from kit.text.cards import Canvas, Kpi
 from kit.text.fmt import Formatter
 from kit.text.glossary import term
+from kit.text.heatmap import draw_heatmap, fits
 from kit.text.i18n import t
 
+# The strongest tag overlaps listed when there are too many tags for a heatmap.
+OVERLAP_ROWS = 20
 # Profile card columns that an absent input leaves out -> the part named in the line saying so.
 CARD_PARTS = {"avg_age": "card_age", "top_age_band": "card_age", "top_category": "card_category",
               "top_channel": "card_channel", "female_share": "card_gender"}
@@ -206,16 +210,43 @@ def kpi_cards(run: ProfileRun, fmt: Formatter) -> list[Kpi]:
 
 
 def plot_overlap(ax: Axes, run: ProfileRun, fmt: Formatter) -> None:
-    """Heatmap of the share of each true/false tag's customers who also carry another tag."""
+    """Heatmap of the share of each true/false tag's customers who also carry another tag,
+    the share written in every cell (at most ``kit.text.heatmap.MAX_ROWS`` tags)."""
     flags = bool_tags(run.tags, run.profile)
     overlap = cooccurrence(run.profile, flags)
-    labels = {tag.name: tag.label(fmt.lang) for tag in flags}
-    names = [labels[n] for n in overlap.index]
-    image = ax.imshow(overlap.to_numpy(), cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(names)), names, fontsize=7)
-    ax.grid(False)
+    names = [tag.label(fmt.lang) for tag in flags]
+    image = draw_heatmap(ax, overlap, overlap.map(lambda v: "" if pd.isna(v) else fmt.pct(v, 0)), names, names)
+    image.set_clim(0, 1)
     ax.figure.colorbar(image, ax=ax, format=lambda x, _: fmt.pct(x, 0), shrink=0.8)
+
+
+def overlap_view(run: ProfileRun, lang: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The strongest overlaps between true/false tags as a table (``overlap_pairs``): tag,
+    the other tag, the share of the tag's customers who carry it too, customers with both."""
+    flags = bool_tags(run.tags, run.profile)
+    labels = {tag.name: tag.label(lang) for tag in flags}
+    pairs = overlap_pairs(run.profile, flags)
+    view = pd.DataFrame({"label": pairs["tag"].map(labels), "other": pairs["other"].map(labels),
+                         "overlap_share": pairs["share"], "both": pairs["customers"]})
+    return labelled(view, {"overlap_share": "pct", "both": "int"}, lang)
+
+
+def overlap_section(rep: Canvas, run: ProfileRun) -> None:
+    """How the true/false tags overlap, under its heading: a heatmap with the share in every
+    cell, or the ``OVERLAP_ROWS`` strongest overlaps as a table when the tags are too many
+    for a heatmap (``kit.text.heatmap.fits``); nothing with fewer than two such tags."""
+    flags = bool_tags(run.tags, run.profile)
+    if len(flags) < 2:
+        return
+    lang = rep.lang
+    if fits(cooccurrence(run.profile, flags)):
+        rep.section(t("tags.section.overlap", lang), t("tags.meaning.overlap", lang))
+        fig, ax = rep.figure(t("tags.chart.overlap", lang), size=(11, 9.5))
+        plot_overlap(ax, run, rep.fmt)
+        rep.show(fig)
+        return
+    rep.section(t("tags.section.overlap", lang), t("tags.meaning.overlap_pairs", lang, tags=rep.fmt.int(len(flags))))
+    rep.table(*overlap_view(run, lang), max_rows=OVERLAP_ROWS)
 
 
 def plot_movement(ax: Axes, moves: pd.DataFrame, fmt: Formatter, top: int = 12) -> None:

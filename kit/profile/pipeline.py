@@ -126,17 +126,38 @@ def catalogue(tags: list[Tag], result: TagResult, previous: pd.DataFrame | None 
     return pd.DataFrame(rows)
 
 
+def overlap_counts(profile: pd.DataFrame, tags: list[Tag]) -> pd.DataFrame:
+    """Customers carrying both the row tag and the column tag (diagonal: the tag's size);
+    rows and columns are tag names."""
+    names = [t.name for t in tags]
+    matrix = profile[[t.column for t in tags]].to_numpy(dtype="float64")
+    return pd.DataFrame(matrix.T @ matrix, index=names, columns=names)
+
+
+def _row_shares(counts: pd.DataFrame) -> pd.DataFrame:
+    """``overlap_counts`` as shares of the row tag's customers (NaN for a tag with none)."""
+    sizes = pd.Series(counts.to_numpy().diagonal(), index=counts.index)
+    return counts.div(sizes.where(sizes > 0), axis=0)
+
+
 def cooccurrence(profile: pd.DataFrame, tags: list[Tag]) -> pd.DataFrame:
     """Share of the row tag's customers who also carry the column tag (diagonal = 1).
 
     Rows and columns are tag names; a tag with no customers has a row of NaN.
     """
-    names = [t.name for t in tags]
-    matrix = profile[[t.column for t in tags]].to_numpy(dtype="float64")
-    both = matrix.T @ matrix
-    sizes = both.diagonal().copy()
-    sizes[sizes == 0] = float("nan")
-    return pd.DataFrame(both / sizes[:, None], index=names, columns=names)
+    return _row_shares(overlap_counts(profile, tags))
+
+
+def overlap_pairs(profile: pd.DataFrame, tags: list[Tag]) -> pd.DataFrame:
+    """Every ordered pair of different tags that share customers: ``tag``, ``other``,
+    ``customers`` (carrying both) and ``share`` (of ``tag``'s customers who also carry
+    ``other``), the largest share first (ties: more customers). The readable form of
+    ``cooccurrence`` when there are too many tags for a grid."""
+    counts = overlap_counts(profile, tags)
+    pairs = pd.DataFrame({"customers": counts.stack(), "share": _row_shares(counts).stack()})
+    pairs = pairs.rename_axis(["tag", "other"]).reset_index()
+    pairs = pairs.loc[(pairs["tag"] != pairs["other"]) & (pairs["customers"] > 0)]
+    return pairs.sort_values(["share", "customers"], ascending=False, kind="stable", ignore_index=True)
 
 
 def movement(profile: pd.DataFrame, previous: pd.DataFrame, tags: list[Tag]) -> pd.DataFrame:

@@ -17,6 +17,8 @@ from kit.text.fmt import Formatter
 STYLE_FILE = Path(__file__).with_name("style.css")
 NUMERIC_FORMATS = {"int", "num1", "num2", "money", "money_compact", "pct", "pp", "change", "days"}
 LEVELS = ("info", "success", "warning", "danger")
+# One or two points draw a dot or a lone segment that reads as a glitch, not a trend.
+MIN_SPARK_POINTS = 3
 
 
 def style() -> str:
@@ -69,9 +71,10 @@ def unavailable(text: str) -> str:
 
 
 def sparkline(values: list[float], width: int = 120, height: int = 28) -> str:
-    """A small inline SVG line of ``values`` (missing values are skipped)."""
+    """A small inline SVG line of ``values`` (missing values are skipped); nothing when
+    fewer than ``MIN_SPARK_POINTS`` values remain."""
     points = [(i, float(v)) for i, v in enumerate(values) if v is not None and not pd.isna(v)]
-    if len(points) < 2:
+    if len(points) < MIN_SPARK_POINTS:
         return ""
     lo = min(v for _, v in points)
     hi = max(v for _, v in points)

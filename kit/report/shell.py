@@ -184,9 +184,22 @@ class Report:
         _display_html(blocks.kpi_cards(cards))
 
     def table(
-        self, frame: pd.DataFrame, formats: dict[str, str] | None = None, caption: str = "", max_rows: int = 30
+        self,
+        frame: pd.DataFrame,
+        formats: dict[str, str] | None = None,
+        caption: str = "",
+        max_rows: int = 30,
+        empty: str = "",
     ) -> None:
-        """A formatted table (at most ``max_rows`` rows, with a note when more exist)."""
+        """A formatted table (at most ``max_rows`` rows, with a note when more exist).
+
+        A table without rows is never drawn (a bare header reads as a broken page): one
+        plain line stands in its place, ``empty`` (why there is nothing, translated) or a
+        generic "nothing to show this month".
+        """
+        if frame.empty:
+            _display_html(blocks.unavailable(empty or self.t("report.no_rows")))
+            return
         more = self.t("report.more_rows", shown=self.fmt.int(min(max_rows, len(frame))), total=self.fmt.int(len(frame)))
         _display_html(blocks.table(frame, self.fmt, formats, caption, max_rows, more))
 
@@ -226,16 +239,20 @@ class Report:
 
         return say
 
-    def explore(self, build: Callable[[], Any]) -> None:
+    def explore(self, build: Callable[[], Any], title: str = "", meaning: str = "") -> None:
         """Show an interactive widget built by ``build`` in JupyterLab; nothing when headless.
 
-        Returns nothing on purpose: a widget returned as a cell's last expression would be
-        shown a second time below the first.
+        With ``title`` the widget gets its own section (``meaning`` its paragraph), left out
+        with the widget when headless: a published page has no widgets, and a heading with
+        nothing under it reads as a broken section. Returns nothing on purpose: a widget
+        returned as a cell's last expression would be shown a second time below the first.
         """
         if self.headless:
             return
         from IPython.display import display
 
+        if title:
+            self.section(title, meaning)
         display(build())
 
     @property

@@ -5,9 +5,9 @@ The compute modules keep codes (segment, stage and tier names, persona ids and t
 every translation (``t``, ``lang``) and every formatted number (``Formatter``) of the page
 lives here: labels and actions of the layers, persona display names (built from the traits
 with the same word list as the English persona keys), findings, KPI cards, tables, charts,
-the movement heatmaps and sentences, and the persona explorer widget. Other pages name
-segments and personas through ``segment_label``, ``layer_labeller``, ``persona_names`` and
-``narratives``.
+the movement heatmaps (tables past ``kit.text.heatmap.MAX_ROWS`` rows) and sentences, and
+the persona explorer widget. Other pages name segments and personas through
+``segment_label``, ``layer_labeller``, ``persona_names`` and ``narratives``.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from kit.segments.pipeline import (
 )
 from kit.text.cards import Canvas, Kpi
 from kit.text.fmt import Formatter
+from kit.text.heatmap import draw_heatmap, fits
 from kit.text.i18n import t
 
 Colors = Callable[[list[str], str], dict[str, str]]  # Canvas.colors: name -> colour of a kind
@@ -175,21 +176,6 @@ def narratives(moves: pd.DataFrame, label: Callable[[str], str], fmt: Formatter,
 def with_new_label(label: Callable[[str], str], lang: str) -> Callable[[str], str]:
     """``label`` that also names the ``NEW_IN_DATA`` row (customers absent last month)."""
     return lambda name: t("movement.new_in_data", lang) if name == NEW_IN_DATA else label(name)
-
-
-def draw_heatmap(ax: Axes, matrix: pd.DataFrame, cell_text: pd.DataFrame, row_labels: list[str], col_labels: list[str],
-                 cmap: str = "Blues") -> None:
-    """A labelled heatmap of ``matrix`` with ``cell_text`` written in each cell."""
-    values = matrix.to_numpy(dtype=float)
-    ax.imshow(np.nan_to_num(values, nan=0.0), cmap=cmap, aspect="auto")
-    ax.set_xticks(range(len(col_labels)), labels=col_labels, rotation=35, ha="right")
-    ax.set_yticks(range(len(row_labels)), labels=row_labels)
-    ax.grid(False)
-    top = np.nanmax(values) if values.size and np.isfinite(values).any() else 0.0
-    for i in range(values.shape[0]):
-        for j in range(values.shape[1]):
-            dark = top > 0 and values[i, j] > 0.6 * top
-            ax.text(j, i, cell_text.iat[i, j], ha="center", va="center", fontsize=8, color="white" if dark else "black")
 
 
 def movement_sentences(run: MonthRun, fmt: Formatter, n: int = 5) -> list[str]:
@@ -546,15 +532,31 @@ def movement_banner(run: MonthRun, fmt: Formatter) -> str | None:
     return None if run.moves else t("seg03.no_previous", fmt.lang, month=fmt.month(run.previous_month))
 
 
+def movement_matrices(run: MonthRun, column: str, fmt: Formatter) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Last month's layer (rows) against this month's (columns) for ``column``: each row's
+    shares and the customer counts, rows and columns labelled in ``fmt.lang``."""
+    order = list(STAGES) if column == "lifecycle_stage" else segment_names(run.config)
+    moves = run.moves[column]
+    label = with_new_label(partial(segment_label, lang=fmt.lang), fmt.lang)
+    shares, counts = (transition_matrix(moves, order, row_share=share) for share in (True, False))
+    names = {"index": label, "columns": label}
+    return shares.rename(**names), counts.rename(**names)
+
+
 def plot_movement(ax: Axes, run: MonthRun, column: str, fmt: Formatter) -> None:
     """Heatmap of last month's layer (rows) against this month's (columns) for ``column``:
     colour = share of the row, text = customers."""
-    order = list(STAGES) if column == "lifecycle_stage" else segment_names(run.config)
-    moves = run.moves[column]
-    shares = transition_matrix(moves, order, row_share=True)
-    counts = transition_matrix(moves, order)
-    label = with_new_label(partial(segment_label, lang=fmt.lang), fmt.lang)
-    draw_heatmap(ax, shares, counts.map(fmt.int), [label(n) for n in shares.index], [label(n) for n in shares.columns])
+    shares, counts = movement_matrices(run, column, fmt)
+    draw_heatmap(ax, shares, counts.map(fmt.int), list(shares.index), list(shares.columns))
+
+
+def movement_table(run: MonthRun, column: str, fmt: Formatter) -> tuple[pd.DataFrame, dict[str, str], str]:
+    """(table, formats, caption) of the movement of ``column`` when it has too many rows for a
+    heatmap: customers from each of last month's layers (rows) in each layer now (columns)."""
+    _, counts = movement_matrices(run, column, fmt)
+    corner = t("seg03.col.movement_corner", fmt.lang)
+    table = counts.rename_axis(corner).reset_index()
+    return table, {str(c): "int" for c in counts.columns}, figure_labels(run, column, fmt)["title"]
 
 
 def stay_rate_text(run: MonthRun, fmt: Formatter) -> str:
@@ -575,6 +577,9 @@ def movement_section(rep: Canvas, run: MonthRun) -> None:
         rep.banner(missing, "info")
         return
     for column in ("lifecycle_stage", "rfm_segment"):
+        if not fits(movement_matrices(run, column, rep.fmt)[1]):
+            rep.table(*movement_table(run, column, rep.fmt))
+            continue
         fig, ax = rep.figure(**figure_labels(run, column, rep.fmt))
         plot_movement(ax, run, column, rep.fmt)
         rep.show(fig)

@@ -11,6 +11,7 @@ with screenshots saved under ``reports/<month>/screenshots/``.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from worlds import DEMO_MONTHS, INTERACTIVE
 
 from kit.core.config import PROJECT_ROOT, KitConfig
 from kit.publish import remote_resources
+from kit.text.i18n import t
 
 pytestmark = pytest.mark.slow
 
@@ -58,17 +60,37 @@ def test_every_notebook_published_in_both_languages(published: KitConfig) -> Non
             box = re.search(r"kit-findings.*?</ul>", page, re.S)
             assert box and 3 <= box.group(0).count("<li>") <= 5, (month, name)  # 3-5 key findings
             body = visible_text(page[page.index("<body") :])
-            # code, warnings and reprs (a returned path or object printed by a cell's last line)
-            for forbidden in (
-                "Traceback", "Warning:", "warnings.warn", "import kit", "rep.section(",
-                "PosixPath(", "/tmp/", "<function", "object at 0x",
-            ):
+            # code and warnings (reprs and paths: test_no_repr_path_or_empty_table_on_any_page)
+            for forbidden in ("Traceback", "Warning:", "warnings.warn", "import kit", "rep.section("):
                 assert forbidden not in body, (month, name, forbidden)
         manifest = json.loads((folder / "run.json").read_text(encoding="utf-8"))
         assert all(n["status"] == "ok" for n in manifest["notebooks"]), manifest
     zh_overview = visible_text((month_dir(published, "2026-09") / "07_overview.html").read_text(encoding="utf-8"))
     assert "管理层总览" in zh_overview and "关键发现" in zh_overview
     assert PROJECT_ROOT not in month_dir(published, "2026-10").parents
+
+
+# What a cell's last line prints when it returns a path or an object, or a server path in a message.
+REPR_OR_PATH = ("PosixPath(", "/tmp/", "<function", "object at 0x")
+# Sections that only hold a widget (JupyterLab only): never on a published page.
+WIDGET_SECTIONS = ("seg03.section.explore", "tags.section.explore")
+
+
+def test_no_repr_path_or_empty_table_on_any_page(published: KitConfig) -> None:
+    """Every published page of both languages, month indexes and the report index included,
+    read as the browser shows it (entities decoded, attributes kept, embedded images and fonts
+    left out): no printed repr or server path, no table without rows, no widget-only section."""
+    reports = published.resolve(published.paths.reports)
+    pages = [reports / "index.html"] + [p for month in MONTHS for p in sorted(month_dir(published, month).glob("*.html"))]
+    assert len(pages) == 1 + len(MONTHS) * (len(published.run.notebooks) + 1)
+    widget_headings = {f">{t(key, lang)}</h2>" for key in WIDGET_SECTIONS for lang in set(MONTHS.values())}
+    for file in pages:
+        page = file.read_text(encoding="utf-8")
+        text = html.unescape(DATA_URI.sub("", page))
+        found = [(marker, text[max(0, i - 80) : i + 80]) for marker in REPR_OR_PATH if (i := text.find(marker)) >= 0]
+        assert not found, (file.relative_to(reports), found)
+        assert "<tbody></tbody>" not in page, file.relative_to(reports)
+        assert not [h for h in widget_headings if h in page], file.relative_to(reports)
 
 
 def test_overview_compares_with_last_month(published: KitConfig) -> None:

@@ -499,7 +499,8 @@ def test_lifetimes_and_groups() -> None:
     )
     spans = retention.lifetimes(features, 180)  # lost = churned: no order for more than silent_days
     assert spans["customer_id"].tolist() == ["a", "b"]
-    assert spans["duration_days"].tolist() == [60.0, 272.0]
+    # a churned 180 days after the last order (60 + 180); b is censored at the month end, its age (272 + 31)
+    assert spans["duration_days"].tolist() == [240.0, 303.0]
     assert spans["lapsed"].tolist() == [True, False]
     # 150 days without an order is silent, not churned (it lapsed under the old 90-day rule)
     silent = features.assign(recency_days=[150, 31, None])
@@ -509,6 +510,42 @@ def test_lifetimes_and_groups() -> None:
     curves = retention.km_by_group(many, np.where(np.arange(100) < 80, "big", "small"))
     assert set(curves["group"]) == {"big"}  # the 20-customer group is below the minimum size
     assert curves["survival"].is_monotonic_decreasing
+
+
+def product_limit(duration: np.ndarray, lapsed: np.ndarray, day: float) -> float:
+    """Kaplan-Meier S(day) by hand: the product over event times t <= day of 1 - d_t / n_t."""
+    survival = 1.0
+    for when in np.unique(duration[lapsed & (duration <= day)]):
+        survival *= 1 - (lapsed & (duration == when)).sum() / (duration >= when).sum()
+    return survival
+
+
+def test_retention_curves_start_at_100_percent_and_keep_every_large_segment() -> None:
+    """Before: one-time buyers were lost at their last order (day 0), so curves started at
+    24% to 62%, and a segment nobody had churned from (the largest, the best) was dropped."""
+    rng = np.random.default_rng(5)
+    n = 400
+    first = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 500, n), unit="D")
+    active = rng.integers(0, 200, n) * (rng.random(n) < 0.5)  # half are one-time buyers
+    recency = rng.integers(0, 400, n)
+    segment = np.where(np.arange(n) < 200, "Champions", np.where(np.arange(n) < 380, "Lost", "Tiny"))
+    recency[segment == "Champions"] = rng.integers(0, 60, 200)  # nobody churned yet
+    features = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "first_order_date": first,
+                             "last_order_date": first + pd.to_timedelta(active, unit="D"), "recency_days": recency})
+    spans = retention.lifetimes(features, 180)
+    grid = np.array([0.0, 90.0, 180.0, 270.0, 400.0, 600.0])
+    curves = retention.km_by_group(spans, segment, grid)
+    assert set(curves["group"]) == {"Champions", "Lost"}  # every group of at least 30 customers
+    first_day = curves[curves["day"] == 0]
+    assert (first_day["survival"] == 1.0).all()
+    assert (curves.loc[curves["group"] == "Champions", "survival"] == 1.0).all()
+    lost = segment == "Lost"
+    duration, lapsed = spans["duration_days"].to_numpy(), spans["lapsed"].to_numpy()
+    # independent check: a churned customer is lost silent_days after the last order, the rest censored at their age
+    assert np.allclose(duration, active + np.where(recency > 180, 180, recency)) and (lapsed == (recency > 180)).all()
+    expected = [product_limit(duration[lost], lapsed[lost], day) for day in grid]
+    np.testing.assert_allclose(curves.loc[curves["group"] == "Lost", "survival"], expected, atol=1e-12)
+    assert expected[1] == 1.0 and expected[-1] < 0.9  # nobody is churned before 180 days
 
 
 def test_cohort_matrix_counts_distinct_buyers_per_month(tmp_path: Path) -> None:

@@ -577,10 +577,21 @@ def test_movement_section(first: MonthRun, run: MonthRun) -> None:
     assert page.movement_banner(run, EN) is None
     assert page.movement_banner(first, ZH) == t("seg03.no_previous", "zh", month=ZH.month("2026-09"))
     fig, ax = plt.subplots()
-    page.plot_movement(ax, run, "rfm_segment", EN)
+    page.plot_movement(ax, run, "lifecycle_stage", EN)
     rows = [x.get_text() for x in ax.get_yticklabels()]
-    assert rows[-1] == "New in data" and rows[0] == "Champions" and len(ax.texts) == len(rows) * len(ax.get_xticklabels())
+    assert rows[-1] == "New in data" and len(ax.texts) == len(rows) * len(ax.get_xticklabels())
     plt.close(fig)
+    # 11 segments, Prospect and New in data: 13 rows are too many for a heatmap, so a table of customers
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="13 rows"):
+        page.plot_movement(ax, run, "rfm_segment", EN)
+    plt.close(fig)
+    moved, formats, caption = page.movement_table(run, "rfm_segment", EN)
+    assert moved.iloc[0, 0] == "Champions" and moved.iloc[-1, 0] == "New in data" and len(moved) == 13
+    assert set(formats) == set(moved.columns[1:]) and caption == page.figure_labels(run, "rfm_segment", EN)["title"]
+    moves = run.moves["rfm_segment"]
+    became = moves.loc[(moves["source"] == "Loyal") & (moves["target"] == "Champions"), "count"].sum()
+    assert moved.loc[moved.iloc[:, 0] == "Loyal", "Champions"].item() == became > 0
     assert page.stay_rate_text(run, EN) == t("seg03.stay_rate", "en", share=EN.pct(run.stay_rate()))
     table, _ = page.moves_table(run, EN)
     assert table.columns.tolist() == ["Largest moves by annual value"] and len(table) == 1  # new-in-data rows are no moves
@@ -589,7 +600,7 @@ def test_movement_section(first: MonthRun, run: MonthRun) -> None:
     assert page.movement_sentences(first, EN) == []
     canvas = FakeCanvas()
     page.movement_section(canvas, run)
-    assert canvas.kinds() == ["figure", "show", "figure", "show", "banner", "table"]
+    assert canvas.kinds() == ["figure", "show", "table", "banner", "table"]
     canvas = FakeCanvas("zh")
     page.movement_section(canvas, first)
     assert canvas.kinds() == ["banner"]

@@ -3,9 +3,15 @@ and findings; the 02_tags notebook end to end is in tests/e2e/test_notebooks_by_
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from unittest.mock import MagicMock
 
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +25,7 @@ from kit.profile.page import (
     findings,
     labelled_catalogue,
     movement_view,
+    overlap_section,
     rule_box,
 )
 from kit.profile.pipeline import (
@@ -27,12 +34,14 @@ from kit.profile.pipeline import (
     category_breakdown,
     cooccurrence,
     movement,
+    overlap_pairs,
     preview_rule,
     profile_card,
     run_month,
 )
 from kit.profile.tags import Tag, TagError, TagResult
 from kit.text.fmt import Formatter
+from kit.text.heatmap import MAX_ROWS
 from kit.text.i18n import catalogue as i18n_catalogue
 
 
@@ -87,6 +96,47 @@ def test_cooccurrence_is_a_conditional_share() -> None:
     matrix = cooccurrence(profile, [_tag("a"), _tag("b"), _tag("c")])
     assert matrix.loc["a", "a"] == 1 and matrix.loc["a", "b"] == 0.5 and matrix.loc["b", "a"] == 0.5
     assert matrix.loc["a", "c"] == 0 and matrix.loc["c"].isna().all()
+
+
+def test_overlap_pairs_list_the_strongest_overlaps_first() -> None:
+    profile = pd.DataFrame({"tag_a": [True, True, False, False], "tag_b": [True, False, True, False]})
+    profile["tag_c"] = [True, True, True, False]
+    pairs = overlap_pairs(profile, [_tag("a"), _tag("b"), _tag("c")])
+    assert pairs[["tag", "other"]].values.tolist()[:2] == [["a", "c"], ["b", "c"]]  # all of a and b carry c
+    assert pairs["share"].is_monotonic_decreasing and (pairs["tag"] != pairs["other"]).all()
+    row = pairs.set_index(["tag", "other"]).loc[("c", "a")]
+    assert row["customers"] == 2 and row["share"] == pytest.approx(2 / 3)
+
+
+def recording_canvas(lang: str = "en") -> MagicMock:
+    """A Canvas that records its calls; figures are real (closed by the test)."""
+    rep = MagicMock(lang=lang, fmt=Formatter(lang, "CNY"))
+    rep.figure.side_effect = lambda *a, **k: plt.subplots()
+    return rep
+
+
+def test_overlap_is_a_heatmap_with_numbers_or_a_table_past_max_rows(runs: tuple) -> None:
+    second = runs[1]
+    flags = bool_tags(second.tags, second.profile)
+    assert len(flags) > MAX_ROWS  # the tag file's true/false tags: too many for a heatmap
+    rep = recording_canvas()
+    overlap_section(rep, second)
+    rep.figure.assert_not_called()
+    table, formats = rep.table.call_args.args
+    assert list(table.columns) == ["Tag", "Also carries", "Share of the tag's customers", "Customers with both"]
+    assert formats == {"Share of the tag's customers": "pct", "Customers with both": "int"}
+    assert rep.table.call_args.kwargs["max_rows"] == 20 and len(table) > 20
+    few = dataclasses.replace(second, tags=[tag for tag in second.tags if tag in flags][:4])
+    rep = recording_canvas("zh")
+    overlap_section(rep, few)
+    rep.table.assert_not_called()
+    fig = rep.show.call_args.args[0]
+    assert len(fig.axes[0].texts) == 16 and "100%" in {text.get_text() for text in fig.axes[0].texts}
+    plt.close(fig)
+    alone = dataclasses.replace(second, tags=flags[:1])
+    rep = recording_canvas()
+    overlap_section(rep, alone)
+    assert not rep.method_calls  # one tag has nothing to overlap with: no section at all
 
 
 def test_movement_counts_gains_losses_and_new_customers() -> None:

@@ -16,8 +16,9 @@ from kit.segments.movement import (
     transition_matrix,
     transitions,
 )
-from kit.segments.page import draw_heatmap, narratives, segment_label, with_new_label
+from kit.segments.page import narratives, segment_label, with_new_label
 from kit.text.fmt import Formatter
+from kit.text.heatmap import draw_heatmap
 
 PREVIOUS = pd.DataFrame(
     {

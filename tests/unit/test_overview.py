@@ -187,3 +187,23 @@ def test_people_note_says_customer_counts_count_ids() -> None:
     skipped = note(PeopleEstimate(2_290, float("nan"), "too_few_attributes"))
     assert "2,290 identified ids" in skipped and "not estimated" in skipped and "nan" not in skipped
     assert note(None) is None
+
+
+def test_trend_chart_second_axis_starts_at_zero() -> None:
+    """Before: the active-customers axis started near its smallest value (14,000 on the demo),
+    so a 5% dip looked like a collapse."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kit.overview.page import plot_trend
+    from kit.text.fmt import Formatter
+
+    series = pd.DataFrame({"month": ["2026-08", "2026-09", "2026-10"], "revenue": [1.2e6, 1.3e6, 1.25e6],
+                           "active_customers": [14_200, 14_900, 14_500]})
+    fig, ax = plt.subplots()
+    plot_trend(ax, series, Formatter("en", "CNY"), "CNY")
+    bars, line = fig.axes
+    assert bars.get_ylim()[0] == 0 and line.get_ylim()[0] == 0 and line.get_ylim()[1] >= 14_900
+    plt.close(fig)

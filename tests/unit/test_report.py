@@ -96,6 +96,30 @@ def test_kpi_cards_and_sparkline() -> None:
     assert blocks.sparkline([1.0]) == ""
 
 
+def test_sparklines_of_fewer_than_three_points_are_not_drawn() -> None:
+    # one or two points drew a dot or a lone stroke on the KPI cards, which read as a glitch
+    assert blocks.sparkline([1.0, 2.0]) == "" and blocks.sparkline([1.0, np.nan, 3.0]) == ""
+    assert "<svg" not in blocks.kpi_cards([blocks.Kpi("Revenue", "¥1.2M", spark=[1.0, 2.0])])
+    assert "polyline" in blocks.sparkline([1.0, 2.0, 1.5])
+
+
+def test_heatmaps_carry_numbers_and_refuse_more_than_max_rows() -> None:
+    from kit.text.heatmap import MAX_ROWS, draw_heatmap, fits
+
+    small = pd.DataFrame(np.arange(6, dtype=float).reshape(2, 3))
+    small.iloc[0, 0] = np.nan
+    fig, ax = plt.subplots()
+    draw_heatmap(ax, small, small.map(lambda v: "" if pd.isna(v) else f"{v:.0f}"), ["a", "b"], ["x", "y", "z"])
+    assert [text.get_text() for text in ax.texts] == ["", "1", "2", "3", "4", "5"]
+    plt.close(fig)
+    tall = pd.DataFrame(np.ones((MAX_ROWS + 1, 2)))
+    assert fits(small) and fits(tall.head(MAX_ROWS)) and not fits(tall) and not fits(tall.head(0))
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="show a table instead"):
+        draw_heatmap(ax, tall, tall.astype(str), [""] * len(tall), ["", ""])
+    plt.close(fig)
+
+
 # ---------------------------------------------------------------- colours and fonts
 def test_colors_are_stable_and_distinct() -> None:
     names = ["Bargain hunters", "Loyal big spenders", "Gift buyers", "New app users"]
@@ -140,6 +164,31 @@ def test_report_start_and_blocks(report: tuple[Report, list[str]]) -> None:
     rep.section("标题", "说明")
     assert "这意味着" in shown[-1]
     assert rep.explore(lambda: pytest.fail("widgets must not be built headless")) is None
+
+
+def test_empty_tables_say_why_in_one_line(report: tuple[Report, list[str]]) -> None:
+    rep, shown = report
+    rep.table(pd.DataFrame({"规律": pd.Series([], dtype=str)}), empty="没有明显的单一信号。")
+    assert "<table" not in shown[-1] and 'class="kit-unavailable">没有明显的单一信号。</p>' in shown[-1]
+    rep.table(pd.DataFrame(columns=["x"]))
+    assert "<table" not in shown[-1] and t("report.no_rows", "zh") in shown[-1]
+    rep.table(pd.DataFrame({"x": [1]}), empty="unused")
+    assert "<table" in shown[-1] and "unused" not in shown[-1]
+
+
+def test_explore_section_is_left_out_with_its_widget_when_headless(
+    report: tuple[Report, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: the published segmentation page ended on an "Explore personas" heading with nothing under it
+    rep, shown = report
+    before = len(shown)
+    rep.explore(lambda: pytest.fail("widgets must not be built headless"), "探索", "说明")
+    assert len(shown) == before
+    displayed: list[object] = []
+    monkeypatch.setattr("IPython.display.display", displayed.append)
+    rep.headless = False
+    rep.explore(lambda: "widget", "探索", "说明")
+    assert "<h2>探索</h2>" in shown[-1] and displayed == ["widget"]
 
 
 def test_save_metrics_and_export_dir(report: tuple[Report, list[str]], tmp_path: Path) -> None:
